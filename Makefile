@@ -1,0 +1,64 @@
+# vmpy developer targets. `make test` is what CI runs (after scripts/setup.sh).
+#
+#   make build       editable build of vmpy._core in place
+#   make test        the default suite (not slow), then the ASan/UBSan run
+#   make test-fast   the default suite only
+#   make test-slow   the slow tests only (long random streams, ...)
+#   make asan        sanitized copy of the extension in build/asan, suite under it
+#   make demo        scripts/demo.sh
+PYTHON ?= python3
+PYTEST ?= $(PYTHON) -m pytest
+PYTEST_ARGS ?=
+# What the sanitized run covers; keep it well under ~8 minutes on 2 cores.
+ASAN_TESTS ?= tests
+ASAN_PYTEST_ARGS ?= -m "not slow"
+
+ASAN_DIR := $(CURDIR)/build/asan
+ASAN_LIB := $(ASAN_DIR)/lib
+# ASan's runtime must be the first library in the process (python itself is
+# not instrumented), so it is preloaded; libubsan likewise, as gcc names them.
+ASAN_PRELOAD = $(shell gcc -print-file-name=libasan.so):$(shell gcc -print-file-name=libubsan.so)
+
+.PHONY: all build test test-fast test-slow asan asan-build demo clean
+
+all: build
+
+build:
+	$(PYTHON) -m pip install -q --no-build-isolation -e .
+
+test: test-fast asan
+
+test-fast: build
+	$(PYTEST) -q -m "not slow" $(PYTEST_ARGS)
+
+test-slow: build
+	$(PYTEST) -q -m slow $(PYTEST_ARGS)
+
+# A private copy of the package with the sanitized extension, so the normal
+# in-place build is left alone. Rebuilt from scratch when sources change.
+asan-build:
+	rm -rf $(ASAN_LIB)/vmpy
+	mkdir -p $(ASAN_LIB)
+	cp -r vmpy $(ASAN_LIB)/vmpy
+	rm -f $(ASAN_LIB)/vmpy/_core*.so
+	find $(ASAN_LIB)/vmpy -name __pycache__ -prune -exec rm -rf {} +
+	VMPY_SANITIZE=1 $(PYTHON) setup.py -q build_ext -j 2 \
+		--build-temp $(ASAN_DIR)/tmp --build-lib $(ASAN_LIB)
+
+# Runs from inside $(ASAN_LIB) with PYTHONSAFEPATH so that neither the
+# checkout nor the editable install shadows the sanitized copy; the check
+# below proves which extension was imported.
+asan: asan-build
+	cd $(ASAN_LIB) && \
+	export PYTHONPATH=$(ASAN_LIB) PYTHONSAFEPATH=1 LD_PRELOAD=$(ASAN_PRELOAD) \
+	       ASAN_OPTIONS=detect_leaks=0 \
+	       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 && \
+	$(PYTHON) -c 'import vmpy._core as c, sys; p = c.__file__; print("asan: using", p); sys.exit("$(ASAN_LIB)" not in p)' && \
+	$(PYTEST) -q -p no:cacheprovider --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml \
+		$(ASAN_PYTEST_ARGS) $(addprefix $(CURDIR)/,$(ASAN_TESTS))
+
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -rf build *.egg-info vmpy/_core*.so

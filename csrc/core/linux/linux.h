@@ -1,0 +1,122 @@
+/* linux.h — Linux user mode inside the core: the process state of a machine
+ * that runs a static Linux binary, and the helpers the syscall files share.
+ *
+ * Files: process.c (exec, stack, auxv, lifetime), guest.c (guest memory and
+ * fd table helpers), syscalls.c (dispatch), sys_mem.c (brk/mmap family),
+ * sys_io.c (fds: read/write/dup/fcntl/ioctl), sys_path.c (names: open,
+ * stat, directories), sys_misc.c (time, ids, signals, limits). */
+#ifndef VM_LINUX_H
+#define VM_LINUX_H
+
+#include "../machine.h"
+#include "../linux_abi.h"
+
+/* Guest address-space layout, modelled on riscv64 Linux with Sv39: user
+ * space ends at 256 GiB, the stack sits at the top, mmap grows down below
+ * it, static-pie programs load at 2/3 of the user space. */
+#define LX_TASK_SIZE      0x4000000000ull
+#define LX_STACK_TOP      (LX_TASK_SIZE - VM_PAGE_SIZE)
+#define LX_STACK_SIZE     (8ull << 20)
+#define LX_MMAP_TOP       (LX_STACK_TOP - LX_STACK_SIZE - (16ull << 20))
+#define LX_MMAP_MIN       0x10000ull
+#define LX_DYN_BASE       0x2aaaaaa000ull
+
+#define LX_MAX_FDS 1024
+#define LX_NSIG 64
+
+typedef struct lx_fd {
+    int host;           /* host fd, -1 if the slot is free */
+    bool borrowed;      /* the host's stdin/out/err: closing does not close the host fd */
+    bool cloexec;
+} lx_fd;
+
+struct vm_linux_process {
+    char *exe_path;         /* absolute host path of the program (/proc/self/exe) */
+    bool loaded;            /* vm_linux_exec succeeded */
+    bool verbose;
+    bool exited;
+    int exit_code;
+
+    uint64_t brk_start, brk_cur, brk_end;   /* brk_end: end of the pages mapped for brk */
+    uint64_t stack_lo;                      /* lowest stack address */
+
+    lx_fd fds[LX_MAX_FDS];
+    int cwd_fd;             /* host O_PATH fd of the guest's working directory */
+    unsigned umask;
+
+    uint8_t sigact[LX_NSIG + 1][24];        /* raw riscv64 kernel sigaction per signal */
+    uint64_t sigmask;
+    uint64_t altstack[3];                   /* ss_sp, ss_flags (+pad), ss_size */
+    uint64_t tid_address;
+};
+
+/* One syscall being executed. */
+typedef struct lx_ctx {
+    vm_cpu *c;
+    vm_machine *m;
+    struct vm_linux_process *p;
+    uint64_t nr;
+    uint64_t a[6];
+} lx_ctx;
+
+/* ---- guest memory (guest.c) -----------------------------------------------
+ * Guest pointers are never dereferenced on the host unchecked: these
+ * helpers translate or copy them, and report -EFAULT for bad ones. */
+int lx_copy_in(lx_ctx *x, void *dst, uint64_t addr, size_t len);
+int lx_copy_out(lx_ctx *x, uint64_t addr, const void *src, size_t len);
+/* A host view of len guest bytes for the host to read: either a direct
+ * pointer or a malloc'd copy in *bounce (free it).  NULL: bad address. */
+const void *lx_in_buf(lx_ctx *x, uint64_t addr, size_t len, void **bounce);
+/* A host buffer for len guest bytes the host will fill; lx_out_done
+ * commits the first n bytes to the guest and frees the bounce buffer. */
+void *lx_out_buf(lx_ctx *x, uint64_t addr, size_t len, void **bounce);
+int lx_out_done(lx_ctx *x, uint64_t addr, void *buf, size_t n, void *bounce);
+/* Copies a NUL-terminated guest string (at most max bytes with the NUL)
+ * into a malloc'd host string.  Returns 0, -EFAULT or -ENAMETOOLONG. */
+int lx_str_in(lx_ctx *x, uint64_t addr, size_t max, char **out);
+
+/* ---- fd table (guest.c) ---------------------------------------------------- */
+int lx_fd_host(struct vm_linux_process *p, int64_t gfd);          /* host fd or -EBADF */
+int lx_fd_dir(struct vm_linux_process *p, int64_t gfd);           /* *at dirfd: AT_FDCWD -> cwd */
+int lx_fd_install(struct vm_linux_process *p, int host, bool cloexec, int min);  /* guest fd or -EMFILE */
+int lx_fd_close(struct vm_linux_process *p, int64_t gfd);
+void lx_fd_close_all(struct vm_linux_process *p);
+
+/* ---- syscall groups; each returns the guest result (-errno on failure) ---- */
+int64_t lx_sys_mem(lx_ctx *x, bool *known);
+int64_t lx_sys_io(lx_ctx *x, bool *known);
+int64_t lx_sys_path(lx_ctx *x, bool *known);
+int64_t lx_sys_misc(lx_ctx *x, bool *known);
+
+/* munmap semantics: unmaps every mapped page in [addr, addr+len). */
+int lx_unmap_range(vm_machine *m, uint64_t addr, uint64_t len);
+
+/* Ends the process with a status (exit code, or 128+signal). */
+void lx_exit(lx_ctx *x, int code);
+
+/* riscv64 (asm-generic) syscall numbers used here. */
+enum {
+    LX_getcwd = 17, LX_dup = 23, LX_dup3 = 24, LX_fcntl = 25, LX_ioctl = 29,
+    LX_mkdirat = 34, LX_unlinkat = 35, LX_symlinkat = 36, LX_linkat = 37, LX_renameat = 38,
+    LX_truncate = 45, LX_ftruncate = 46, LX_faccessat = 48, LX_chdir = 49, LX_fchdir = 50,
+    LX_fchmod = 52, LX_fchmodat = 53, LX_openat = 56, LX_close = 57, LX_pipe2 = 59,
+    LX_getdents64 = 61, LX_lseek = 62, LX_read = 63, LX_write = 64, LX_readv = 65,
+    LX_writev = 66, LX_pread64 = 67, LX_pwrite64 = 68, LX_ppoll = 73,
+    LX_readlinkat = 78, LX_newfstatat = 79,
+    LX_fstat = 80, LX_fsync = 82, LX_fdatasync = 83, LX_utimensat = 88, LX_exit = 93,
+    LX_exit_group = 94, LX_set_tid_address = 96, LX_futex = 98, LX_set_robust_list = 99,
+    LX_nanosleep = 101, LX_clock_gettime = 113, LX_clock_getres = 114,
+    LX_clock_nanosleep = 115, LX_sched_getaffinity = 123, LX_sched_yield = 124,
+    LX_kill = 129, LX_tkill = 130, LX_tgkill = 131, LX_sigaltstack = 132,
+    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_times = 153, LX_getpgid = 155,
+    LX_uname = 160, LX_getrlimit = 163, LX_setrlimit = 164, LX_getrusage = 165,
+    LX_umask = 166, LX_prctl = 167, LX_gettimeofday = 169, LX_getpid = 172,
+    LX_getppid = 173, LX_getuid = 174, LX_geteuid = 175, LX_getgid = 176,
+    LX_getegid = 177, LX_gettid = 178, LX_sysinfo = 179, LX_brk = 214, LX_munmap = 215,
+    LX_mremap = 216, LX_mmap = 222, LX_fadvise64 = 223, LX_mprotect = 226, LX_msync = 227,
+    LX_madvise = 233, LX_riscv_hwprobe = 258, LX_riscv_flush_icache = 259,
+    LX_prlimit64 = 261, LX_renameat2 = 276, LX_getrandom = 278, LX_statx = 291,
+    LX_rseq = 293, LX_clone3 = 435, LX_faccessat2 = 439,
+};
+
+#endif

@@ -1,0 +1,306 @@
+/* sys_misc.c — process, time, identity, limits and signal syscalls.
+ *
+ * The guest is one single-threaded process: its pid and tid are the host
+ * pid; signals are recorded but not delivered, except that a signal a
+ * process sends itself with the default action terminates it (abort()). */
+#include "linux.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/time.h>
+#include <sys/times.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t ret_errno(long r) { return r < 0 ? -errno : r; }
+
+/* Copies a host struct out to guest memory; NULL guest pointers are
+ * allowed where the syscall treats them as "not wanted". */
+static int64_t out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t n)
+{
+    return addr && lx_copy_out(x, addr, src, n) ? -EFAULT : 0;
+}
+
+static int64_t sys_clock(lx_ctx *x)
+{
+    struct timespec ts;
+    clockid_t clk = (clockid_t)x->a[0];
+    int rc = x->nr == LX_clock_gettime ? clock_gettime(clk, &ts) : clock_getres(clk, &ts);
+    if (rc < 0)
+        return -errno;
+    if (x->nr == LX_clock_gettime && !x->a[1])
+        return -EFAULT;
+    return out_opt(x, x->a[1], &ts, sizeof ts);
+}
+
+static int64_t sys_gettimeofday(lx_ctx *x)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    int32_t tz[2] = { 0, 0 };
+    if (out_opt(x, x->a[0], &tv, sizeof tv) || out_opt(x, x->a[1], tz, sizeof tz))
+        return -EFAULT;
+    return 0;
+}
+
+static int64_t sys_sleep(lx_ctx *x)
+{
+    bool clk = x->nr == LX_clock_nanosleep;
+    uint64_t req_addr = x->a[clk ? 2 : 0], rem_addr = x->a[clk ? 3 : 1];
+    struct timespec req, rem = { 0, 0 };
+    if (lx_copy_in(x, &req, req_addr, sizeof req))
+        return -EFAULT;
+    if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0)
+        return -EINVAL;
+    int rc = clk ? -clock_nanosleep((clockid_t)x->a[0], (int)x->a[1], &req, &rem)
+                 : (int)ret_errno(nanosleep(&req, &rem));
+    if (rc == -EINTR && out_opt(x, rem_addr, &rem, sizeof rem))
+        return -EFAULT;
+    return rc;
+}
+
+static int64_t sys_getrandom(lx_ctx *x)
+{
+    size_t len = x->a[1] > (32u << 20) - 1 ? (32u << 20) - 1 : (size_t)x->a[1];
+    void *bounce;
+    void *buf = lx_out_buf(x, x->a[0], len, &bounce);
+    if (!buf)
+        return -EFAULT;
+    ssize_t r = getrandom(buf, len, (unsigned)x->a[2] & (GRND_NONBLOCK | GRND_RANDOM));
+    int64_t res = ret_errno(r);
+    int rc = lx_out_done(x, x->a[0], buf, r > 0 ? (size_t)r : 0, bounce);
+    return rc ? rc : res;
+}
+
+static int64_t sys_uname(lx_ctx *x)
+{
+    struct utsname u;
+    if (uname(&u) < 0)
+        return -errno;
+    /* struct new_utsname: six 65-byte fields, as on the host. */
+    memset(u.machine, 0, sizeof u.machine);
+    strcpy(u.machine, "riscv64");
+    _Static_assert(sizeof u == 6 * 65, "utsname layout");
+    return lx_copy_out(x, x->a[0], &u, sizeof u) ? -EFAULT : 0;
+}
+
+static int64_t sys_rlimit(lx_ctx *x)
+{
+    /* getrlimit(res, old) or prlimit64(pid, res, new, old).  Limits are
+     * read from the host; setting them is accepted but not applied, as it
+     * would change the hosting process. */
+    bool pr = x->nr == LX_prlimit64;
+    if (pr && x->a[0] != 0 && x->a[0] != (uint64_t)getpid())
+        return -ESRCH;
+    int res = (int)x->a[pr ? 1 : 0];
+    uint64_t old = pr ? x->a[3] : x->a[1];
+    struct rlimit rl;
+    if (getrlimit(res, &rl) < 0)
+        return -errno;
+    if (res == RLIMIT_NOFILE) {
+        if (rl.rlim_cur > LX_MAX_FDS)
+            rl.rlim_cur = LX_MAX_FDS;
+        if (rl.rlim_max > LX_MAX_FDS)
+            rl.rlim_max = LX_MAX_FDS;
+    }
+    return out_opt(x, old, &rl, sizeof rl);
+}
+
+static int64_t sys_rt_sigaction(lx_ctx *x)
+{
+    int sig = (int)x->a[0];
+    if (sig < 1 || sig > LX_NSIG || x->a[3] != 8)
+        return -EINVAL;
+    uint8_t act[24];
+    if (x->a[1]) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            return -EINVAL;
+        if (lx_copy_in(x, act, x->a[1], sizeof act))
+            return -EFAULT;
+    }
+    if (out_opt(x, x->a[2], x->p->sigact[sig], sizeof act))
+        return -EFAULT;
+    if (x->a[1])
+        memcpy(x->p->sigact[sig], act, sizeof act);
+    return 0;
+}
+
+static int64_t sys_rt_sigprocmask(lx_ctx *x)
+{
+    if (x->a[3] != 8)
+        return -EINVAL;
+    uint64_t set, old = x->p->sigmask;
+    if (x->a[1]) {
+        if (lx_copy_in(x, &set, x->a[1], 8))
+            return -EFAULT;
+        switch (x->a[0]) {
+        case SIG_BLOCK: x->p->sigmask |= set; break;
+        case SIG_UNBLOCK: x->p->sigmask &= ~set; break;
+        case SIG_SETMASK: x->p->sigmask = set; break;
+        default: return -EINVAL;
+        }
+        /* SIGKILL and SIGSTOP cannot be blocked. */
+        x->p->sigmask &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
+    }
+    return out_opt(x, x->a[2], &old, 8);
+}
+
+static int64_t sys_sigaltstack(lx_ctx *x)
+{
+    uint64_t ss[3];
+    if (x->p->altstack[1] == 0 && x->p->altstack[0] == 0)
+        x->p->altstack[1] = 2;                  /* SS_DISABLE */
+    if (x->a[0] && lx_copy_in(x, ss, x->a[0], sizeof ss))
+        return -EFAULT;
+    if (out_opt(x, x->a[1], x->p->altstack, sizeof ss))
+        return -EFAULT;
+    if (x->a[0])
+        memcpy(x->p->altstack, ss, sizeof ss);
+    return 0;
+}
+
+/* A signal sent to the process itself. */
+static int64_t self_signal(lx_ctx *x, int sig)
+{
+    if (sig < 0 || sig > LX_NSIG)
+        return -EINVAL;
+    if (sig == 0)
+        return 0;
+    uint64_t handler;
+    memcpy(&handler, x->p->sigact[sig], 8);
+    bool blocked = sig != SIGKILL && (x->p->sigmask >> (sig - 1) & 1);
+    bool ignored_by_default = sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+    if (sig != SIGKILL && (blocked || handler == 1 || (handler == 0 && ignored_by_default)))
+        return 0;                               /* pending forever, or ignored */
+    if (handler > 1 && sig != SIGKILL) {
+        if (x->p->verbose)
+            fprintf(stderr, "vmpy: signal %d to a guest handler is not delivered\n", sig);
+        return 0;
+    }
+    lx_exit(x, 128 + sig);
+    return 0;
+}
+
+static int64_t sys_kill(lx_ctx *x)
+{
+    int64_t pid = (int32_t)x->a[0], self = getpid();
+    int sig;
+    switch (x->nr) {
+    case LX_kill: sig = (int)x->a[1]; break;
+    case LX_tkill: sig = (int)x->a[1]; break;
+    default: sig = (int)x->a[2]; if ((int32_t)x->a[1] != self) return -ESRCH; break;
+    }
+    if (pid != self && !(x->nr == LX_kill && pid == 0))
+        return x->nr == LX_kill ? -EPERM : -ESRCH;
+    return self_signal(x, sig);
+}
+
+static int64_t sys_futex(lx_ctx *x)
+{
+    int cmd = (int)x->a[1] & 0x7f;
+    uint32_t cur;
+    switch (cmd) {
+    case 0: case 9:                             /* FUTEX_WAIT, FUTEX_WAIT_BITSET */
+        if (lx_copy_in(x, &cur, x->a[0], 4))
+            return -EFAULT;
+        if (cur != (uint32_t)x->a[2])
+            return -EAGAIN;
+        /* Nothing else runs that could wake us: a timed wait times out at
+         * once, an untimed one would hang forever and is interrupted. */
+        if (x->p->verbose && !x->a[3])
+            fprintf(stderr, "vmpy: futex wait without timeout in a single-threaded guest\n");
+        return x->a[3] ? -ETIMEDOUT : -EINTR;
+    case 1: case 10: case 3: case 4: case 5:    /* WAKE, WAKE_BITSET, REQUEUE, CMP_REQUEUE, WAKE_OP */
+        return 0;
+    default:
+        return -ENOSYS;
+    }
+}
+
+static int64_t sys_affinity(lx_ctx *x)
+{
+    uint8_t mask[128];
+    size_t len = x->a[1] < sizeof mask ? (size_t)x->a[1] : sizeof mask;
+    long n = syscall(SYS_sched_getaffinity, 0, len, mask);
+    if (n < 0)
+        return -errno;
+    return lx_copy_out(x, x->a[2], mask, (size_t)n) ? -EFAULT : n;
+}
+
+static int64_t sys_prctl(lx_ctx *x)
+{
+    static const char name[16] = "vmpy-guest";
+    switch (x->a[0]) {
+    case 15: return 0;                          /* PR_SET_NAME */
+    case 16: return lx_copy_out(x, x->a[1], name, sizeof name) ? -EFAULT : 0;
+    default: return -EINVAL;
+    }
+}
+
+static int64_t host_info(lx_ctx *x)
+{
+    struct sysinfo si;
+    struct rusage ru;
+    struct tms t;
+    clock_t ticks;
+    switch (x->nr) {
+    case LX_sysinfo:
+        if (sysinfo(&si) < 0)
+            return -errno;
+        return lx_copy_out(x, x->a[0], &si, sizeof si) ? -EFAULT : 0;
+    case LX_getrusage:
+        if (getrusage((int)x->a[0], &ru) < 0)
+            return -errno;
+        return lx_copy_out(x, x->a[1], &ru, sizeof ru) ? -EFAULT : 0;
+    case LX_times:
+        ticks = times(&t);
+        return out_opt(x, x->a[0], &t, sizeof t) ? -EFAULT : (int64_t)ticks;
+    default:
+        return -ENOSYS;
+    }
+}
+
+int64_t lx_sys_misc(lx_ctx *x, bool *known)
+{
+    *known = true;
+    switch (x->nr) {
+    case LX_exit: case LX_exit_group: lx_exit(x, (int)(x->a[0] & 0xff)); return 0;
+    case LX_clock_gettime: case LX_clock_getres: return sys_clock(x);
+    case LX_gettimeofday: return sys_gettimeofday(x);
+    case LX_nanosleep: case LX_clock_nanosleep: return sys_sleep(x);
+    case LX_getrandom: return sys_getrandom(x);
+    case LX_uname: return sys_uname(x);
+    case LX_getrlimit: case LX_prlimit64: return sys_rlimit(x);
+    case LX_setrlimit: return 0;
+    case LX_rt_sigaction: return sys_rt_sigaction(x);
+    case LX_rt_sigprocmask: return sys_rt_sigprocmask(x);
+    case LX_sigaltstack: return sys_sigaltstack(x);
+    case LX_kill: case LX_tkill: case LX_tgkill: return sys_kill(x);
+    case LX_futex: return sys_futex(x);
+    case LX_sched_getaffinity: return sys_affinity(x);
+    case LX_sched_yield: return 0;
+    case LX_prctl: return sys_prctl(x);
+    case LX_sysinfo: case LX_getrusage: case LX_times: return host_info(x);
+    case LX_set_tid_address: x->p->tid_address = x->a[0]; return getpid();
+    case LX_set_robust_list: return x->a[1] == 24 ? 0 : -EINVAL;
+    case LX_getpid: case LX_gettid: return getpid();
+    case LX_getppid: return getppid();
+    case LX_getpgid: return ret_errno(getpgid((pid_t)x->a[0]));
+    case LX_getuid: return getuid();
+    case LX_geteuid: return geteuid();
+    case LX_getgid: return getgid();
+    case LX_getegid: return getegid();
+    case LX_umask: { unsigned old = x->p->umask; x->p->umask = (unsigned)x->a[0] & 0777; return old; }
+    case LX_riscv_flush_icache: return 0;   /* stores to code are detected by the engines */
+    case LX_riscv_hwprobe: case LX_rseq: case LX_clone3: return -ENOSYS;
+    default: *known = false; return -ENOSYS;
+    }
+}

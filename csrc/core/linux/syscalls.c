@@ -1,0 +1,32 @@
+/* syscalls.c — entry point for a guest syscall: reads the number and
+ * arguments through the ISA's Linux ABI, runs it, writes the result. */
+#include "linux.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+int vm_linux_syscall(vm_cpu *c)
+{
+    vm_machine *m = vm_cpu_machine(c);
+    const struct vm_linux_abi *abi = m->isa->linux_abi;
+    if (!m->linux || !m->linux->loaded || !abi)
+        return VM_HOOK_CONTINUE;           /* not a Linux process: the trap stays unhandled */
+    lx_ctx x = { .c = c, .m = m, .p = m->linux, .nr = abi->sysno(c) };
+    for (int i = 0; i < 6; i++)
+        x.a[i] = abi->arg(c, i);
+    bool known;
+    int64_t r = lx_sys_io(&x, &known);
+    if (!known)
+        r = lx_sys_path(&x, &known);
+    if (!known)
+        r = lx_sys_mem(&x, &known);
+    if (!known)
+        r = lx_sys_misc(&x, &known);
+    if (!known && x.p->verbose)
+        fprintf(stderr, "vmpy: unsupported syscall %llu (pc 0x%llx)\n",
+                (unsigned long long)x.nr, (unsigned long long)vm_cpu_pc(c));
+    if (x.p->exited)
+        return VM_HOOK_STOP;
+    abi->set_ret(c, (uint64_t)r);
+    return VM_HOOK_HANDLED;
+}

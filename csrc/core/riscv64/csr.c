@@ -1,0 +1,156 @@
+/* csr.c — control and status registers (Zicsr, the F/D fcsr, counters and
+ * the machine/supervisor CSRs of the privileged spec). */
+#include "rv.h"
+#include <string.h>
+
+static const struct { unsigned num; const char *name; } csr_names[] = {
+    { 0x001, "fflags" }, { 0x002, "frm" }, { 0x003, "fcsr" },
+    { 0xC00, "cycle" }, { 0xC01, "time" }, { 0xC02, "instret" },
+    { 0x100, "sstatus" }, { 0x104, "sie" }, { 0x105, "stvec" }, { 0x106, "scounteren" },
+    { 0x10A, "senvcfg" }, { 0x140, "sscratch" }, { 0x141, "sepc" }, { 0x142, "scause" },
+    { 0x143, "stval" }, { 0x144, "sip" }, { 0x14D, "stimecmp" }, { 0x180, "satp" },
+    { 0x300, "mstatus" }, { 0x301, "misa" }, { 0x302, "medeleg" }, { 0x303, "mideleg" },
+    { 0x304, "mie" }, { 0x305, "mtvec" }, { 0x306, "mcounteren" }, { 0x30A, "menvcfg" },
+    { 0x340, "mscratch" }, { 0x341, "mepc" }, { 0x342, "mcause" }, { 0x343, "mtval" },
+    { 0x344, "mip" }, { 0xB00, "mcycle" }, { 0xB02, "minstret" },
+    { 0xF11, "mvendorid" }, { 0xF12, "marchid" }, { 0xF13, "mimpid" }, { 0xF14, "mhartid" },
+};
+
+const char *rv_csr_name(unsigned csr)
+{
+    for (size_t i = 0; i < sizeof csr_names / sizeof *csr_names; i++)
+        if (csr_names[i].num == csr)
+            return csr_names[i].name;
+    return NULL;
+}
+
+int rv_csr_lookup(const char *name)
+{
+    for (size_t i = 0; i < sizeof csr_names / sizeof *csr_names; i++)
+        if (!strcmp(csr_names[i].name, name))
+            return (int)csr_names[i].num;
+    return -1;
+}
+
+/* sstatus is a view of mstatus: SIE SPIE UBE SPP VS FS XS SUM MXR UXL SD. */
+#define SSTATUS_MASK ((1ull << 1) | (1ull << 5) | (1ull << 6) | (1ull << 8) | (3ull << 9) | \
+                      (3ull << 13) | (3ull << 15) | (1ull << 18) | (1ull << 19) | (3ull << 32) | (1ull << 63))
+/* Writable mstatus bits: SIE MIE SPIE MPIE SPP MPP FS SUM MXR MPRV TVM TW TSR. */
+#define MSTATUS_WMASK ((1ull << 1) | (1ull << 3) | (1ull << 5) | (1ull << 7) | (1ull << 8) | (3ull << 11) | \
+                       (3ull << 13) | (1ull << 17) | (1ull << 18) | (1ull << 19) | (1ull << 20) | \
+                       (1ull << 21) | (1ull << 22))
+#define SIP_MASK ((1ull << 1) | (1ull << 5) | (1ull << 9))
+
+static uint64_t with_sd(uint64_t ms)
+{
+    return ((ms & RV_MSTATUS_FS) == RV_MSTATUS_FS) ? ms | RV_MSTATUS_SD : ms & ~RV_MSTATUS_SD;
+}
+
+/* Wall-clock time base for the time CSR: 10 MHz, like QEMU's virt board. */
+static uint64_t time_now(rv_cpu *c)
+{
+    return vm_host_now_ns() / 100;
+}
+
+static bool fpu_off(const rv_cpu *c) { return (c->mstatus & RV_MSTATUS_FS) == 0; }
+
+int rv_csr_read(rv_cpu *c, unsigned csr, uint64_t *val)
+{
+    if (((csr >> 8) & 3) > (unsigned)c->priv)
+        return RV_EXC_ILLEGAL;
+    switch (csr) {
+    case 0x001: if (fpu_off(c)) return RV_EXC_ILLEGAL; *val = c->fflags; break;
+    case 0x002: if (fpu_off(c)) return RV_EXC_ILLEGAL; *val = c->frm; break;
+    case 0x003: if (fpu_off(c)) return RV_EXC_ILLEGAL; *val = c->fflags | (c->frm << 5); break;
+    case 0xC00: case 0xB00: *val = c->common.icount; break;
+    case 0xC02: case 0xB02: *val = c->common.icount; break;
+    case 0xC01: *val = time_now(c); break;
+    case 0x100: *val = with_sd(c->mstatus) & SSTATUS_MASK; break;
+    case 0x104: *val = c->mie & c->mideleg; break;
+    case 0x105: *val = c->stvec; break;
+    case 0x106: *val = c->scounteren; break;
+    case 0x10A: *val = c->senvcfg; break;
+    case 0x140: *val = c->sscratch; break;
+    case 0x141: *val = c->sepc; break;
+    case 0x142: *val = c->scause; break;
+    case 0x143: *val = c->stval; break;
+    case 0x144: *val = c->mip & c->mideleg; break;
+    case 0x14D: *val = c->stimecmp; break;
+    case 0x180: *val = c->satp; break;
+    case 0x300: *val = with_sd(c->mstatus); break;
+    case 0x301: *val = c->misa; break;
+    case 0x302: *val = c->medeleg; break;
+    case 0x303: *val = c->mideleg; break;
+    case 0x304: *val = c->mie; break;
+    case 0x305: *val = c->mtvec; break;
+    case 0x306: *val = c->mcounteren; break;
+    case 0x30A: *val = c->menvcfg; break;
+    case 0x340: *val = c->mscratch; break;
+    case 0x341: *val = c->mepc; break;
+    case 0x342: *val = c->mcause; break;
+    case 0x343: *val = c->mtval; break;
+    case 0x344: *val = c->mip; break;
+    case 0xF11: case 0xF12: case 0xF13: *val = 0; break;
+    case 0xF14: *val = c->mhartid; break;
+    default: return RV_EXC_ILLEGAL;
+    }
+    return 0;
+}
+
+int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
+{
+    if (((csr >> 8) & 3) > (unsigned)c->priv || (csr >> 10) == 3)
+        return RV_EXC_ILLEGAL;
+    switch (csr) {
+    case 0x001: if (fpu_off(c)) return RV_EXC_ILLEGAL; c->fflags = v & 0x1f; c->mstatus |= RV_MSTATUS_FS; break;
+    case 0x002: if (fpu_off(c)) return RV_EXC_ILLEGAL; c->frm = v & 7; c->mstatus |= RV_MSTATUS_FS; break;
+    case 0x003:
+        if (fpu_off(c))
+            return RV_EXC_ILLEGAL;
+        c->fflags = v & 0x1f;
+        c->frm = (v >> 5) & 7;
+        c->mstatus |= RV_MSTATUS_FS;
+        break;
+    case 0xB00: case 0xB02: c->common.icount = v; break;
+    case 0x100: c->mstatus = (c->mstatus & ~(SSTATUS_MASK & MSTATUS_WMASK)) | (v & SSTATUS_MASK & MSTATUS_WMASK); break;
+    case 0x104: c->mie = (c->mie & ~c->mideleg) | (v & c->mideleg); break;
+    case 0x105: c->stvec = v & ~2ull; break;
+    case 0x106: c->scounteren = v & 7; break;
+    case 0x10A: c->senvcfg = v; break;
+    case 0x140: c->sscratch = v; break;
+    case 0x141: c->sepc = v & ~1ull; break;
+    case 0x142: c->scause = v; break;
+    case 0x143: c->stval = v; break;
+    case 0x144: c->mip = (c->mip & ~(c->mideleg & (1ull << 1))) | (v & c->mideleg & (1ull << 1)); break;
+    case 0x14D: c->stimecmp = v; break;
+    case 0x180: {
+        uint64_t mode = v >> 60;
+        if (mode == 0 || mode == 8 || mode == 9 || mode == 10)   /* Bare, Sv39, Sv48, Sv57 */
+            c->satp = v;
+        vm_tlb_flush_cpu(&c->common);
+        break;
+    }
+    case 0x300: {
+        uint64_t ms = (c->mstatus & ~MSTATUS_WMASK) | (v & MSTATUS_WMASK);
+        if (((ms >> 11) & 3) == 2)          /* MPP = 2 is reserved: keep the old value */
+            ms = (ms & ~(3ull << 11)) | (c->mstatus & (3ull << 11));
+        c->mstatus = ms;
+        vm_tlb_flush_cpu(&c->common);       /* MPRV, SUM, MXR change translations */
+        break;
+    }
+    case 0x301: break;                       /* misa is read-only here (WARL) */
+    case 0x302: c->medeleg = v & 0xb3ff; break;
+    case 0x303: c->mideleg = v & SIP_MASK; break;
+    case 0x304: c->mie = v & 0xaaa; break;
+    case 0x305: c->mtvec = v & ~2ull; break;
+    case 0x306: c->mcounteren = v & 7; break;
+    case 0x30A: c->menvcfg = v; break;
+    case 0x340: c->mscratch = v; break;
+    case 0x341: c->mepc = v & ~1ull; break;
+    case 0x342: c->mcause = v; break;
+    case 0x343: c->mtval = v; break;
+    case 0x344: c->mip = (c->mip & ~SIP_MASK) | (v & SIP_MASK); break;
+    default: return RV_EXC_ILLEGAL;
+    }
+    return 0;
+}

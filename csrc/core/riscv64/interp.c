@@ -1,0 +1,732 @@
+/* interp.c — the RISC-V interpreter engine.
+ *
+ * Guest code is decoded once into blocks of slots (one per instruction, plus
+ * call-out slots where hooks apply) and executed by direct-threaded dispatch:
+ * each slot holds the address of its handler label, and every handler ends by
+ * jumping straight to the next slot's handler.  Blocks end at control flow,
+ * CSR and system instructions, page ends and breakpoints, so between blocks
+ * is the only place the run loop's conditions (stop requests, the
+ * instruction budget, breakpoints) need checking.  Instruction counts are
+ * added per block; a fault inside a block adds the slot's index, so counts
+ * stay exact. */
+#include "rv.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define BLOCK_MAX_INSNS 64
+#define HASH_BITS 14
+#define JCACHE_BITS 12
+#define ARENA_SIZE (32u << 20)
+
+typedef struct rv_slot {
+    const void *handler;
+    rv_insn in;
+    uint16_t pc_off;     /* byte offset of the instruction from the block start */
+    uint16_t idx;        /* instructions before it in the block */
+    uint32_t unused;
+} rv_slot;
+
+enum { BLK_BREAKPOINT = 1 };
+
+typedef struct rv_block {
+    uint64_t pc;
+    uint32_t ninsns, size, nslots, flags;
+    struct rv_block *hash_next;
+    rv_slot slots[];
+} rv_block;
+
+/* Pseudo-operations beside enum rv_op. */
+enum {
+    PSEUDO_HOOK_CODE = RV_OP_COUNT,   /* code and fetch hooks before an instruction */
+    PSEUDO_HOOK_BLOCK,                /* block hooks at the block start */
+    PSEUDO_END,                       /* fall through to the next block */
+    PSEUDO_FP,                        /* any F/D operation but loads and stores */
+    NHANDLERS
+};
+
+typedef struct rv_interp {
+    uint8_t *arena;
+    size_t used;
+    rv_block *hash[1u << HASH_BITS];
+    rv_block *jcache[1u << JCACHE_BITS];
+    _Alignas(16) uint8_t scratch[sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot)];
+} rv_interp;
+
+static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
+static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
+
+static void *interp_create(vm_machine *m)
+{
+    rv_interp *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (st->arena == MAP_FAILED) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void interp_destroy(vm_machine *m, void *state)
+{
+    rv_interp *st = state;
+    if (!st)
+        return;
+    munmap(st->arena, ARENA_SIZE);
+    free(st);
+}
+
+/* Drops every block.  Precise per-page invalidation is not worth its
+ * bookkeeping for an interpreter: decoding is cheap and invalidation rare.
+ * The arena is only rewound, never unmapped, so a block that is executing
+ * when its code is invalidated stays readable until it exits. */
+static void interp_flush(rv_interp *st)
+{
+    st->used = 0;
+    memset(st->hash, 0, sizeof st->hash);
+    memset(st->jcache, 0, sizeof st->jcache);
+}
+
+static void interp_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
+{
+    if (m->engine_state && m->engine && m->engine->invalidate == interp_invalidate)
+        interp_flush(m->engine_state);
+}
+
+static bool ends_block(unsigned op)
+{
+    switch (op) {
+    case RV_OP_JAL: case RV_OP_JALR: case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT:
+    case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU: case RV_OP_ECALL: case RV_OP_EBREAK:
+    case RV_OP_FENCE_I: case RV_OP_CSRRW: case RV_OP_CSRRS: case RV_OP_CSRRC:
+    case RV_OP_CSRRWI: case RV_OP_CSRRSI: case RV_OP_CSRRCI: case RV_OP_MRET: case RV_OP_SRET:
+    case RV_OP_WFI: case RV_OP_SFENCE_VMA: case RV_OP_ILLEGAL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_fp_compute(unsigned op)
+{
+    return op >= RV_OP_FMADD_S && op <= RV_OP_FMV_D_X;
+}
+
+/* Ops whose rd is a floating-point register (so x0 remapping must not apply). */
+static bool rd_is_fp(unsigned op)
+{
+    switch (op) {
+    case RV_OP_FLW: case RV_OP_FLD:
+        return true;
+    default:
+        return is_fp_compute(op);     /* rv_fp_exec handles rd itself */
+    }
+}
+
+/* Fetches the instruction bits at pc.  Returns 0 or a memory error. */
+static int fetch_bits(vm_cpu *vc, const uint8_t *page, uint64_t pc, uint32_t *bits)
+{
+    unsigned off = (unsigned)(pc & ~VM_PAGE_MASK);
+    if (off <= VM_PAGE_SIZE - 4) {
+        memcpy(bits, page + off, 4);
+        return 0;
+    }
+    uint16_t half;
+    memcpy(&half, page + off, 2);
+    if ((half & 3) != 3) {
+        *bits = half;
+        return 0;
+    }
+    return vm_mem_fetch(vc, pc, 4, bits);   /* a 32-bit instruction straddling two pages */
+}
+
+/* Decodes a block at pc into mem (room for 3 * max + 2 slots). */
+static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
+                           const void *const *labels, int *err)
+{
+    vm_machine *m = vc->machine;
+    uint8_t *page = vm_mem_fetch_page(vc, pc, err);
+    if (!page)
+        return NULL;
+    rv_block *b = mem;
+    *b = (rv_block){ .pc = pc };
+    rv_slot *s = b->slots;
+    bool code_hooks = vm_hooks_any(m, VM_HOOK_CODE) || vm_hooks_any(m, VM_HOOK_MEM_FETCH);
+    bool bps = m->nbps || m->has_until;
+    if (bps && vm_bp_at(m, pc))
+        b->flags |= BLK_BREAKPOINT;
+    if (vm_hooks_any(m, VM_HOOK_BLOCK) && vm_hooks_cover(m, VM_HOOK_BLOCK, pc, pc + 1))
+        *s++ = (rv_slot){ .handler = labels[PSEUDO_HOOK_BLOCK] };
+    uint64_t a = pc;
+    unsigned n = 0;
+    while (n < max) {
+        if (n && bps && vm_bp_at(m, a))
+            break;
+        uint32_t bits;
+        int e = fetch_bits(vc, page, a, &bits);
+        if (e) {
+            if (n)
+                break;          /* fault when execution gets there */
+            *err = e;
+            return NULL;
+        }
+        rv_insn in;
+        unsigned len = (unsigned)rv_decode(bits, &in);
+        uint16_t off = (uint16_t)(a - pc);
+        if (code_hooks && (vm_hooks_cover(m, VM_HOOK_CODE, a, a + len) ||
+                           vm_hooks_cover(m, VM_HOOK_MEM_FETCH, a, a + len)))
+            *s++ = (rv_slot){ .handler = labels[PSEUDO_HOOK_CODE], .in = in, .pc_off = off, .idx = (uint16_t)n };
+        if (in.rd == 0 && !rd_is_fp(in.op))
+            in.rd = 32;
+        unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
+        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n };
+        n++;
+        a += len;
+        if (ends_block(in.op) || !(a & ~VM_PAGE_MASK) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
+            break;
+    }
+    *s++ = (rv_slot){ .handler = labels[PSEUDO_END], .pc_off = (uint16_t)(a - pc), .idx = (uint16_t)n };
+    b->ninsns = n;
+    b->size = (uint32_t)(a - pc);
+    b->nslots = (uint32_t)(s - b->slots);
+    return b;
+}
+
+static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *const *labels, int *err)
+{
+    for (rv_block *b = st->hash[hash_pc(pc)]; b; b = b->hash_next)
+        if (b->pc == pc)
+            return st->jcache[jcache_pc(pc)] = b;
+    size_t need = sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot);
+    if (st->used + need > ARENA_SIZE)
+        interp_flush(st);
+    rv_block *b = translate(vc, pc, BLOCK_MAX_INSNS, st->arena + st->used, labels, err);
+    if (!b)
+        return NULL;
+    st->used += (sizeof(rv_block) + b->nslots * sizeof(rv_slot) + 15) & ~(size_t)15;
+    b->hash_next = st->hash[hash_pc(pc)];
+    st->hash[hash_pc(pc)] = b;
+    return st->jcache[jcache_pc(pc)] = b;
+}
+
+static unsigned fault_cause(int err, int access)
+{
+    if (err == VM_EPAGE)
+        return access == VM_PROT_X ? RV_EXC_INSN_PAGE : access == VM_PROT_R ? RV_EXC_LOAD_PAGE : RV_EXC_STORE_PAGE;
+    return access == VM_PROT_X ? RV_EXC_INSN_ACCESS : access == VM_PROT_R ? RV_EXC_LOAD_ACCESS : RV_EXC_STORE_ACCESS;
+}
+
+static inline int64_t div64(int64_t a, int64_t b)
+{
+    if (b == 0) return -1;
+    if (a == INT64_MIN && b == -1) return a;
+    return a / b;
+}
+static inline int64_t rem64(int64_t a, int64_t b)
+{
+    if (b == 0) return a;
+    if (a == INT64_MIN && b == -1) return 0;
+    return a % b;
+}
+static inline uint64_t mulhu64(uint64_t a, uint64_t b) { return (uint64_t)(((unsigned __int128)a * b) >> 64); }
+static inline uint64_t mulh64(int64_t a, int64_t b) { return (uint64_t)(((__int128)a * b) >> 64); }
+static inline uint64_t mulhsu64(int64_t a, uint64_t b) { return (uint64_t)(((__int128)a * (unsigned __int128)b) >> 64); }
+static inline uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+static inline uint64_t rol64(uint64_t v, unsigned s) { s &= 63; return s ? (v << s) | (v >> (64 - s)) : v; }
+static inline uint64_t ror64(uint64_t v, unsigned s) { s &= 63; return s ? (v >> s) | (v << (64 - s)) : v; }
+static inline uint32_t rol32(uint32_t v, unsigned s) { s &= 31; return s ? (v << s) | (v >> (32 - s)) : v; }
+static inline uint32_t ror32(uint32_t v, unsigned s) { s &= 31; return s ? (v >> s) | (v << (32 - s)) : v; }
+
+static uint64_t orc_b(uint64_t v)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 64; i += 8)
+        if ((v >> i) & 0xff)
+            r |= 0xffull << i;
+    return r;
+}
+
+/* AMO arithmetic on the old memory value; 32-bit ops see sign-extended words. */
+static uint64_t amo_apply(unsigned op, uint64_t old, uint64_t src, bool word)
+{
+    if (word) {
+        old = sext32(old);
+        src = sext32(src);
+    }
+    switch (op) {
+    case RV_OP_AMOSWAP_W: case RV_OP_AMOSWAP_D: return src;
+    case RV_OP_AMOADD_W: case RV_OP_AMOADD_D: return old + src;
+    case RV_OP_AMOXOR_W: case RV_OP_AMOXOR_D: return old ^ src;
+    case RV_OP_AMOAND_W: case RV_OP_AMOAND_D: return old & src;
+    case RV_OP_AMOOR_W: case RV_OP_AMOOR_D: return old | src;
+    case RV_OP_AMOMIN_W: case RV_OP_AMOMIN_D: return (int64_t)old < (int64_t)src ? old : src;
+    case RV_OP_AMOMAX_W: case RV_OP_AMOMAX_D: return (int64_t)old > (int64_t)src ? old : src;
+    case RV_OP_AMOMINU_W: return (uint32_t)old < (uint32_t)src ? old : src;
+    case RV_OP_AMOMAXU_W: return (uint32_t)old > (uint32_t)src ? old : src;
+    case RV_OP_AMOMINU_D: return old < src ? old : src;
+    default: return old > src ? old : src;   /* AMOMAXU_D */
+    }
+}
+
+static void interp_exec(vm_cpu *vc)
+{
+    static const void *labels[NHANDLERS];
+    if (!labels[RV_OP_ILLEGAL]) {
+#define RV_LABEL(name, mnem) labels[RV_OP_##name] = &&op_##name;
+        RV_OPS(RV_LABEL)
+#undef RV_LABEL
+        labels[PSEUDO_HOOK_CODE] = &&hook_code;
+        labels[PSEUDO_HOOK_BLOCK] = &&hook_block;
+        labels[PSEUDO_END] = &&end;
+        labels[PSEUDO_FP] = &&fp;
+    }
+    rv_cpu *c = rv_cpu_of(vc);
+    vm_machine *m = vc->machine;
+    rv_interp *st = m->engine_state;
+    uint64_t *const x = c->x;
+    vm_tlb_entry *const tlb = vc->tlb;
+    rv_block *b;
+    const rv_slot *s;
+    uint64_t cause = 0, tval = 0;
+    int merr = 0, maccess = 0;
+
+#define NEXT goto *(++s)->handler
+#define RD x[s->in.rd]
+#define RS1 x[s->in.rs1]
+#define RS2 x[s->in.rs2]
+#define IMM ((int64_t)s->in.imm)
+#define PC (b->pc + s->pc_off)
+#define LEN (s->in.len)
+#define JUMP_TO(target) do { c->pc = (target); goto block_done; } while (0)
+
+/* The fast path: a TLB tag compare and one host access. */
+#define LOAD(T, dst) do { \
+        uint64_t a_ = RS1 + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
+        if (likely(e_->tag_r == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
+            dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
+        } else { \
+            uint64_t v_; \
+            merr = vm_mem_load_slow(vc, a_, sizeof(T), &v_); \
+            if (merr) { maccess = VM_PROT_R; tval = a_; goto mem_error; } \
+            dst = (T)v_; \
+            if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
+        } \
+    } while (0)
+#define STORE(T, val) do { \
+        uint64_t a_ = RS1 + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
+        if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
+            *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
+        } else { \
+            merr = vm_mem_store_slow(vc, a_, sizeof(T), (uint64_t)(T)(val)); \
+            if (merr) { maccess = VM_PROT_W; tval = a_; goto mem_error; } \
+            if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
+        } \
+    } while (0)
+
+next_block:
+    if (unlikely(atomic_load_explicit(&vc->exit_request, memory_order_relaxed)))
+        return;
+    {
+        uint64_t pc = c->pc;
+        b = st->jcache[jcache_pc(pc)];
+        if (unlikely(!b || b->pc != pc)) {
+            int err = 0;
+            b = lookup(st, vc, pc, labels, &err);
+            if (!b) {
+                if (err == VM_ESTOPPED)
+                    return;
+                cause = fault_cause(err, VM_PROT_X);
+                tval = vc->fault.addr;
+                goto trap_at_pc;
+            }
+        }
+        if (unlikely(b->ninsns > vc->budget)) {
+            /* Exact counts: the last stretch of a budget runs a shortened,
+             * uncached copy of the block. */
+            if (vc->budget == 0)
+                return;
+            int err = 0;
+            b = translate(vc, pc, (unsigned)vc->budget, st->scratch, labels, &err);
+            if (!b)
+                return;
+        }
+        if (unlikely(b->flags & BLK_BREAKPOINT)) {
+            if (!(vc->skip_bp && vc->skip_bp_pc == pc)) {
+                vm_cpu_request_exit(vc, m->has_until && m->until == pc ? VM_STOP_UNTIL : VM_STOP_BREAKPOINT);
+                return;
+            }
+        }
+        vc->skip_bp = false;
+        s = b->slots;
+        goto *s->handler;
+    }
+
+block_done:
+    vc->icount += b->ninsns;
+    vc->budget -= b->ninsns;
+    goto next_block;
+
+end:
+    c->pc = b->pc + b->size;
+    goto block_done;
+
+    /* ---- call-outs -------------------------------------------------------- */
+hook_code: {
+        uint64_t pc = PC;
+        c->pc = pc;
+        vc->icount += s->idx;
+        int r = VM_HOOK_CONTINUE;
+        if (vm_hooks_any(m, VM_HOOK_MEM_FETCH))
+            r = vm_hooks_call(vc, VM_HOOK_MEM_FETCH, pc, LEN, s->in.raw);
+        if (r >= 0 && vm_hooks_any(m, VM_HOOK_CODE))
+            r = vm_hooks_call(vc, VM_HOOK_CODE, pc, LEN, 0);
+        vc->icount -= s->idx;
+        if (unlikely(r < 0 || c->pc != pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) {
+            /* Stopped, redirected, or hooks changed: leave before this
+             * instruction; it has not executed. */
+            vc->icount += s->idx;
+            vc->budget -= s->idx;
+            return;
+        }
+        NEXT;
+    }
+hook_block: {
+        c->pc = b->pc;
+        int r = vm_hooks_call(vc, VM_HOOK_BLOCK, b->pc, b->size, 0);
+        if (unlikely(r < 0 || c->pc != b->pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed)))
+            return;
+        NEXT;
+    }
+
+    /* ---- leaving a block in the middle -------------------------------------- */
+exit_after:      /* the instruction completed, but the cpu must leave now */
+    c->pc = PC + LEN;
+    vc->icount += s->idx + 1u;
+    vc->budget -= s->idx + 1u;
+    return;
+
+mem_error:
+    if (merr == VM_ESTOPPED) {
+        c->pc = PC;
+        vc->icount += s->idx;
+        vc->budget -= s->idx;
+        return;
+    }
+    cause = fault_cause(merr, maccess);
+    goto exception;
+
+exception:       /* the instruction at s raised cause/tval */
+    c->pc = PC;
+    vc->icount += s->idx;
+    vc->budget -= s->idx;
+    {
+        int t = rv_take_trap(c, cause, tval, LEN);
+        if (t == RV_TRAP_NEXT) {
+            vc->icount++;
+            vc->budget--;
+        }
+        goto next_block;
+    }
+
+trap_at_pc:      /* a fetch fault before any instruction of the block */
+    {
+        int t = rv_take_trap(c, cause, tval, 2);
+        if (t == RV_TRAP_NEXT) {
+            vc->icount++;
+            if (vc->budget)
+                vc->budget--;
+        }
+        goto next_block;
+    }
+
+    /* ---- RV64I ---------------------------------------------------------------- */
+op_ILLEGAL: cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception;
+op_LUI: RD = (uint64_t)IMM; NEXT;
+op_AUIPC: RD = PC + (uint64_t)IMM; NEXT;
+op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; JUMP_TO(t); }
+op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t); }
+#define BRANCH(cond) JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN)
+op_BEQ: BRANCH(RS1 == RS2);
+op_BNE: BRANCH(RS1 != RS2);
+op_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
+op_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
+op_BLTU: BRANCH(RS1 < RS2);
+op_BGEU: BRANCH(RS1 >= RS2);
+op_LB: { int8_t v; LOAD(int8_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
+op_LH: { int16_t v; LOAD(int16_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
+op_LW: { int32_t v; LOAD(int32_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
+op_LD: { uint64_t v; LOAD(uint64_t, v); RD = v; NEXT; }
+op_LBU: { uint8_t v; LOAD(uint8_t, v); RD = v; NEXT; }
+op_LHU: { uint16_t v; LOAD(uint16_t, v); RD = v; NEXT; }
+op_LWU: { uint32_t v; LOAD(uint32_t, v); RD = v; NEXT; }
+op_SB: STORE(uint8_t, RS2); NEXT;
+op_SH: STORE(uint16_t, RS2); NEXT;
+op_SW: STORE(uint32_t, RS2); NEXT;
+op_SD: STORE(uint64_t, RS2); NEXT;
+op_ADDI: RD = RS1 + (uint64_t)IMM; NEXT;
+op_SLTI: RD = (int64_t)RS1 < IMM; NEXT;
+op_SLTIU: RD = RS1 < (uint64_t)IMM; NEXT;
+op_XORI: RD = RS1 ^ (uint64_t)IMM; NEXT;
+op_ORI: RD = RS1 | (uint64_t)IMM; NEXT;
+op_ANDI: RD = RS1 & (uint64_t)IMM; NEXT;
+op_SLLI: RD = RS1 << (IMM & 63); NEXT;
+op_SRLI: RD = RS1 >> (IMM & 63); NEXT;
+op_SRAI: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); NEXT;
+op_ADD: RD = RS1 + RS2; NEXT;
+op_SUB: RD = RS1 - RS2; NEXT;
+op_SLL: RD = RS1 << (RS2 & 63); NEXT;
+op_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT;
+op_SLTU: RD = RS1 < RS2; NEXT;
+op_XOR: RD = RS1 ^ RS2; NEXT;
+op_SRL: RD = RS1 >> (RS2 & 63); NEXT;
+op_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT;
+op_OR: RD = RS1 | RS2; NEXT;
+op_AND: RD = RS1 & RS2; NEXT;
+op_ADDIW: RD = sext32(RS1 + (uint64_t)IMM); NEXT;
+op_SLLIW: RD = sext32((uint32_t)RS1 << (IMM & 31)); NEXT;
+op_SRLIW: RD = sext32((uint32_t)RS1 >> (IMM & 31)); NEXT;
+op_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (IMM & 31)); NEXT;
+op_ADDW: RD = sext32(RS1 + RS2); NEXT;
+op_SUBW: RD = sext32(RS1 - RS2); NEXT;
+op_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); NEXT;
+op_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); NEXT;
+op_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT;
+op_FENCE: NEXT;
+op_FENCE_I: NEXT;          /* stores to code pages already invalidated their blocks */
+op_ECALL:
+    cause = c->priv == RV_PRIV_U ? RV_EXC_ECALL_U : c->priv == RV_PRIV_S ? RV_EXC_ECALL_S : RV_EXC_ECALL_M;
+    tval = 0;
+    goto exception;
+op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
+
+    /* ---- Zicsr: counters must see the exact count, so sync it around ---- */
+#define CSR_OP(src, do_write, newval) do { \
+        unsigned csr_ = (unsigned)s->in.imm & 0xfff; \
+        uint64_t old_ = 0, src_ = (src); \
+        vc->icount += s->idx; \
+        int e_ = 0; \
+        if (s->in.op != RV_OP_CSRRW && s->in.op != RV_OP_CSRRWI) e_ = rv_csr_read(c, csr_, &old_); \
+        else if (s->in.rd != 32) e_ = rv_csr_read(c, csr_, &old_); \
+        if (!e_ && (do_write)) e_ = rv_csr_write(c, csr_, (newval)); \
+        vc->icount -= s->idx; \
+        if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
+        RD = old_; \
+        JUMP_TO(PC + LEN); \
+    } while (0)
+op_CSRRW: CSR_OP(RS1, true, src_);
+op_CSRRS: CSR_OP(RS1, s->in.rs1 != 0, old_ | src_);
+op_CSRRC: CSR_OP(RS1, s->in.rs1 != 0, old_ & ~src_);
+op_CSRRWI: CSR_OP(s->in.rs1, true, src_);
+op_CSRRSI: CSR_OP(s->in.rs1, s->in.rs1 != 0, old_ | src_);
+op_CSRRCI: CSR_OP(s->in.rs1, s->in.rs1 != 0, old_ & ~src_);
+
+    /* ---- privileged ------------------------------------------------------- */
+op_MRET:
+op_SRET: {
+        c->pc = PC;
+        vc->icount += s->idx;
+        vc->budget -= s->idx;
+        if (rv_xret(c, s->in.op == RV_OP_MRET)) {
+            cause = RV_EXC_ILLEGAL;
+            tval = s->in.raw;
+            vc->icount -= s->idx;
+            vc->budget += s->idx;
+            goto exception;
+        }
+        vc->icount++;
+        vc->budget--;
+        goto next_block;
+    }
+op_WFI:
+    if (c->priv < RV_PRIV_M && ((c->mstatus >> 21) & 1)) {   /* TW */
+        cause = RV_EXC_ILLEGAL;
+        tval = s->in.raw;
+        goto exception;
+    }
+    JUMP_TO(PC + LEN);
+op_SFENCE_VMA:
+    if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && ((c->mstatus >> 20) & 1))) {   /* TVM */
+        cause = RV_EXC_ILLEGAL;
+        tval = s->in.raw;
+        goto exception;
+    }
+    vm_tlb_flush_cpu(vc);
+    JUMP_TO(PC + LEN);
+
+    /* ---- M ---------------------------------------------------------------- */
+op_MUL: RD = RS1 * RS2; NEXT;
+op_MULH: RD = mulh64((int64_t)RS1, (int64_t)RS2); NEXT;
+op_MULHSU: RD = mulhsu64((int64_t)RS1, RS2); NEXT;
+op_MULHU: RD = mulhu64(RS1, RS2); NEXT;
+op_DIV: RD = (uint64_t)div64((int64_t)RS1, (int64_t)RS2); NEXT;
+op_DIVU: RD = RS2 ? RS1 / RS2 : ~0ull; NEXT;
+op_REM: RD = (uint64_t)rem64((int64_t)RS1, (int64_t)RS2); NEXT;
+op_REMU: RD = RS2 ? RS1 % RS2 : RS1; NEXT;
+op_MULW: RD = sext32((uint64_t)((uint32_t)RS1 * (uint32_t)RS2)); NEXT;
+op_DIVW: {
+        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+        RD = (uint64_t)(int64_t)(d == 0 ? -1 : (a == INT32_MIN && d == -1) ? a : a / d);
+        NEXT;
+    }
+op_DIVUW: {
+        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+        RD = sext32(d ? a / d : ~0u);
+        NEXT;
+    }
+op_REMW: {
+        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
+        RD = (uint64_t)(int64_t)(d == 0 ? a : (a == INT32_MIN && d == -1) ? 0 : a % d);
+        NEXT;
+    }
+op_REMUW: {
+        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
+        RD = sext32(d ? a % d : a);
+        NEXT;
+    }
+
+    /* ---- A ---------------------------------------------------------------- */
+op_LR_W:
+op_LR_D: {
+        unsigned size = s->in.op == RV_OP_LR_W ? 4 : 8;
+        uint64_t a = RS1, v;
+        if (a & (size - 1)) { cause = RV_EXC_LOAD_MISALIGNED; tval = a; goto exception; }
+        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        if (likely(e->tag_r == (a & VM_PAGE_MASK))) {
+            const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
+            v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
+        } else {
+            merr = vm_mem_load_slow(vc, a, size, &v);
+            if (merr) { maccess = VM_PROT_R; tval = a; goto mem_error; }
+        }
+        RD = size == 4 ? sext32(v) : v;
+        c->reservation = a;
+        NEXT;
+    }
+op_SC_W:
+op_SC_D: {
+        unsigned size = s->in.op == RV_OP_SC_W ? 4 : 8;
+        uint64_t a = RS1;
+        if (a & (size - 1)) { cause = RV_EXC_STORE_MISALIGNED; tval = a; goto exception; }
+        if (c->reservation != a) {
+            c->reservation = ~0ull;
+            RD = 1;
+            NEXT;
+        }
+        c->reservation = ~0ull;
+        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        if (likely(e->tag_w == (a & VM_PAGE_MASK))) {
+            uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
+            if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
+        } else {
+            merr = vm_mem_store_slow(vc, a, size, size == 4 ? (uint32_t)RS2 : RS2);
+            if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
+        }
+        RD = 0;
+        NEXT;
+    }
+op_AMOSWAP_W: op_AMOADD_W: op_AMOXOR_W: op_AMOAND_W: op_AMOOR_W:
+op_AMOMIN_W: op_AMOMAX_W: op_AMOMINU_W: op_AMOMAXU_W:
+op_AMOSWAP_D: op_AMOADD_D: op_AMOXOR_D: op_AMOAND_D: op_AMOOR_D:
+op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
+        bool word = s->in.op <= RV_OP_AMOMAXU_W;
+        unsigned size = word ? 4 : 8;
+        uint64_t a = RS1, old;
+        if (a & (size - 1)) { cause = RV_EXC_STORE_MISALIGNED; tval = a; goto exception; }
+        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        if (likely(e->tag_w == (a & VM_PAGE_MASK) && e->tag_r == e->tag_w)) {
+            uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
+            old = word ? *(uint32_t *)p : *(uint64_t *)p;
+            uint64_t nv = amo_apply(s->in.op, old, RS2, word);
+            if (word) *(uint32_t *)p = (uint32_t)nv; else *(uint64_t *)p = nv;
+        } else {
+            /* Both halves of an AMO fault as a store/AMO access. */
+            merr = vm_mem_load_slow(vc, a, size, &old);
+            if (!merr)
+                merr = vm_mem_store_slow(vc, a, size, amo_apply(s->in.op, old, RS2, word) & (word ? 0xffffffffull : ~0ull));
+            if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
+        }
+        RD = word ? sext32(old) : old;
+        NEXT;
+    }
+
+    /* ---- F/D ---------------------------------------------------------------- */
+#define FP_ON() do { if (unlikely(!(c->mstatus & RV_MSTATUS_FS))) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } } while (0)
+op_FLW: { uint32_t v; FP_ON(); LOAD(uint32_t, v); c->f[s->in.rd] = 0xffffffff00000000ull | v; c->mstatus |= RV_MSTATUS_FS; NEXT; }
+op_FLD: { uint64_t v; FP_ON(); LOAD(uint64_t, v); c->f[s->in.rd] = v; c->mstatus |= RV_MSTATUS_FS; NEXT; }
+op_FSW: FP_ON(); STORE(uint32_t, c->f[s->in.rs2]); NEXT;
+op_FSD: FP_ON(); STORE(uint64_t, c->f[s->in.rs2]); NEXT;
+fp: {
+        int e = rv_fp_exec(c, &s->in);
+        if (unlikely(e)) { cause = (uint64_t)e; tval = s->in.raw; goto exception; }
+        NEXT;
+    }
+    /* Decoded F/D compute ops all dispatch to `fp`; their labels exist only
+     * so that the label table can be built from the op list. */
+op_FMADD_S: op_FMSUB_S: op_FNMSUB_S: op_FNMADD_S: op_FADD_S: op_FSUB_S: op_FMUL_S: op_FDIV_S:
+op_FSQRT_S: op_FSGNJ_S: op_FSGNJN_S: op_FSGNJX_S: op_FMIN_S: op_FMAX_S: op_FCVT_W_S: op_FCVT_WU_S:
+op_FCVT_L_S: op_FCVT_LU_S: op_FMV_X_W: op_FEQ_S: op_FLT_S: op_FLE_S: op_FCLASS_S: op_FCVT_S_W:
+op_FCVT_S_WU: op_FCVT_S_L: op_FCVT_S_LU: op_FMV_W_X:
+op_FMADD_D: op_FMSUB_D: op_FNMSUB_D: op_FNMADD_D: op_FADD_D: op_FSUB_D: op_FMUL_D: op_FDIV_D:
+op_FSQRT_D: op_FSGNJ_D: op_FSGNJN_D: op_FSGNJX_D: op_FMIN_D: op_FMAX_D: op_FCVT_S_D: op_FCVT_D_S:
+op_FEQ_D: op_FLT_D: op_FLE_D: op_FCLASS_D: op_FCVT_W_D: op_FCVT_WU_D: op_FCVT_L_D: op_FCVT_LU_D:
+op_FCVT_D_W: op_FCVT_D_WU: op_FCVT_D_L: op_FCVT_D_LU: op_FMV_X_D: op_FMV_D_X:
+    goto fp;
+
+    /* ---- Zba ---------------------------------------------------------------- */
+op_ADD_UW: RD = RS2 + (uint32_t)RS1; NEXT;
+op_SH1ADD: RD = RS2 + (RS1 << 1); NEXT;
+op_SH2ADD: RD = RS2 + (RS1 << 2); NEXT;
+op_SH3ADD: RD = RS2 + (RS1 << 3); NEXT;
+op_SH1ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 1); NEXT;
+op_SH2ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 2); NEXT;
+op_SH3ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 3); NEXT;
+op_SLLI_UW: RD = (uint64_t)(uint32_t)RS1 << (IMM & 63); NEXT;
+
+    /* ---- Zbb ---------------------------------------------------------------- */
+op_ANDN: RD = RS1 & ~RS2; NEXT;
+op_ORN: RD = RS1 | ~RS2; NEXT;
+op_XNOR: RD = ~(RS1 ^ RS2); NEXT;
+op_CLZ: RD = RS1 ? (uint64_t)__builtin_clzll(RS1) : 64; NEXT;
+op_CLZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32; NEXT;
+op_CTZ: RD = RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64; NEXT;
+op_CTZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32; NEXT;
+op_CPOP: RD = (uint64_t)__builtin_popcountll(RS1); NEXT;
+op_CPOPW: RD = (uint64_t)__builtin_popcount((uint32_t)RS1); NEXT;
+op_MAX: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT;
+op_MAXU: RD = RS1 > RS2 ? RS1 : RS2; NEXT;
+op_MIN: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT;
+op_MINU: RD = RS1 < RS2 ? RS1 : RS2; NEXT;
+op_SEXT_B: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT;
+op_SEXT_H: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT;
+op_ZEXT_H: RD = (uint16_t)RS1; NEXT;
+op_ROL: RD = rol64(RS1, (unsigned)RS2); NEXT;
+op_ROLW: RD = sext32(rol32((uint32_t)RS1, (unsigned)RS2)); NEXT;
+op_ROR: RD = ror64(RS1, (unsigned)RS2); NEXT;
+op_RORI: RD = ror64(RS1, (unsigned)IMM); NEXT;
+op_RORIW: RD = sext32(ror32((uint32_t)RS1, (unsigned)IMM)); NEXT;
+op_RORW: RD = sext32(ror32((uint32_t)RS1, (unsigned)RS2)); NEXT;
+op_ORC_B: RD = orc_b(RS1); NEXT;
+op_REV8: RD = __builtin_bswap64(RS1); NEXT;
+
+    /* ---- Zbs ---------------------------------------------------------------- */
+op_BCLR: RD = RS1 & ~(1ull << (RS2 & 63)); NEXT;
+op_BCLRI: RD = RS1 & ~(1ull << (IMM & 63)); NEXT;
+op_BEXT: RD = (RS1 >> (RS2 & 63)) & 1; NEXT;
+op_BEXTI: RD = (RS1 >> (IMM & 63)) & 1; NEXT;
+op_BINV: RD = RS1 ^ (1ull << (RS2 & 63)); NEXT;
+op_BINVI: RD = RS1 ^ (1ull << (IMM & 63)); NEXT;
+op_BSET: RD = RS1 | (1ull << (RS2 & 63)); NEXT;
+op_BSETI: RD = RS1 | (1ull << (IMM & 63)); NEXT;
+}
+
+const vm_engine rv_engine_interp = {
+    .name = "interp",
+    .exec = interp_exec,
+    .invalidate = interp_invalidate,
+    .create = interp_create,
+    .destroy = interp_destroy,
+};

@@ -1,0 +1,115 @@
+/* trap.c — where a RISC-V trap goes: the host (hooks, Linux syscalls, a
+ * stopped run) or, in system mode, the guest's own trap vector. */
+#include "rv.h"
+#include "../linux_abi.h"
+
+static bool is_fault(uint64_t cause)
+{
+    switch (cause) {
+    case RV_EXC_INSN_ACCESS: case RV_EXC_LOAD_ACCESS: case RV_EXC_STORE_ACCESS:
+    case RV_EXC_INSN_PAGE: case RV_EXC_LOAD_PAGE: case RV_EXC_STORE_PAGE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Delivers an exception to M or S mode as the privileged spec says. */
+static void enter_guest_trap(rv_cpu *c, uint64_t cause, uint64_t tval)
+{
+    bool to_s = c->priv <= RV_PRIV_S && ((c->medeleg >> cause) & 1);
+    if (to_s) {
+        c->scause = cause;
+        c->sepc = c->pc;
+        c->stval = tval;
+        uint64_t ms = c->mstatus;
+        ms = (ms & ~(1ull << 5)) | (((ms >> 1) & 1) << 5);     /* SPIE = SIE */
+        ms &= ~(1ull << 1);                                    /* SIE = 0 */
+        ms = (ms & ~(1ull << 8)) | ((uint64_t)(c->priv & 1) << 8); /* SPP */
+        c->mstatus = ms;
+        c->priv = RV_PRIV_S;
+        c->pc = c->stvec & ~3ull;
+    } else {
+        c->mcause = cause;
+        c->mepc = c->pc;
+        c->mtval = tval;
+        uint64_t ms = c->mstatus;
+        ms = (ms & ~(1ull << 7)) | (((ms >> 3) & 1) << 7);     /* MPIE = MIE */
+        ms &= ~(1ull << 3);
+        ms = (ms & ~(3ull << 11)) | ((uint64_t)c->priv << 11); /* MPP */
+        c->mstatus = ms;
+        c->priv = RV_PRIV_M;
+        c->pc = c->mtvec & ~3ull;
+    }
+    vm_tlb_flush_cpu(&c->common);   /* privilege changed: translations differ */
+}
+
+int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
+{
+    vm_cpu *vc = &c->common;
+    vm_machine *m = vc->machine;
+    int h;
+    if (cause == RV_EXC_ILLEGAL && vm_hooks_any(m, VM_HOOK_INVALID)) {
+        h = vm_hooks_call(vc, VM_HOOK_INVALID, c->pc, len, tval);
+        if (h < 0)
+            return RV_TRAP_STOP;
+        if (h == VM_HOOK_HANDLED)
+            goto next;
+    }
+    if (vm_hooks_any(m, VM_HOOK_TRAP)) {
+        h = vm_hooks_call(vc, VM_HOOK_TRAP, cause, len, tval);
+        if (h < 0)
+            return RV_TRAP_STOP;
+        if (h == VM_HOOK_HANDLED)
+            goto next;
+    }
+    if (m->linux && (cause == RV_EXC_ECALL_U || cause == RV_EXC_ECALL_S || cause == RV_EXC_ECALL_M)) {
+        h = vm_linux_syscall(vc);
+        if (h == VM_HOOK_HANDLED)
+            goto next;
+        return RV_TRAP_STOP;
+    }
+    if (m->system_mode) {
+        enter_guest_trap(c, cause, tval);
+        return RV_TRAP_GUEST;
+    }
+    vc->trap_cause = cause;
+    vc->trap_tval = tval;
+    vm_cpu_request_exit(vc, is_fault(cause) ? VM_STOP_FAULT
+                            : cause == RV_EXC_ILLEGAL ? VM_STOP_INVALID : VM_STOP_TRAP);
+    return RV_TRAP_STOP;
+next:
+    c->pc += len;
+    return RV_TRAP_NEXT;
+}
+
+int rv_xret(rv_cpu *c, bool machine)
+{
+    uint64_t ms = c->mstatus;
+    if (machine) {
+        if (c->priv < RV_PRIV_M)
+            return RV_EXC_ILLEGAL;
+        int mpp = (int)((ms >> 11) & 3);
+        ms = (ms & ~(1ull << 3)) | (((ms >> 7) & 1) << 3);   /* MIE = MPIE */
+        ms |= 1ull << 7;                                    /* MPIE = 1 */
+        ms &= ~(3ull << 11);                                /* MPP = U */
+        if (mpp != RV_PRIV_M)
+            ms &= ~(1ull << 17);                            /* MPRV = 0 */
+        c->mstatus = ms;
+        c->priv = mpp;
+        c->pc = c->mepc;
+    } else {
+        if (c->priv < RV_PRIV_S || (c->priv == RV_PRIV_S && (ms >> 22) & 1))   /* TSR */
+            return RV_EXC_ILLEGAL;
+        int spp = (int)((ms >> 8) & 1);
+        ms = (ms & ~(1ull << 1)) | (((ms >> 5) & 1) << 1);   /* SIE = SPIE */
+        ms |= 1ull << 5;
+        ms &= ~(1ull << 8);
+        ms &= ~(1ull << 17);                                /* MPRV = 0 (spp < M) */
+        c->mstatus = ms;
+        c->priv = spp;
+        c->pc = c->sepc;
+    }
+    vm_tlb_flush_cpu(&c->common);
+    return 0;
+}

@@ -1,0 +1,66 @@
+/* binding.h — the CPython binding's shared declarations: module state, the
+ * Machine/Cpu/Hook object layouts, and the GIL discipline for callbacks. */
+#ifndef VMPY_BINDING_H
+#define VMPY_BINDING_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include "core/vm.h"
+
+typedef struct {
+    PyTypeObject *machine_type, *cpu_type, *hook_type;
+    PyObject *error;          /* vmpy.VmpyError */
+    PyObject *format_error;   /* vmpy.FormatError(VmpyError, ValueError) */
+    PyObject *memory_error;   /* vmpy.GuestMemoryError(VmpyError) */
+} vmpy_state;
+
+typedef struct {
+    PyObject_HEAD
+    vm_machine *vm;
+    PyObject *cpus;           /* tuple of Cpu */
+    PyObject *hooks;          /* list of live Hook objects (keeps callbacks alive) */
+    PyObject *mmio;           /* list of (read, write) pairs for Python MMIO */
+    PyObject *pending;        /* exception raised by a callback, re-raised by run() */
+    PyThreadState *released;  /* the run() thread's state while it has dropped the GIL */
+    unsigned long run_thread; /* PyThread id of the thread inside run(), or 0 */
+    PyObject *weakrefs;
+} PyMachine;
+
+typedef struct {
+    PyObject_HEAD
+    PyMachine *machine;       /* strong */
+    vm_cpu *cpu;
+} PyCpu;
+
+typedef struct {
+    PyObject_HEAD
+    PyMachine *machine;       /* strong; NULL once removed */
+    vm_hook *hook;
+    PyObject *callback;
+    int kind;
+} PyHook;
+
+vmpy_state *vmpy_get_state(PyObject *module);
+vmpy_state *vmpy_state_from_type(PyTypeObject *tp);
+/* Raises the exception that matches a VM_E* code, with the machine's message. */
+PyObject *vmpy_raise(vmpy_state *st, vm_machine *vm, int err);
+
+/* Callbacks from the core: take the GIL (cheaply when run() dropped it
+ * itself) and give it back the way they found it. */
+typedef struct { int how; PyGILState_STATE gs; } vmpy_gil;
+void vmpy_gil_enter(PyMachine *pm, vmpy_gil *g);
+void vmpy_gil_leave(PyMachine *pm, vmpy_gil *g);
+/* Records the current Python exception to be raised by run() and asks the
+ * machine to stop. */
+void vmpy_callback_failed(PyMachine *pm);
+
+extern PyType_Spec vmpy_machine_spec, vmpy_cpu_spec, vmpy_hook_spec;
+PyObject *vmpy_cpu_new(vmpy_state *st, PyMachine *pm, vm_cpu *c);
+PyObject *vmpy_hook_new(vmpy_state *st, PyMachine *pm, int kind, PyObject *cb,
+                        uint64_t begin, uint64_t end);
+
+/* Optional parts registered by module init. */
+/* tools/repl, when built with Tcl: weak so the core builds without it. */
+int vmpy_repl_register(PyObject *module) __attribute__((weak));
+
+#endif

@@ -1,0 +1,55 @@
+"""Build of vmpy._core: the C core (csrc/), the gdb protocol library (gdb/).
+
+Environment knobs:
+  VMPY_SANITIZE=1   build with AddressSanitizer + UBSan (see `make asan`)
+  VMPY_DEBUG=1      -O0 -g
+"""
+import glob
+import os
+import sysconfig
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sources():
+    found = []
+    for pattern in ("csrc/**/*.c", "gdb/*.c", "tools/repl/*.c"):
+        found += glob.glob(os.path.join(HERE, pattern), recursive=True)
+    # setuptools wants paths relative to setup.py
+    return sorted(os.path.relpath(p, HERE) for p in found)
+
+
+cflags = ["-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter",
+          "-fno-strict-overflow", "-fvisibility=hidden"]
+ldflags = []
+if os.environ.get("VMPY_DEBUG"):
+    cflags += ["-O0", "-g"]
+else:
+    cflags += ["-O2", "-g"]
+if os.environ.get("VMPY_SANITIZE"):
+    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+    cflags += san
+    ldflags += san
+
+include_dirs = ["csrc", "gdb"]
+libraries = ["m", "pthread"]
+# Tcl 8.6 (Debian tcl8.6-dev) for the REPL in tools/repl.
+TCL_INC = "/usr/include/tcl8.6"
+if os.path.exists(os.path.join(TCL_INC, "tcl.h")):
+    include_dirs.append(TCL_INC)
+    libraries.append("tcl8.6")
+    cflags.append("-DVMPY_HAVE_TCL=1")
+
+# CPython's own CFLAGS carry -O3/-Wstrict-prototypes etc.; ours come last and win.
+core = Extension(
+    "vmpy._core",
+    sources=sources(),
+    include_dirs=include_dirs,
+    libraries=libraries,
+    extra_compile_args=cflags,
+    extra_link_args=ldflags,
+)
+
+setup(ext_modules=[core])

@@ -1,0 +1,65 @@
+"""The vmpy command line: `vmpy run PROGRAM [ARGS...]` and friends."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from . import FormatError, GuestMemoryError, Machine, VmpyError
+
+
+def _cmd_run(args) -> int:
+    m = Machine("riscv64", engine=args.engine)
+    m.set_verbose(args.verbose)
+    prog = args.program
+    try:
+        m.linux_exec(prog, [prog] + args.args, [f"{k}={v}" for k, v in os.environ.items()])
+    except FileNotFoundError:
+        print(f"vmpy: {prog}: no such file", file=sys.stderr)
+        return 127
+    except (FormatError, GuestMemoryError, VmpyError, OSError, ValueError) as e:
+        print(f"vmpy: {prog}: {e}", file=sys.stderr)
+        return 126
+    cpu = m.cpus[0]
+    t0 = time.perf_counter()
+    reason = m.run()
+    seconds = time.perf_counter() - t0
+    if args.stats:
+        n = cpu.icount
+        mips = n / seconds / 1e6 if seconds > 0 else 0.0
+        print(f"vmpy: {n} instructions in {seconds:.3f} s, {mips:.1f} MIPS ({m.engine})", file=sys.stderr)
+    if reason == "exit":
+        return m.exit_code
+    pc = cpu.pc
+    where = m.disasm(pc, 1)
+    insn = where[0][2] if where else "?"
+    if reason == "fault":
+        f = cpu.fault()
+        print(f"vmpy: guest {f['error']} fault: {'read' if f['access'] == 'r' else 'write' if f['access'] == 'w' else 'fetch'}"
+              f" of {f['addr']:#x} at pc {pc:#x} ({insn})", file=sys.stderr)
+        return 139
+    if reason == "invalid":
+        print(f"vmpy: illegal instruction at pc {pc:#x} ({insn})", file=sys.stderr)
+        return 132
+    cause, tval = cpu.trap()
+    print(f"vmpy: guest stopped ({reason}, cause {cause}, tval {tval:#x}) at pc {pc:#x} ({insn})", file=sys.stderr)
+    return 134
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vmpy", description="vmpy: a scriptable machine emulator")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a static riscv64 Linux ELF (like qemu-riscv64)")
+    r.add_argument("--engine", default=None, help="execution engine (interp)")
+    r.add_argument("--stats", action="store_true", help="print instructions, seconds and MIPS on stderr")
+    r.add_argument("--verbose", action="store_true", help="warn about unsupported syscalls")
+    r.add_argument("program")
+    r.add_argument("args", nargs=argparse.REMAINDER)
+    r.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
