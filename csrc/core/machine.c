@@ -142,7 +142,7 @@ uint64_t vm_cpu_pc(const vm_cpu *c) { return c->machine->isa->get_pc(c); }
 void vm_cpu_set_pc(vm_cpu *c, uint64_t pc) { c->machine->isa->set_pc(c, pc); }
 int vm_cpu_index(const vm_cpu *c) { return c->index; }
 vm_machine *vm_cpu_machine(vm_cpu *c) { return c->machine; }
-uint64_t vm_cpu_icount(const vm_cpu *c) { return c->icount; }
+uint64_t vm_cpu_icount(const vm_cpu *c) { return vm_cpu_retired(c); }
 void vm_cpu_fault(const vm_cpu *c, vm_fault_info *out) { *out = c->fault; }
 
 void vm_cpu_trap(const vm_cpu *c, uint64_t *cause, uint64_t *tval)
@@ -234,15 +234,17 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
         c->stop_reason = VM_STOP_NONE;
         atomic_store(&c->exit_request, 0);
         /* Resuming at a breakpoint must execute it, not stop again. */
-        c->skip_bp = true;
         c->skip_bp_pc = m->isa->get_pc(c);
+        c->skip_bp = vm_bp_at(m, c->skip_bp_pc);
     }
     for (int turn = 0;; turn = (turn + 1) % m->ncpus) {
         vm_cpu *c = m->cpus[turn];
-        c->budget = remaining < SLICE ? remaining : SLICE;
-        uint64_t before = c->icount;
+        c->budget = c->budget_start = remaining < SLICE ? remaining : SLICE;
         m->engine->exec(c);
-        remaining -= c->icount - before;
+        uint64_t retired = c->budget_start - c->budget;
+        c->icount += retired;
+        c->budget_start = c->budget;
+        remaining -= retired;
         atomic_store(&c->exit_request, 0);
         if (m->slice_cb)
             m->slice_cb(m->slice_arg);

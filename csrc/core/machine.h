@@ -105,8 +105,10 @@ struct vm_cpu {
     _Atomic int exit_request;   /* engines leave exec() at the next block boundary */
     vm_stop_reason stop_reason; /* why this cpu stopped (set together with exit_request) */
     int index;
-    uint64_t icount;            /* instructions retired */
-    uint64_t budget;            /* instructions this exec() may still retire */
+    uint64_t icount;            /* instructions retired before the current exec() */
+    uint64_t budget;            /* instructions this exec() may still retire; engines
+                                   count by decrementing it and nothing else */
+    uint64_t budget_start;      /* budget when exec() began: retired so far = icount + start - budget */
     uint64_t skip_bp_pc;        /* resuming at a breakpoint: don't stop on it again */
     bool skip_bp;
     vm_fault_info fault;
@@ -169,6 +171,12 @@ void vm_tlb_flush_cpu(vm_cpu *c);
 void vm_tlb_flush_page(vm_machine *m, uint64_t vaddr);
 /* Engines: code at [begin,end) changed; drop translations and tell cpus. */
 void vm_code_invalidate(vm_machine *m, uint64_t begin, uint64_t end);
+
+/* Instructions retired, exact also while an engine runs (hooks, CSRs). */
+static inline uint64_t vm_cpu_retired(const vm_cpu *c)
+{
+    return c->icount + (c->budget_start - c->budget);
+}
 
 /* Stop one cpu / the whole run with a reason (first reason wins). */
 void vm_cpu_request_exit(vm_cpu *c, vm_stop_reason why);
