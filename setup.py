@@ -3,6 +3,7 @@
 Environment knobs:
   VMPY_SANITIZE=1   build with AddressSanitizer + UBSan (see `make asan`)
   VMPY_DEBUG=1      -O0 -g
+  VMPY_NO_REPL=1    leave out the Tcl REPL (tools/repl)
 """
 import glob
 import os
@@ -15,7 +16,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def sources():
     found = []
-    for pattern in ("csrc/**/*.c", "gdb/*.c", "tools/repl/*.c"):
+    patterns = ["csrc/**/*.c", "gdb/*.c"]
+    if not os.environ.get("VMPY_NO_REPL"):
+        patterns.append("tools/repl/*.c")
+    for pattern in patterns:
         found += glob.glob(os.path.join(HERE, pattern), recursive=True)
     # setuptools wants paths relative to setup.py
     return sorted(os.path.relpath(p, HERE) for p in found)
@@ -37,7 +41,7 @@ include_dirs = ["csrc", "gdb"]
 libraries = ["m", "pthread"]
 # Tcl 8.6 (Debian tcl8.6-dev) for the REPL in tools/repl.
 TCL_INC = "/usr/include/tcl8.6"
-if os.path.exists(os.path.join(TCL_INC, "tcl.h")):
+if os.path.exists(os.path.join(TCL_INC, "tcl.h")) and not os.environ.get("VMPY_NO_REPL"):
     include_dirs.append(TCL_INC)
     libraries.append("tcl8.6")
     cflags.append("-DVMPY_HAVE_TCL=1")

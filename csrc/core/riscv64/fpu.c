@@ -5,10 +5,14 @@
  *  - an integer "softfloat" written here, exact in every rounding mode
  *    (including RMM, which x86 lacks) and for every flag; it is the reference
  *    and handles every case the fast path declines;
- *  - on x86-64, a fast path that runs add/sub/mul/div/sqrt/fma on the host's
- *    SSE unit with MXCSR set to the guest's rounding mode.  x86 SSE detects
- *    tininess after rounding like RISC-V, so flags map one to one; only NaN
- *    results differ (x86 propagates payloads) and those are made canonical.
+ *  - on x86-64, add/sub/mul/div/sqrt/fma run on the host's SSE unit with
+ *    MXCSR set to the guest's rounding mode (RNE, RTZ, RDN, RUP).  x86 SSE
+ *    detects tininess after rounding like RISC-V, so flags map one to one;
+ *    only NaN results differ (x86 propagates payloads) and are made
+ *    canonical.  In RNE, add/sub/mul/div/sqrt away from the subnormal and
+ *    overflow ranges skip MXCSR altogether (see FAST_RNE).
+ * RMM always uses softfloat, except sqrt (a root is never a tie).
+ * tests/test_fpu.py checks both paths against qemu-riscv64.
  *
  * Values travel as raw bits (uint64_t; singles in the low 32 bits) so no
  * host FP operation sneaks in outside the fast path. */
@@ -527,7 +531,7 @@ static int host_fma_ok(void)
 
 /* The operation itself is inline asm: the compiler can neither fold it nor
  * move it across the MXCSR accesses (all are volatile asm). */
-#define HOST_OP(insn, T, x, y) __asm__ volatile(insn " %2, %0" : "=x"(x) : "0"(x), "x"(y))
+#define HOST_OP(insn, x, y) __asm__ volatile(insn " %2, %0" : "=x"(x) : "0"(x), "x"(y))
 
 static uint64_t host_arith(const fp_fmt *f, int kind, uint64_t a, uint64_t b, int rm, uint32_t *fl)
 {
@@ -538,10 +542,10 @@ static uint64_t host_arith(const fp_fmt *f, int kind, uint64_t a, uint64_t b, in
         double x, y;
         memcpy(&x, &a, 8); memcpy(&y, &b, 8);
         switch (kind) {
-        case K_ADD: HOST_OP("addsd", double, x, y); break;
-        case K_SUB: HOST_OP("subsd", double, x, y); break;
-        case K_MUL: HOST_OP("mulsd", double, x, y); break;
-        default: HOST_OP("divsd", double, x, y); break;
+        case K_ADD: HOST_OP("addsd", x, y); break;
+        case K_SUB: HOST_OP("subsd", x, y); break;
+        case K_MUL: HOST_OP("mulsd", x, y); break;
+        default: HOST_OP("divsd", x, y); break;
         }
         m = mxcsr_get();
         memcpy(&r, &x, 8);
@@ -550,10 +554,10 @@ static uint64_t host_arith(const fp_fmt *f, int kind, uint64_t a, uint64_t b, in
         uint32_t a32 = (uint32_t)a, b32 = (uint32_t)b, r32;
         memcpy(&x, &a32, 4); memcpy(&y, &b32, 4);
         switch (kind) {
-        case K_ADD: HOST_OP("addss", float, x, y); break;
-        case K_SUB: HOST_OP("subss", float, x, y); break;
-        case K_MUL: HOST_OP("mulss", float, x, y); break;
-        default: HOST_OP("divss", float, x, y); break;
+        case K_ADD: HOST_OP("addss", x, y); break;
+        case K_SUB: HOST_OP("subss", x, y); break;
+        case K_MUL: HOST_OP("mulss", x, y); break;
+        default: HOST_OP("divss", x, y); break;
         }
         m = mxcsr_get();
         memcpy(&r32, &x, 4);
@@ -574,14 +578,14 @@ static uint64_t host_sqrt(const fp_fmt *f, uint64_t a, int rm, uint32_t *fl)
     if (f->bits == 64) {
         double x;
         memcpy(&x, &a, 8);
-        HOST_OP("sqrtsd", double, x, x);
+        HOST_OP("sqrtsd", x, x);
         m = mxcsr_get();
         memcpy(&r, &x, 8);
     } else {
         float x;
         uint32_t a32 = (uint32_t)a, r32;
         memcpy(&x, &a32, 4);
-        HOST_OP("sqrtss", float, x, x);
+        HOST_OP("sqrtss", x, x);
         m = mxcsr_get();
         memcpy(&r32, &x, 4);
         r = r32;
@@ -620,6 +624,93 @@ static uint64_t host_fma(const fp_fmt *f, uint64_t a, uint64_t b, uint64_t c, in
         r = canon_nan(f);
     return r;
 }
+
+/* RNE without touching MXCSR (stmxcsr alone costs ~10 ns on some hosts).
+ * The host computes the rounded result; inexactness comes from error-free
+ * transforms: Fast2Sum for sums (exact for any finite operands, and sums
+ * never underflow since subnormal sums are exact), an FMA residual for
+ * products, quotients and roots, exact while everything stays well above
+ * the subnormal range.  Whatever might overflow, underflow, divide by zero
+ * or be invalid returns 0 and takes the MXCSR path.  Requires the host to be
+ * in its default mode (RNE, no FTZ/DAZ), checked once per thread. */
+static __thread int host_default_mode = -1;
+
+static int fast_ok(void)
+{
+    if (host_default_mode < 0)
+        host_default_mode = (mxcsr_get() & 0xffc0) == 0x1f80 && host_fma_ok();
+    return host_default_mode;
+}
+
+#define FAST_RNE(T, UT, SFX, FB, EMASK, LO)                                                  \
+static inline T h_add_##SFX(T x, T y) { __asm__("add" #SFX " %1, %0" : "+x"(x) : "x"(y)); return x; } \
+static inline T h_sub_##SFX(T x, T y) { __asm__("sub" #SFX " %1, %0" : "+x"(x) : "x"(y)); return x; } \
+static inline T h_mul_##SFX(T x, T y) { __asm__("mul" #SFX " %1, %0" : "+x"(x) : "x"(y)); return x; } \
+static inline T h_div_##SFX(T x, T y) { __asm__("div" #SFX " %1, %0" : "+x"(x) : "x"(y)); return x; } \
+static inline T h_sqrt_##SFX(T x) { __asm__("sqrt" #SFX " %0, %0" : "+x"(x)); return x; }            \
+/* x * y + z */                                                                               \
+static inline T h_fma_##SFX(T x, T y, T z) {                                                  \
+    __asm__("vfmadd231" #SFX " %2, %1, %0" : "+x"(z) : "x"(x), "x"(y)); return z; }           \
+static inline int ex_##SFX(UT v) { return (int)((v >> FB) & EMASK); }                          \
+static inline T to_##SFX(UT v) { T x; memcpy(&x, &v, sizeof x); return x; }                   \
+static inline UT from_##SFX(T x) { UT v; memcpy(&v, &x, sizeof v); return v; }               \
+/* kind: K_ADD/K_SUB/K_MUL/K_DIV; returns 1 with *r and *fl set, or 0. */                     \
+static int fast_##SFX(int kind, UT a, UT b, uint64_t *r, uint32_t *fl)                        \
+{                                                                                             \
+    int ea = ex_##SFX(a), eb = ex_##SFX(b);                                                   \
+    if (ea == EMASK || eb == EMASK)                                                           \
+        return 0;                                                                             \
+    T x = to_##SFX(a), y = to_##SFX(b), res, err;                                             \
+    UT mag = (UT)~(UT)0 >> 1;                                                                 \
+    switch (kind) {                                                                           \
+    case K_SUB:                                                                               \
+        y = to_##SFX(b ^ ~mag);                                                               \
+        /* fall through */                                                                    \
+    case K_ADD: {                                                                             \
+        res = h_add_##SFX(x, y);                                                              \
+        if (ex_##SFX(from_##SFX(res)) == EMASK)                                               \
+            return 0;                                                                         \
+        if ((a & mag) < (from_##SFX(y) & mag)) { T t = x; x = y; y = t; }                    \
+        err = h_sub_##SFX(y, h_sub_##SFX(res, x));          /* Fast2Sum, |x| >= |y| */        \
+        break;                                                                                \
+    }                                                                                         \
+    case K_MUL:                                                                               \
+        res = h_mul_##SFX(x, y);                                                              \
+        if ((a & mag) == 0 || (b & mag) == 0) { err = 0; break; }                             \
+        if (ex_##SFX(from_##SFX(res)) < LO || ex_##SFX(from_##SFX(res)) == EMASK)              \
+            return 0;                                                                         \
+        err = h_fma_##SFX(x, y, -res);                                                        \
+        break;                                                                                \
+    default:                                                                                  \
+        if (eb == 0)                                  /* zero or subnormal divisor */         \
+            return 0;                                                                         \
+        res = h_div_##SFX(x, y);                                                              \
+        if ((a & mag) == 0) { err = 0; break; }                                               \
+        if (ea < LO || ex_##SFX(from_##SFX(res)) < LO || ex_##SFX(from_##SFX(res)) == EMASK)   \
+            return 0;                                                                         \
+        err = h_fma_##SFX(-res, y, x);                                                        \
+        break;                                                                                \
+    }                                                                                         \
+    *r = from_##SFX(res);                                                                     \
+    if (err != 0)                                                                             \
+        *fl |= RV_FFLAG_NX;                                                                   \
+    return 1;                                                                                 \
+}                                                                                             \
+static int fast_sqrt_##SFX(UT a, uint64_t *r, uint32_t *fl)                                   \
+{                                                                                             \
+    UT mag = (UT)~(UT)0 >> 1;                                                                 \
+    if ((a & mag) == 0) { *r = a; return 1; }                                                 \
+    if (a > mag || ex_##SFX(a) < LO || ex_##SFX(a) == EMASK)                                  \
+        return 0;                                                                             \
+    T x = to_##SFX(a), res = h_sqrt_##SFX(x);                                                 \
+    *r = from_##SFX(res);                                                                     \
+    if (h_fma_##SFX(-res, res, x) != 0)                                                       \
+        *fl |= RV_FFLAG_NX;                                                                   \
+    return 1;                                                                                 \
+}
+
+FAST_RNE(double, uint64_t, sd, 52, 0x7ff, 2 * 53 + 2)
+FAST_RNE(float, uint32_t, ss, 23, 0xff, 2 * 24 + 2)
 #else
 #define HAVE_HOST_FP 0
 #endif
@@ -629,6 +720,11 @@ static uint64_t host_fma(const fp_fmt *f, uint64_t a, uint64_t b, uint64_t c, in
 static uint64_t op_arith(const fp_fmt *f, int kind, uint64_t a, uint64_t b, int rm, uint32_t *fl)
 {
 #if HAVE_HOST_FP
+    if (rm == RM_RNE && fast_ok()) {
+        uint64_t r;
+        if (f->bits == 64 ? fast_sd(kind, a, b, &r, fl) : fast_ss(kind, (uint32_t)a, (uint32_t)b, &r, fl))
+            return r;
+    }
     if (rm != RM_RMM)
         return host_arith(f, kind, a, b, rm, fl);
 #endif
@@ -645,7 +741,14 @@ static uint64_t op_sqrt(const fp_fmt *f, uint64_t a, int rm, uint32_t *fl)
 #if HAVE_HOST_FP
     /* A square root is never exactly halfway between two floats, so RMM
      * rounds like RNE. */
-    return host_sqrt(f, a, rm == RM_RMM ? RM_RNE : rm, fl);
+    if (rm == RM_RMM)
+        rm = RM_RNE;
+    if (rm == RM_RNE && fast_ok()) {
+        uint64_t r;
+        if (f->bits == 64 ? fast_sqrt_sd(a, &r, fl) : fast_sqrt_ss((uint32_t)a, &r, fl))
+            return r;
+    }
+    return host_sqrt(f, a, rm, fl);
 #else
     return sf_sqrt(f, a, rm, fl);
 #endif

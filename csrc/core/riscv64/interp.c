@@ -50,6 +50,11 @@ typedef struct rv_interp {
     size_t used;
     rv_block *hash[1u << HASH_BITS];
     rv_block *jcache[1u << JCACHE_BITS];
+    /* System mode: blocks are keyed by virtual PC, so they belong to one
+     * address space (satp); and a bit per hashed virtual page holding
+     * blocks, so that SFENCE.VMA of a data page keeps them. */
+    uint64_t owner_satp;
+    uint64_t vpage_bits[64];
     _Alignas(16) uint8_t scratch[sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot)];
 } rv_interp;
 
@@ -87,6 +92,33 @@ static void interp_flush(rv_interp *st)
     st->used = 0;
     memset(st->hash, 0, sizeof st->hash);
     memset(st->jcache, 0, sizeof st->jcache);
+    memset(st->vpage_bits, 0, sizeof st->vpage_bits);
+}
+
+static unsigned vpage_bit(uint64_t va) { return (unsigned)(va >> VM_PAGE_SHIFT) & 4095; }
+
+/* System mode, at engine entry: interrupts, WFI sleep, and dropping blocks
+ * decoded under another address space.  Returns true if the cpu is idle. */
+static bool system_enter(rv_interp *st, rv_cpu *c)
+{
+    if (rv_irq_enter(c))
+        return true;
+    if (c->common.machine->ncpus > 1)
+        c->reservation = ~0ull;   /* another hart ran since: SC may fail, as allowed */
+    if (unlikely(c->satp != st->owner_satp)) {
+        interp_flush(st);
+        st->owner_satp = c->satp;
+    }
+    return false;
+}
+
+/* SFENCE.VMA: vaddr 0 with rs1 = x0 means every page. */
+static void system_sfence(rv_interp *st, rv_cpu *c, bool all, uint64_t va)
+{
+    vm_tlb_flush_cpu(&c->common);   /* also drops every piece of a superpage */
+    unsigned b = vpage_bit(va);
+    if (all || ((st->vpage_bits[b / 64] >> (b % 64)) & 1))
+        interp_flush(st);
 }
 
 static void interp_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
@@ -206,6 +238,10 @@ static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *cons
     if (!b)
         return NULL;
     st->used += (sizeof(rv_block) + b->nslots * sizeof(rv_slot) + 15) & ~(size_t)15;
+    unsigned vb = vpage_bit(pc);
+    st->vpage_bits[vb / 64] |= 1ull << (vb % 64);
+    vb = vpage_bit(pc + b->size - 1);
+    st->vpage_bits[vb / 64] |= 1ull << (vb % 64);
     b->hash_next = st->hash[hash_pc(pc)];
     st->hash[hash_pc(pc)] = b;
     return st->jcache[jcache_pc(pc)] = b;
@@ -270,7 +306,7 @@ static uint64_t amo_apply(unsigned op, uint64_t old, uint64_t src, bool word)
     }
 }
 
-static void interp_exec(vm_cpu *vc)
+__attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(vm_cpu *vc)
 {
     static const void *labels[NHANDLERS];
     if (!labels[RV_OP_ILLEGAL]) {
@@ -291,6 +327,8 @@ static void interp_exec(vm_cpu *vc)
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
     int merr = 0, maccess = 0;
+    if (m->system_mode && system_enter(st, c))
+        return;
 
 #define NEXT goto *(++s)->handler
 #define RD x[s->in.rd]
@@ -299,7 +337,23 @@ static void interp_exec(vm_cpu *vc)
 #define IMM ((int64_t)s->in.imm)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
-#define JUMP_TO(target) do { c->pc = (target); goto block_done; } while (0)
+/* Control transfer at a block end.  The common case — next block cached, no
+ * stop request, budget left, no breakpoint — dispatches right here, so that
+ * every branch handler has its own indirect jump for the host's predictor
+ * (hence no-crossjumping below); anything else takes the full path. */
+#define JUMP_TO(target) do { \
+        uint64_t t_ = (target); \
+        c->pc = t_; \
+        vc->budget -= b->ninsns; \
+        rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
+        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !nb_->flags && \
+                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+            b = nb_; \
+            s = b->slots; \
+            goto *s->handler; \
+        } \
+        goto next_block; \
+    } while (0)
 
 /* The fast path: a TLB tag compare and one host access. */
 #define LOAD(T, dst) do { \
@@ -359,14 +413,13 @@ next_block:
                 vm_cpu_request_exit(vc, m->has_until && m->until == pc ? VM_STOP_UNTIL : VM_STOP_BREAKPOINT);
                 return;
             }
+            vc->skip_bp = false;
         }
-        vc->skip_bp = false;
         s = b->slots;
         goto *s->handler;
     }
 
 block_done:
-    vc->icount += b->ninsns;
     vc->budget -= b->ninsns;
     goto next_block;
 
@@ -378,20 +431,15 @@ end:
 hook_code: {
         uint64_t pc = PC;
         c->pc = pc;
-        vc->icount += s->idx;
+        vc->budget -= s->idx;        /* so that hooks see the exact count */
         int r = VM_HOOK_CONTINUE;
         if (vm_hooks_any(m, VM_HOOK_MEM_FETCH))
             r = vm_hooks_call(vc, VM_HOOK_MEM_FETCH, pc, LEN, s->in.raw);
         if (r >= 0 && vm_hooks_any(m, VM_HOOK_CODE))
             r = vm_hooks_call(vc, VM_HOOK_CODE, pc, LEN, 0);
-        vc->icount -= s->idx;
-        if (unlikely(r < 0 || c->pc != pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) {
-            /* Stopped, redirected, or hooks changed: leave before this
-             * instruction; it has not executed. */
-            vc->icount += s->idx;
-            vc->budget -= s->idx;
-            return;
-        }
+        if (unlikely(r < 0 || c->pc != pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed)))
+            return;      /* stopped, redirected, or hooks changed: this instruction has not run */
+        vc->budget += s->idx;
         NEXT;
     }
 hook_block: {
@@ -405,14 +453,12 @@ hook_block: {
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
     c->pc = PC + LEN;
-    vc->icount += s->idx + 1u;
     vc->budget -= s->idx + 1u;
     return;
 
 mem_error:
     if (merr == VM_ESTOPPED) {
         c->pc = PC;
-        vc->icount += s->idx;
         vc->budget -= s->idx;
         return;
     }
@@ -421,25 +467,19 @@ mem_error:
 
 exception:       /* the instruction at s raised cause/tval */
     c->pc = PC;
-    vc->icount += s->idx;
     vc->budget -= s->idx;
     {
         int t = rv_take_trap(c, cause, tval, LEN);
-        if (t == RV_TRAP_NEXT) {
-            vc->icount++;
+        if (t == RV_TRAP_NEXT)
             vc->budget--;
-        }
         goto next_block;
     }
 
 trap_at_pc:      /* a fetch fault before any instruction of the block */
     {
         int t = rv_take_trap(c, cause, tval, 2);
-        if (t == RV_TRAP_NEXT) {
-            vc->icount++;
-            if (vc->budget)
-                vc->budget--;
-        }
+        if (t == RV_TRAP_NEXT && vc->budget)
+            vc->budget--;
         goto next_block;
     }
 
@@ -507,12 +547,12 @@ op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
 #define CSR_OP(src, do_write, newval) do { \
         unsigned csr_ = (unsigned)s->in.imm & 0xfff; \
         uint64_t old_ = 0, src_ = (src); \
-        vc->icount += s->idx; \
+        vc->budget -= s->idx; \
         int e_ = 0; \
         if (s->in.op != RV_OP_CSRRW && s->in.op != RV_OP_CSRRWI) e_ = rv_csr_read(c, csr_, &old_); \
         else if (s->in.rd != 32) e_ = rv_csr_read(c, csr_, &old_); \
         if (!e_ && (do_write)) e_ = rv_csr_write(c, csr_, (newval)); \
-        vc->icount -= s->idx; \
+        vc->budget += s->idx; \
         if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
         RD = old_; \
         JUMP_TO(PC + LEN); \
@@ -528,17 +568,12 @@ op_CSRRCI: CSR_OP(s->in.rs1, s->in.rs1 != 0, old_ & ~src_);
 op_MRET:
 op_SRET: {
         c->pc = PC;
-        vc->icount += s->idx;
-        vc->budget -= s->idx;
         if (rv_xret(c, s->in.op == RV_OP_MRET)) {
             cause = RV_EXC_ILLEGAL;
             tval = s->in.raw;
-            vc->icount -= s->idx;
-            vc->budget += s->idx;
             goto exception;
         }
-        vc->icount++;
-        vc->budget--;
+        vc->budget -= s->idx + 1u;
         goto next_block;
     }
 op_WFI:
@@ -547,6 +582,14 @@ op_WFI:
         tval = s->in.raw;
         goto exception;
     }
+    if (m->system_mode && !rv_irq_wfi_wakes(c)) {
+        /* Sleep: the cpu leaves; the board's loop idles the host thread
+         * until an interrupt or the next timer deadline. */
+        c->wfi = true;
+        c->pc = PC + LEN;
+        vc->budget -= s->idx + 1u;
+        return;
+    }
     JUMP_TO(PC + LEN);
 op_SFENCE_VMA:
     if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && ((c->mstatus >> 20) & 1))) {   /* TVM */
@@ -554,7 +597,10 @@ op_SFENCE_VMA:
         tval = s->in.raw;
         goto exception;
     }
-    vm_tlb_flush_cpu(vc);
+    if (m->system_mode)
+        system_sfence(st, c, s->in.rs1 == 0, RS1);
+    else
+        vm_tlb_flush_cpu(vc);
     JUMP_TO(PC + LEN);
 
     /* ---- M ---------------------------------------------------------------- */
