@@ -104,15 +104,22 @@ class Unicorn(Engine):
 
 
 # ---- vmpy -----------------------------------------------------------------
-_STATS_RE = re.compile(
-    rb"(?:instructions|insns|icount|instret)[^0-9\n]{0,20}([0-9][0-9_,]*)", re.I)
+_NUM = rb"(?<![0-9.])([0-9][0-9_,]*)(?![0-9.])"
+_STATS_RES = [
+    re.compile(_NUM + rb"\s+(?:instructions|insns)\b", re.I),   # "123 instructions"
+    re.compile(rb"(?:instructions|insns|icount|instret)\s*[:=]\s*" + _NUM, re.I),
+]
+_SECS_RE = re.compile(rb"instructions in ([0-9.]+) s")
 
 
 def parse_insn_count(text):
-    """The instruction count from `vmpy run --stats` output (format-tolerant:
-    the first number that follows a word meaning 'instructions')."""
-    m = _STATS_RE.search(text)
-    return int(re.sub(rb"[_,]", b"", m.group(1))) if m else None
+    """The instruction count from `vmpy run --stats` output: "N instructions"
+    or "instructions: N" (commas and underscores allowed)."""
+    for rx in _STATS_RES:
+        m = rx.search(text)
+        if m:
+            return int(re.sub(rb"[_,]", b"", m.group(1)))
+    return None
 
 
 def vmpy_env():
@@ -124,10 +131,14 @@ def vmpy_env():
 def vmpy_engines():
     """(engines vmpy has, reason if vmpy is missing).  Detected by trying to
     create a Machine with each engine name in a child process."""
+    # 'auto' is kept only when it resolves to something not listed already
     code = ("import vmpy, json\nok = []\nvmpy.Machine\n"
             "for e in ('interp', 'jit', 'auto'):\n"
-            "    try:\n        vmpy.Machine('riscv64', engine=e); ok.append(e)\n"
-            "    except Exception:\n        pass\nprint(json.dumps(ok))\n")
+            "    try:\n        m = vmpy.Machine('riscv64', engine=e)\n"
+            "    except Exception:\n        continue\n"
+            "    if e != 'auto' or getattr(m, 'engine', e) not in ok:\n"
+            "        ok.append(e)\n"
+            "print(json.dumps(ok))\n")
     try:
         p = subprocess.run([sys.executable, "-c", code], capture_output=True,
                            timeout=60, env=vmpy_env(), cwd=REPO)
@@ -155,7 +166,9 @@ class VmpyCli(Engine):
                "--stats", prog] + args
         secs, p, err = _child(cmd, env=vmpy_env())
         insns = (parse_insn_count(p.stderr) or parse_insn_count(p.stdout)) if p else None
-        return Run(secs, p.stdout if p else b"", insns=insns, error=err)
+        m = _SECS_RE.search(p.stderr) if p else None
+        return Run(secs, p.stdout if p else b"", insns=insns,
+                   inner_seconds=float(m.group(1)) if m else None, error=err)
 
 
 class VmpyApi(Engine):
@@ -181,8 +194,8 @@ class VmpyApi(Engine):
                 pass
         finally:
             os.unlink(out)
-        if not err and info.get("error"):
-            err = info["error"]
+        if info.get("error"):       # the child's own account is the useful one
+            err = info["error"] if not err else "%s (%s)" % (info["error"], err)
         return Run(secs, p.stdout if p else b"", insns=info.get("insns"),
                    inner_seconds=info.get("run_seconds"), error=err)
 

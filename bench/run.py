@@ -63,6 +63,10 @@ def main(argv=None):
         print("unknown benchmark %s; try --list" % e, file=sys.stderr)
         return 2
     ctx = registry.Context(args)
+    load0 = os.getloadavg()[0]
+    if load0 > (os.cpu_count() or 1) * 0.5:
+        print("warning: load average %.1f on %d cpus; timings will be noisy"
+              % (load0, os.cpu_count() or 1))
     results = {}
     for b in chosen:
         print("== %s: %s" % (b.name, b.doc), flush=True)
@@ -79,7 +83,8 @@ def main(argv=None):
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "host": platform.node(), "machine": platform.machine(),
             "cpu": _cpu_name(), "python": platform.python_version(),
-            "quick": args.quick, "repeat": args.repeat,
+            "quick": args.quick, "repeat": args.repeat, "cpus": os.cpu_count(),
+            "loadavg_start": load0, "loadavg_end": os.getloadavg()[0],
             "engine_notes": ctx.engine_notes,
         },
         "benchmarks": results,

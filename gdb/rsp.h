@@ -9,9 +9,11 @@
  * Threading contract
  * ------------------
  * - gdb_session_feed() runs on the "protocol thread" (whoever reads from
- *   gdb).  Every gdb_target_ops callback is invoked from inside feed, on that
- *   thread, with the session lock held — except none is ever invoked by
- *   gdb_session_report_stop().
+ *   gdb).  Every gdb_target_ops callback is invoked from inside feed (or
+ *   gdb_session_disconnect: interrupt only), on that thread, with the
+ *   session lock held.  gdb_session_report_stop() never calls the target,
+ *   so the machine thread may call it while the target is half-way out of
+ *   its run loop.
  * - resume() must not block until the target stops.  It starts the target
  *   (typically by waking the thread that owns the machine's run loop) and
  *   returns.  When the target stops, whoever notices calls
@@ -139,8 +141,10 @@ typedef struct gdb_target_ops {
     int (*resume)(void *t, int thread, int step, int signal);
     /* Ctrl-C while running: request a stop; do not wait for it. */
     void (*interrupt)(void *t);
-    /* Optional: 'c ADDR'/'s ADDR' set the pc via write_reg(pc_regno). */
-    int pc_regno;         /* -1: none (then those forms get E01) */
+    /* Optional: 'c ADDR'/'s ADDR' set the pc via write_reg(pc_regno).
+     * 0 or negative: none (those forms then get E01); no architecture
+     * numbers its pc 0, and a zero-initialised table stays safe. */
+    int pc_regno;
 
     /* Threads.  thread_list fills up to max ids and returns the total count.
      * NULL: one thread with id 1. */
@@ -149,7 +153,8 @@ typedef struct gdb_target_ops {
      * or < 0. */
     int (*thread_extra_info)(void *t, int thread, char *buf, size_t buflen);
 
-    /* 'monitor CMD' (qRcmd): write text through out(); return 0 or < 0. */
+    /* 'monitor CMD' (qRcmd): write text through out() (only during this
+     * call; each call becomes 'O' packets at once); return 0 or < 0. */
     int (*monitor)(void *t, const char *cmd, gdb_out_fn out, void *out_ctx);
 
     /* Target description: NUL-terminated XML for an annex ("target.xml" and
@@ -191,7 +196,8 @@ void gdb_session_free(gdb_session *s);
 /* Bytes received from gdb, in any fragmentation. */
 void gdb_session_feed(gdb_session *s, const void *data, size_t len);
 
-/* The target stopped (any thread; see the contract).  Ignored unless the
+/* The target stopped (any thread; see the contract).  stop->thread 0
+ * means the first thread of the last thread list.  Ignored unless the
  * session is RUNNING, except that EXITED/TERMINATED are also recorded while
  * stopped (so a later '?' reports them). */
 void gdb_session_report_stop(gdb_session *s, const gdb_stop *stop);

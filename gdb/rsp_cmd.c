@@ -19,10 +19,11 @@ int rsp_threads(gdb_session *s)
         n = s->ops->thread_list(s->t, s->tids, RSP_MAX_THREADS);
     if (n > RSP_MAX_THREADS)
         n = RSP_MAX_THREADS;
-    if (n <= 0) {
+    if (n <= 0 || s->tids[0] <= 0) {
         s->tids[0] = 1;
-        n = 1;
+        n = n <= 0 ? 1 : n;
     }
+    s->first_tid = s->tids[0];
     return n;
 }
 
@@ -78,7 +79,7 @@ static bool set_pc(gdb_session *s, const char **p, const char *end)
     int thread = rsp_resolve_thread(s, s->c_thread);
     uint64_t addr;
 
-    if (!rsp_parse_hex(p, end, &addr) || *p != end || s->ops->pc_regno < 0 ||
+    if (!rsp_parse_hex(p, end, &addr) || *p != end || s->ops->pc_regno <= 0 ||
         !s->ops->read_reg || !s->ops->write_reg ||
         s->ops->read_reg(s->t, thread, s->ops->pc_regno, buf, &len) != GDB_OK ||
         len == 0 || len > sizeof buf) {
@@ -203,6 +204,7 @@ void rsp_dispatch(gdb_session *s, char *pkt, size_t len)
     }
     switch (pkt[0]) {
     case '?':
+        rsp_threads(s);               /* refreshes first_tid */
         rsp_format_stop(s, &s->last_stop);
         rsp_out_send(s);
         break;

@@ -44,6 +44,9 @@ struct gdb_session {
     gdb_session_state state;
     int g_thread, c_thread;    /* Hg / Hc: 0 = any, -1 = all */
     int thread_iter;           /* next index for qsThreadInfo */
+    int first_tid;             /* tids[0] of the last thread list: used for
+                                  stops reported without a thread, so that
+                                  report_stop never calls into the target */
     gdb_stop last_stop;
     bool gdb_swbreak, gdb_hwbreak;   /* features gdb told us in qSupported */
     unsigned long packets;

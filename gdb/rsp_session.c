@@ -36,6 +36,7 @@ gdb_session *gdb_session_new(const gdb_target_ops *ops, void *target,
     s->state = GDB_SESSION_STOPPED;
     s->last_stop.kind = GDB_STOP_SIGNAL;
     s->last_stop.signal = GDB_SIGNAL_TRAP;
+    s->first_tid = 1;
     return s;
 }
 
@@ -194,6 +195,13 @@ static void feed_byte(gdb_session *s, uint8_t c)
 {
     int d;
 
+    /* While the target runs gdb sends nothing but Ctrl-C, so a 0x03 is
+     * an interrupt even if noise left the receiver inside a packet. */
+    if (c == 0x03 && s->state == GDB_SESSION_RUNNING) {
+        s->rx_state = RX_IDLE;
+        idle_byte(s, c);
+        return;
+    }
     switch (s->rx_state) {
     case RX_IDLE:
         idle_byte(s, c);
@@ -256,7 +264,7 @@ void gdb_session_feed(gdb_session *s, const void *data, size_t len)
 void rsp_format_stop(gdb_session *s, const gdb_stop *st)
 {
     int sig = st->signal ? st->signal : GDB_SIGNAL_TRAP;
-    int tid = st->thread > 0 ? st->thread : rsp_first_thread(s);
+    int tid = st->thread > 0 ? st->thread : s->first_tid;
 
     rsp_out_reset(s);
     if (st->kind == GDB_STOP_EXITED || st->kind == GDB_STOP_TERMINATED) {

@@ -23,7 +23,9 @@ APT_PACKAGES=(
     cpio                       # initramfs images
     xz-utils
 )
-PIP_PACKAGES=(pytest numpy unicorn capstone pexpect nbclient ipykernel matplotlib)
+PIP_PACKAGES=(pytest pytest-timeout numpy unicorn capstone pexpect nbclient ipykernel matplotlib)
+
+export PIP_ROOT_USER_ACTION=ignore
 
 log() { echo "setup: $*" >&2; }
 
@@ -51,9 +53,9 @@ fi
 log "pip install ${PIP_PACKAGES[*]}"
 "$PYTHON" -m pip install -q "${PIP_PACKAGES[@]}"
 
-# vmpy itself, editable (the C extension is built in place). No build
-# isolation: setuptools/wheel are already here and it avoids a network round.
-log "pip install -e . (building vmpy._core)"
-"$PYTHON" -m pip install -q --no-build-isolation -e .
-"$PYTHON" -c 'import vmpy._core' || { log "vmpy._core does not import"; exit 1; }
+# vmpy itself, editable (the C extension is built in place, without build
+# isolation: setuptools/wheel are already here). `make build` skips this when
+# no source changed since the last build.
+log "make build (pip install -e ., vmpy._core)"
+make --no-print-directory build PYTHON="$PYTHON" >&2
 log "done"

@@ -45,7 +45,10 @@ MUL_DIV = ["mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu",
            "mulw", "divw", "divuw", "remw", "remuw"]
 ZBA = ["add.uw", "sh1add", "sh2add", "sh3add", "sh1add.uw", "sh2add.uw", "sh3add.uw"]
 ZBB_RR = ["andn", "orn", "xnor", "max", "maxu", "min", "minu", "rol", "rolw", "ror", "rorw"]
-ZBB_R = ["clz", "clzw", "ctz", "ctzw", "cpop", "cpopw", "sext.b", "sext.h", "zext.h",
+# ctzw is left out: Debian bookworm's qemu 7.2 counts into the upper word when
+# rs1[31:0] == 0 (ctzw of 1 << 44 gives 44; the Zbb spec says 32), so qemu
+# cannot be its oracle. Test it against hand-computed values instead.
+ZBB_R = ["clz", "clzw", "ctz", "cpop", "cpopw", "sext.b", "sext.h", "zext.h",
          "orc.b", "rev8"]
 ZBS_RR = ["bclr", "bext", "binv", "bset"]
 ZB_I = [("rori", 63), ("roriw", 31), ("slli.uw", 63), ("bclri", 63), ("bexti", 63),
@@ -204,10 +207,9 @@ class Generator:
         off = self.mem_off(size)
         if rng.random() < 0.6:
             return ["%s %s, %d(s1)" % (op, dst, off)]
-        # through another base register, so other encodings (c.ld/c.sd...) show up
+        # through another base register (loading into that register itself is
+        # fine: the address is formed before the write)
         tmp = self.rd_not("zero")
-        if op.startswith("l") and dst == tmp:
-            pass  # loading into the base itself is fine: the address is used first
         part = rng.randrange(-64, 64, size)
         return ["addi %s, s1, %d" % (tmp, off - part), "%s %s, %d(%s)" % (op, dst, part, tmp)]
 

@@ -484,3 +484,17 @@ def test_disasm():
     assert out == [(0x1000, 2, "c.addi sp, -0x10"), (0x1002, 2, "c.addi sp, 0x10"), (0x1004, 2, "c.jr ra")]
     m = machine_with(code)
     assert m.disasm(BASE, 3) == [(BASE + a - 0x1000, s, t) for a, s, t in out]
+
+
+def test_access_at_the_top_of_the_address_space():
+    m = vmpy.Machine("riscv64")
+    for addr, n in ((0xffffffffffffffff, 1), (0xfffffffffffffff0, 16), (0xfffffffffffffff0, 17)):
+        with pytest.raises(vmpy.GuestMemoryError):
+            m.read(addr, n)
+        with pytest.raises(vmpy.GuestMemoryError):
+            m.write(addr, bytes(n))
+    m.map(0xfffffffffffff000, 0x1000, "rw")
+    m.write(0xfffffffffffffff0, bytes(range(16)))
+    assert m.read(0xfffffffffffffff0, 16) == bytes(range(16))
+    with pytest.raises(vmpy.GuestMemoryError, match="wraps"):
+        m.read(0xfffffffffffffff0, 17)

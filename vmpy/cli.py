@@ -23,6 +23,11 @@ def _cmd_run(args) -> int:
         return 126
     cpu = m.cpus[0]
     t0 = time.perf_counter()
+    if args.gdb is not None:
+        from .gdbserver import serve_for_cli
+        code = serve_for_cli(m, args.gdb, args.gdb_host, exec_file=prog)
+        if code is not None:
+            return code
     reason = m.run()
     seconds = time.perf_counter() - t0
     if args.stats:
@@ -54,9 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", default=None, help="execution engine (interp)")
     r.add_argument("--stats", action="store_true", help="print instructions, seconds and MIPS on stderr")
     r.add_argument("--verbose", action="store_true", help="warn about unsupported syscalls")
+    from .gdbserver import add_gdb_option
+    add_gdb_option(r)
     r.add_argument("program")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(func=_cmd_run)
+    from .boards import add_boot_command
+    from .images import add_image_command
+    from .repl import add_repl_command
+    add_boot_command(sub)
+    add_image_command(sub)
+    add_repl_command(sub)
     return p
 
 

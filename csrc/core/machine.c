@@ -5,6 +5,7 @@
  * stop reasons, the budget and the clock whether the run goes on. */
 #include "machine.h"
 #include "linux_abi.h"
+#include "snapshot.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@ void vm_machine_free(vm_machine *m)
 {
     if (!m)
         return;
+    vm_snapshot_machine_free(m);
     if (m->linux)
         vm_linux_free(m);
     if (m->engine && m->engine->destroy)

@@ -254,18 +254,20 @@ void *vm_mem_host_ptr(vm_machine *m, uint64_t addr, size_t len)
 
 static int bulk_check(vm_machine *m, uint64_t addr, size_t len)
 {
-    uint64_t a = addr, end = addr + len;
-    if (len && end - 1 < addr)
+    if (!len)
+        return 0;
+    uint64_t last = addr + len - 1;        /* inclusive: a range may end at 2^64 */
+    if (last < addr)
         return vm_set_error(m, VM_EUNMAPPED, "0x%llx + %zu wraps around", (unsigned long long)addr, len);
-    while (a < end) {
+    for (uint64_t a = addr;;) {
         vm_region *r = vm_region_find(m, a);
         if (!r)
             return vm_set_error(m, VM_EUNMAPPED, "0x%llx is not mapped", (unsigned long long)a);
-        a = region_end(r);
-        if (a == 0)
-            break;
+        uint64_t r_last = r->base + r->size - 1;
+        if (r_last >= last)
+            return 0;
+        a = r_last + 1;
     }
-    return 0;
 }
 
 /* Marks [addr, addr+len) written by the host: decoded code there goes stale

@@ -60,7 +60,10 @@ PyObject *vmpy_hook_new(vmpy_state *st, PyMachine *pm, int kind, PyObject *cb,
                         uint64_t begin, uint64_t end);
 
 /* Optional parts registered by module init. */
+int vmpy_snapshot_register(PyObject *module);   /* snapshot_obj.c */
 /* tools/repl, when built with Tcl: weak so the core builds without it. */
 int vmpy_repl_register(PyObject *module) __attribute__((weak));
+/* csrc/python/gdb_obj.c: vmpy._core.GdbServer. */
+int vmpy_gdb_register(PyObject *module);
 
 #endif

@@ -128,6 +128,10 @@ static int mod_exec(PyObject *m)
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         if (PyModule_AddIntConstant(m, kinds[i].name, kinds[i].kind))
             return -1;
+    if (vmpy_gdb_register(m))
+        return -1;
+    if (vmpy_snapshot_register(m))
+        return -1;
     if (vmpy_repl_register && vmpy_repl_register(m))
         return -1;
     return 0;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,12 @@ int main(int argc, char **argv)
     int p[2];
     CHECK(pipe(p) == 0);
     CHECK(write(p[1], "pipe!", 5) == 5);
+    struct pollfd pf[3] = { { p[0], POLLIN, 0 }, { p[1], POLLOUT, 0 }, { 999, POLLIN, 0 } };
+    CHECK(poll(pf, 3, 1000) == 3);
+    printf("poll: %d %d %d\n", pf[0].revents, pf[1].revents, pf[2].revents);
     CHECK(read(p[0], rd, 5) == 5 && memcmp(rd, "pipe!", 5) == 0);
+    pf[0].revents = 0;
+    CHECK(poll(pf, 1, 10) == 0 && pf[0].revents == 0);
     int d2 = dup(p[1]);
     CHECK(d2 > p[1]);
     CHECK(dup2(p[0], 100) == 100);

@@ -34,6 +34,10 @@ int main(void)
     char cwd[4096];
     printf("getcwd ok=%d\n", getcwd(cwd, sizeof cwd) != NULL);
     printf("bad fd write=%zd errno=%d\n", write(99, "x", 1), errno);
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = 0;
+    printf("exe=%s\n", exe);
     long pg = sysconf(_SC_PAGESIZE);
     printf("pagesize=%ld\n", pg);
     return 0;

@@ -344,8 +344,11 @@ void fake_init(fake_target *t, bool async)
         t->hart[h].priv = 3;
         t->hart[h].csr[0xf14] = (uint64_t)h;            /* mhartid */
     }
+    /* Code region [0x1000, 0x2000): 4-byte NOPs (addi x0,x0,0 = 0x00000013),
+     * so gdb's software single-step, which decodes the instruction at the
+     * pc, agrees with the fake execution model.  Data above: i*7+1. */
     for (size_t i = 0; i < FAKE_MEM_SIZE; i++)
-        t->mem[i] = (uint8_t)(i * 7 + 1);
+        t->mem[i] = i < FAKE_CODE_SIZE ? (i % 4 == 0 ? 0x13 : 0) : (uint8_t)(i * 7 + 1);
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     if (async)

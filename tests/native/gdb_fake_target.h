@@ -1,6 +1,6 @@
 /* gdb_fake_target.h — an in-memory riscv64-like target for the gdb
  * protocol tests: two harts with register files, 64 KiB of memory at
- * 0x1000, breakpoint/watchpoint tables and a trivial "execution" model
+ * 0x1000 (NOPs in the first 4 KiB, a byte pattern after), breakpoint/watchpoint tables and a trivial "execution" model
  * (every instruction is 4 bytes and does nothing, except that a write
  * watchpoint is hit on the third instruction, which stores to it). */
 #ifndef GDB_FAKE_TARGET_H
@@ -13,6 +13,7 @@
 
 #define FAKE_MEM_BASE 0x1000u
 #define FAKE_MEM_SIZE 0x10000u
+#define FAKE_CODE_SIZE 0x1000u
 #define FAKE_NBP 64
 #define FAKE_NHARTS 2
 

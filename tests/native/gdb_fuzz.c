@@ -12,7 +12,7 @@
 #include "gdb_fake_target.h"
 
 static unsigned long long rng_state;
-static const gdb_target_ops no_ops = { .pc_regno = -1 };
+static const gdb_target_ops no_ops = { 0 };
 static unsigned long bad_output, writes;
 
 static uint64_t rnd(void)

@@ -216,7 +216,8 @@ static void test_memory(void)
 {
     char big[64];
     new_session();
-    check("m1000,4", "01080f16");            /* mem[i] = i*7+1 */
+    check("m1000,4", "13000000");            /* code: addi x0,x0,0 */
+    check("m2000,4", "01080f16");            /* data: mem[i] = i*7+1 */
     check("m0,4", "E0e");
     check("m10ffe,4", "f3fa");                /* short read at the end */
     check("mffffffffffffffff,10", "E0e");
@@ -290,6 +291,22 @@ static void test_execution(void)
     check("c", "T05thread:1;watch:1100;");
     check("z2,1100,4", "OK");
     check("?", "T05thread:1;watch:1100;");
+}
+
+/* 'c ADDR' needs pc_regno; without it the address form is refused. */
+static void test_no_pc_regno(void)
+{
+    static gdb_target_ops ops;
+    ops = fake_ops;
+    ops.pc_regno = 0;
+    new_session();
+    gdb_session_free(S);
+    S = gdb_session_new(&ops, &T, cap_write, NULL);
+    T.session = S;
+    check("c1200", "E01");
+    ok("no resume on refused c ADDR", T.resumes == 0);
+    check("s", "T05thread:1;");
+    check("p20", "0410000000000000");
 }
 
 static void test_threads(void)
@@ -440,7 +457,7 @@ static void test_running(void)
     ok("running", gdb_session_state_get(S) == GDB_SESSION_RUNNING);
     send_pkt("g");
     expect_lit("packet while running is dropped", "+");
-    feed("\x03", 1);
+    feed("$g\x03", 3);              /* noise left the receiver in a packet */
     ok("ctrl-c interrupts", T.interrupts == 1);
     expect_lit("ctrl-c silent", "");
     gdb_session_report_stop(S, &st);
@@ -485,7 +502,7 @@ static void test_detach_kill(void)
 /* A target with no callbacks at all: everything is "unsupported". */
 static void test_empty_target(void)
 {
-    static const gdb_target_ops none = { .pc_regno = -1 };
+    static const gdb_target_ops none = { 0 };   /* all NULL, pc_regno 0 */
     gdb_session *s0 = S;
     S = gdb_session_new(&none, NULL, cap_write, NULL);
     outlen = 0;
@@ -515,6 +532,7 @@ int main(void)
     test_registers();
     test_memory();
     test_execution();
+    test_no_pc_regno();
     test_threads();
     test_xfer();
     test_auxv_window();

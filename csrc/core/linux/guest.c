@@ -53,7 +53,8 @@ void *lx_out_buf(lx_ctx *x, uint64_t addr, size_t len, void **bounce)
     /* Always bounce through vm_mem_write so that writes into pages holding
      * translated code invalidate it, as a guest store would.  Check the
      * range first so a bad pointer fails before the host acts. */
-    if (!vm_mem_host_ptr(x->m, addr, 1) || !vm_mem_host_ptr(x->m, addr + len - 1, 1))
+    if (addr + len < addr || !vm_mem_host_ptr(x->m, addr, 1) ||
+        !vm_mem_host_ptr(x->m, addr + len - 1, 1))
         return NULL;
     if (len > LX_BOUNCE_MAX)
         return NULL;

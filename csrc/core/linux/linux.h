@@ -4,7 +4,8 @@
  * Files: process.c (exec, stack, auxv, lifetime), guest.c (guest memory and
  * fd table helpers), syscalls.c (dispatch), sys_mem.c (brk/mmap family),
  * sys_io.c (fds: read/write/dup/fcntl/ioctl), sys_path.c (names: open,
- * stat, directories), sys_misc.c (time, ids, signals, limits). */
+ * stat, directories), sys_misc.c (time, ids, signals, limits), sys_proc.c
+ * (fork, execve, wait4). */
 #ifndef VM_LINUX_H
 #define VM_LINUX_H
 
@@ -35,6 +36,7 @@ struct vm_linux_process {
     bool loaded;            /* vm_linux_exec succeeded */
     bool verbose;
     bool exited;
+    bool forked;            /* this host process is a guest fork() child */
     int exit_code;
 
     uint64_t brk_start, brk_cur, brk_end;   /* brk_end: end of the pages mapped for brk */
@@ -87,18 +89,26 @@ int64_t lx_sys_mem(lx_ctx *x, bool *known);
 int64_t lx_sys_io(lx_ctx *x, bool *known);
 int64_t lx_sys_path(lx_ctx *x, bool *known);
 int64_t lx_sys_misc(lx_ctx *x, bool *known);
+int64_t lx_sys_proc(lx_ctx *x, bool *known);
+
+/* Loads the static ELF at path (relative to dirfd) into m with a fresh
+ * stack holding argv/envp/auxv, and points the cpu at its entry. */
+int lx_load(vm_machine *m, int dirfd, const char *path, int argc, char *const argv[],
+            char *const envp[]);
 
 /* munmap semantics: unmaps every mapped page in [addr, addr+len). */
 int lx_unmap_range(vm_machine *m, uint64_t addr, uint64_t len);
 
-/* Ends the process with a status (exit code, or 128+signal). */
+/* Ends the process with an exit code (a forked child leaves the host
+ * process at once), or as killed by a signal. */
 void lx_exit(lx_ctx *x, int code);
+void lx_exit_signal(lx_ctx *x, int sig);
 
 /* riscv64 (asm-generic) syscall numbers used here. */
 enum {
     LX_getcwd = 17, LX_dup = 23, LX_dup3 = 24, LX_fcntl = 25, LX_ioctl = 29,
     LX_mkdirat = 34, LX_unlinkat = 35, LX_symlinkat = 36, LX_linkat = 37, LX_renameat = 38,
-    LX_truncate = 45, LX_ftruncate = 46, LX_faccessat = 48, LX_chdir = 49, LX_fchdir = 50,
+    LX_statfs = 43, LX_fstatfs = 44, LX_truncate = 45, LX_ftruncate = 46, LX_faccessat = 48, LX_chdir = 49, LX_fchdir = 50,
     LX_fchmod = 52, LX_fchmodat = 53, LX_openat = 56, LX_close = 57, LX_pipe2 = 59,
     LX_getdents64 = 61, LX_lseek = 62, LX_read = 63, LX_write = 64, LX_readv = 65,
     LX_writev = 66, LX_pread64 = 67, LX_pwrite64 = 68, LX_ppoll = 73,
@@ -108,14 +118,14 @@ enum {
     LX_nanosleep = 101, LX_clock_gettime = 113, LX_clock_getres = 114,
     LX_clock_nanosleep = 115, LX_sched_getaffinity = 123, LX_sched_yield = 124,
     LX_kill = 129, LX_tkill = 130, LX_tgkill = 131, LX_sigaltstack = 132,
-    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_times = 153, LX_getpgid = 155,
+    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_times = 153, LX_getresuid = 148, LX_getresgid = 150, LX_getpgid = 155, LX_getsid = 156, LX_getgroups = 158,
     LX_uname = 160, LX_getrlimit = 163, LX_setrlimit = 164, LX_getrusage = 165,
     LX_umask = 166, LX_prctl = 167, LX_gettimeofday = 169, LX_getpid = 172,
     LX_getppid = 173, LX_getuid = 174, LX_geteuid = 175, LX_getgid = 176,
     LX_getegid = 177, LX_gettid = 178, LX_sysinfo = 179, LX_brk = 214, LX_munmap = 215,
     LX_mremap = 216, LX_mmap = 222, LX_fadvise64 = 223, LX_mprotect = 226, LX_msync = 227,
     LX_madvise = 233, LX_riscv_hwprobe = 258, LX_riscv_flush_icache = 259,
-    LX_prlimit64 = 261, LX_renameat2 = 276, LX_getrandom = 278, LX_statx = 291,
+    LX_clone = 220, LX_execve = 221, LX_wait4 = 260, LX_prlimit64 = 261, LX_renameat2 = 276, LX_getrandom = 278, LX_statx = 291,
     LX_rseq = 293, LX_clone3 = 435, LX_faccessat2 = 439,
 };
 

@@ -23,24 +23,35 @@ enum {
     AT_EXECFN = 31,
 };
 
-static int read_file(vm_machine *m, const char *path, uint8_t **out, size_t *len)
+/* Reads the whole file path (relative to dirfd); *real gets its absolute
+ * path (for /proc/self/exe). */
+static int read_file(vm_machine *m, int dirfd, const char *path, uint8_t **out, size_t *len,
+                     char **real)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return vm_set_error(m, VM_EIO, "cannot open %s: %s", path, strerror(errno));
+    char link[64], buf[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t ln = readlink(link, buf, sizeof buf - 1);
+    buf[ln > 0 ? ln : 0] = 0;
+    *real = strdup(ln > 0 ? buf : path);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > LX_MAX_IMAGE) {
+        free(*real);
         close(fd);
         return vm_set_error(m, VM_EIO, "%s is not a regular file of at most 1 GiB", path);
     }
     size_t n = (size_t)st.st_size, got = 0;
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
+    uint8_t *data = malloc(n ? n : 1);
+    if (!data || !*real) {
+        free(data);
+        free(*real);
         close(fd);
         return vm_set_error(m, VM_ENOMEM, "out of memory reading %s", path);
     }
     while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
+        ssize_t r = read(fd, data + got, n - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -48,7 +59,7 @@ static int read_file(vm_machine *m, const char *path, uint8_t **out, size_t *len
         got += (size_t)r;
     }
     close(fd);
-    *out = buf;
+    *out = data;
     *len = got;
     return 0;
 }
@@ -216,21 +227,25 @@ static int setup_stack(vm_machine *m, const vm_elf_info *info, const char *path,
     if (rc)
         return vm_set_error(m, rc, "cannot map the stack: %s", vm_machine_error(m));
     stack_img s = { NULL, LX_STACK_TOP, (need + 4 * VM_PAGE_SIZE) & VM_PAGE_MASK, LX_STACK_TOP };
-    if (!(s.buf = calloc(1, s.size)))
+    if (!(s.buf = calloc(1, s.size))) {
+        vm_mem_unmap(m, LX_STACK_TOP - LX_STACK_SIZE, LX_STACK_SIZE);
         return vm_set_error(m, VM_ENOMEM, "out of memory");
+    }
     rc = build_stack(m, &s, info, path, argc, argv, envc, envp);
-    if (rc == 0)
-        rc = vm_mem_write(m, s.top - s.size, s.buf, s.size);
+    if (rc == 0 && (rc = vm_mem_write(m, s.top - s.size, s.buf, s.size)) != 0)
+        vm_set_error(m, rc, "cannot write the initial stack");
     free(s.buf);
+    if (rc)
+        vm_mem_unmap(m, LX_STACK_TOP - LX_STACK_SIZE, LX_STACK_SIZE);
     *sp = s.sp;
     return rc;
 }
 
-static int load_program(vm_machine *m, const char *path, vm_elf_info *info)
+static int load_program(vm_machine *m, int dirfd, const char *path, vm_elf_info *info, char **real)
 {
     uint8_t *img;
     size_t len;
-    int rc = read_file(m, path, &img, &len);
+    int rc = read_file(m, dirfd, path, &img, &len, real);
     if (rc)
         return rc;
     bool interp;
@@ -239,39 +254,38 @@ static int load_program(vm_machine *m, const char *path, vm_elf_info *info)
     uint16_t type = len >= 18 ? (uint16_t)(img[16] | img[17] << 8) : 0;
     if (interp && memcmp(img, "\177ELF", 4) == 0) {
         free(img);
+        free(*real);
+        *real = NULL;
         return vm_set_error(m, VM_ENOTSUP, "%s is dynamically linked (has PT_INTERP); only static programs run in Linux user mode", path);
     }
     uint64_t bias = type == 3 ? (LX_DYN_BASE + align - 1) & ~(align - 1) : 0;
     rc = vm_elf_load(m, img, len, bias, info);
     free(img);
+    if (rc) {
+        free(*real);
+        *real = NULL;
+    }
     return rc;
 }
 
-int vm_linux_exec(vm_machine *m, const char *path, int argc, char *const argv[],
-                  char *const envp[])
+int lx_load(vm_machine *m, int dirfd, const char *path, int argc, char *const argv[],
+            char *const envp[])
 {
-    if (!m || !path || argc < 0 || (argc && !argv))
-        return VM_EINVAL;
     const struct vm_linux_abi *abi = m->isa->linux_abi;
-    if (!abi)
-        return vm_set_error(m, VM_ENOTSUP, "ISA %s has no Linux user mode", m->isa->name);
-    if (m->linux && m->linux->loaded)
-        return vm_set_error(m, VM_EINVAL, "the machine already runs a Linux process");
-    struct vm_linux_process *p = process_get(m);
-    if (!p)
-        return vm_set_error(m, VM_ENOMEM, "cannot set up the process: %s", strerror(errno));
-    free(p->exe_path);
-    if (!(p->exe_path = realpath(path, NULL)) && !(p->exe_path = strdup(path)))
-        return vm_set_error(m, VM_ENOMEM, "out of memory");
+    struct vm_linux_process *p = m->linux;
     vm_elf_info info;
-    int rc = load_program(m, path, &info);
+    char *real;
+    int rc = load_program(m, dirfd, path, &info, &real);
     if (rc)
         return rc;
-    uint64_t sp;
+    uint64_t sp = 0;
     if ((rc = setup_stack(m, &info, path, argc, argv, envp, &sp)) != 0) {
         lx_unmap_range(m, info.lo & VM_PAGE_MASK, info.brk - (info.lo & VM_PAGE_MASK));
+        free(real);
         return rc;
     }
+    free(p->exe_path);
+    p->exe_path = real;
     p->loaded = true;
     p->brk_start = p->brk_cur = p->brk_end = info.brk;
     p->stack_lo = LX_STACK_TOP - LX_STACK_SIZE;
@@ -283,9 +297,24 @@ int vm_linux_exec(vm_machine *m, const char *path, int argc, char *const argv[],
     /* Linux starts a static program with a0 = 0 (no rtld_fini); on every
      * ISA we support that register is also the syscall return register. */
     abi->set_ret(c, 0);
-    if (abi->enter_user)
-        abi->enter_user(c);
     return 0;
+}
+
+int vm_linux_exec(vm_machine *m, const char *path, int argc, char *const argv[],
+                  char *const envp[])
+{
+    if (!m || !path || argc < 0 || (argc && !argv))
+        return VM_EINVAL;
+    for (int i = 0; i < argc; i++)
+        if (!argv[i])
+            return vm_set_error(m, VM_EINVAL, "argv[%d] is NULL", i);
+    if (!m->isa->linux_abi)
+        return vm_set_error(m, VM_ENOTSUP, "ISA %s has no Linux user mode", m->isa->name);
+    if (m->linux && m->linux->loaded)
+        return vm_set_error(m, VM_EINVAL, "the machine already runs a Linux process");
+    if (!process_get(m))
+        return vm_set_error(m, VM_ENOMEM, "cannot set up the process: %s", strerror(errno));
+    return lx_load(m, AT_FDCWD, path, argc, argv, envp);
 }
 
 int vm_linux_exit_code(const vm_machine *m)
@@ -302,6 +331,8 @@ void vm_linux_set_verbose(vm_machine *m, bool verbose)
 
 void lx_exit(lx_ctx *x, int code)
 {
+    if (x->p->forked)
+        _exit(code);
     x->p->exited = true;
     x->p->exit_code = code;
     vm_cpu_request_exit(x->c, VM_STOP_EXIT);

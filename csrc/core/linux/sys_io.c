@@ -5,6 +5,7 @@
 #include "linux.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,38 @@ static int64_t sys_pipe2(lx_ctx *x)
     return 0;
 }
 
+/* ppoll: the guest's fds are translated to host fds in a copy of the
+ * array; the signal mask argument is ignored (signals are not delivered). */
+static int64_t sys_ppoll(lx_ctx *x)
+{
+    uint64_t n = x->a[1];
+    if (n > LX_MAX_FDS)
+        return -EINVAL;
+    struct pollfd *g = calloc(n ? n : 1, sizeof *g), *h = calloc(n ? n : 1, sizeof *h);
+    struct timespec ts, *tp = NULL;
+    int64_t r = (!g || !h) ? -ENOMEM : lx_copy_in(x, g, x->a[0], n * sizeof *g);
+    if (!r && x->a[2]) {
+        r = lx_copy_in(x, &ts, x->a[2], sizeof ts);
+        tp = &ts;
+    }
+    for (uint64_t i = 0; !r && i < n; i++) {
+        h[i] = g[i];
+        /* A negative fd is skipped by poll; an unknown one reports POLLNVAL. */
+        h[i].fd = g[i].fd < 0 ? -1 : lx_fd_host(x->p, g[i].fd) < 0 ? INT32_MAX : lx_fd_host(x->p, g[i].fd);
+    }
+    if (!r) {
+        int k = ppoll(h, n, tp, NULL);
+        r = k < 0 ? -errno : k;
+        for (uint64_t i = 0; k >= 0 && i < n; i++)
+            g[i].revents = h[i].revents;
+        if (k >= 0 && lx_copy_out(x, x->a[0], g, n * sizeof *g))
+            r = -EFAULT;
+    }
+    free(g);
+    free(h);
+    return r;
+}
+
 static int64_t host_fd_op(lx_ctx *x)
 {
     int host = lx_fd_host(x->p, (int32_t)x->a[0]);
@@ -278,6 +311,7 @@ int64_t lx_sys_io(lx_ctx *x, bool *known)
     case LX_fcntl: return sys_fcntl(x);
     case LX_ioctl: return sys_ioctl(x);
     case LX_pipe2: return sys_pipe2(x);
+    case LX_ppoll: return sys_ppoll(x);
     case LX_lseek: case LX_fsync: case LX_fdatasync: case LX_ftruncate:
     case LX_fchmod: case LX_fadvise64:
         return host_fd_op(x);

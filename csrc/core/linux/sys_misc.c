@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <sys/times.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,7 +186,7 @@ static int64_t self_signal(lx_ctx *x, int sig)
             fprintf(stderr, "vmpy: signal %d to a guest handler is not delivered\n", sig);
         return 0;
     }
-    lx_exit(x, 128 + sig);
+    lx_exit_signal(x, sig);
     return 0;
 }
 
@@ -197,6 +198,13 @@ static int64_t sys_kill(lx_ctx *x)
     case LX_kill: sig = (int)x->a[1]; break;
     case LX_tkill: sig = (int)x->a[1]; break;
     default: sig = (int)x->a[2]; if ((int32_t)x->a[1] != self) return -ESRCH; break;
+    }
+    if (x->nr == LX_kill && pid > 0 && pid != self) {
+        /* Only our own (forked) children may be signalled. */
+        siginfo_t si;
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0)
+            return errno == ECHILD ? -EPERM : -errno;
+        return kill((pid_t)pid, sig) == 0 ? 0 : -errno;
     }
     if (pid != self && !(x->nr == LX_kill && pid == 0))
         return x->nr == LX_kill ? -EPERM : -ESRCH;
@@ -242,6 +250,35 @@ static int64_t sys_prctl(lx_ctx *x)
     case 15: return 0;                          /* PR_SET_NAME */
     case 16: return lx_copy_out(x, x->a[1], name, sizeof name) ? -EFAULT : 0;
     default: return -EINVAL;
+    }
+}
+
+static int64_t sys_ids(lx_ctx *x)
+{
+    gid_t groups[256];
+    uint32_t ids[3];
+    int n;
+    switch (x->nr) {
+    case LX_getgroups:
+        /* gid_t is 32 bits on both sides. */
+        if ((n = getgroups(256, groups)) < 0)
+            return -errno;
+        if (x->a[0] == 0)
+            return n;
+        if ((int64_t)x->a[0] < n)
+            return -EINVAL;
+        return lx_copy_out(x, x->a[1], groups, (size_t)n * sizeof(gid_t)) ? -EFAULT : n;
+    case LX_getresuid: case LX_getresgid:
+        if (x->nr == LX_getresuid)
+            getresuid(&ids[0], &ids[1], &ids[2]);
+        else
+            getresgid(&ids[0], &ids[1], &ids[2]);
+        for (int i = 0; i < 3; i++)
+            if (lx_copy_out(x, x->a[i], &ids[i], 4))
+                return -EFAULT;
+        return 0;
+    default:
+        return -ENOSYS;
     }
 }
 
@@ -294,6 +331,8 @@ int64_t lx_sys_misc(lx_ctx *x, bool *known)
     case LX_getpid: case LX_gettid: return getpid();
     case LX_getppid: return getppid();
     case LX_getpgid: return ret_errno(getpgid((pid_t)x->a[0]));
+    case LX_getsid: return ret_errno(getsid((pid_t)x->a[0]));
+    case LX_getgroups: case LX_getresuid: case LX_getresgid: return sys_ids(x);
     case LX_getuid: return getuid();
     case LX_geteuid: return geteuid();
     case LX_getgid: return getgid();

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define LX_PATH_MAX 4096
@@ -68,6 +70,32 @@ static int path_in(lx_ctx *x, int pi, int di, char **path, int *dir)
     return 0;
 }
 
+/* /proc/self/maps describes the guest's address space, not the host's:
+ * an anonymous file with one line per region. */
+static int open_maps(lx_ctx *x)
+{
+    size_t n = vm_mem_regions(x->m, NULL, 0);
+    vm_region_info *r = calloc(n ? n : 1, sizeof *r);
+    int fd = memfd_create("maps", MFD_CLOEXEC);
+    if (!r || fd < 0) {
+        free(r);
+        if (fd >= 0)
+            close(fd);
+        return -ENOMEM;
+    }
+    n = vm_mem_regions(x->m, r, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = r[i].base == x->p->stack_lo ? "[stack]" :
+                           r[i].base >= x->p->brk_start && r[i].base < x->p->brk_end ? "[heap]" : "";
+        dprintf(fd, "%08llx-%08llx %c%c%cp 00000000 00:00 0 %s\n", (unsigned long long)r[i].base,
+                (unsigned long long)(r[i].base + r[i].size), r[i].prot & VM_PROT_R ? 'r' : '-',
+                r[i].prot & VM_PROT_W ? 'w' : '-', r[i].prot & VM_PROT_X ? 'x' : '-', name);
+    }
+    free(r);
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
 static int64_t sys_openat(lx_ctx *x)
 {
     char *path;
@@ -78,7 +106,11 @@ static int64_t sys_openat(lx_ctx *x)
     int flags = (int)x->a[2];
     mode_t mode = (mode_t)x->a[3] & ~x->p->umask & 07777;
     const char *name = is_self_exe(path) ? x->p->exe_path : path;
-    int h = openat(dir, name, flags | O_CLOEXEC, mode);
+    int h = strcmp(path, "/proc/self/maps") == 0 ? open_maps(x) : openat(dir, name, flags | O_CLOEXEC, mode);
+    if (h < -1) {
+        free(path);
+        return h;
+    }
     free(path);
     if (h < 0)
         return -errno;
@@ -277,6 +309,35 @@ static int64_t sys_utimensat(lx_ctx *x)
     return r;
 }
 
+/* struct statfs: the same 120-byte layout on riscv64 and x86-64. */
+static int64_t sys_statfs(lx_ctx *x)
+{
+    struct statfs sf;
+    _Static_assert(sizeof sf == 120, "struct statfs layout");
+    int rc;
+    if (x->nr == LX_fstatfs) {
+        int host = lx_fd_host(x->p, (int32_t)x->a[0]);
+        if (host < 0)
+            return host;
+        rc = fstatfs(host, &sf);
+    } else {
+        char *path;
+        int dir;
+        if ((rc = path_in(x, 0, -1, &path, &dir)) != 0)
+            return rc;
+        /* statfs has no *at form: open the name relative to the guest cwd. */
+        int fd = openat(dir, path, O_PATH | O_CLOEXEC);
+        free(path);
+        if (fd < 0)
+            return -errno;
+        rc = fstatfs(fd, &sf);
+        close(fd);
+    }
+    if (rc < 0)
+        return -errno;
+    return lx_copy_out(x, x->a[1], &sf, sizeof sf) ? -EFAULT : 0;
+}
+
 static int64_t sys_fchdir(lx_ctx *x)
 {
     int host = lx_fd_host(x->p, (int32_t)x->a[0]);
@@ -295,6 +356,7 @@ int64_t lx_sys_path(lx_ctx *x, bool *known)
     case LX_readlinkat: return sys_readlinkat(x);
     case LX_getcwd: return sys_getcwd(x);
     case LX_fchdir: return sys_fchdir(x);
+    case LX_statfs: case LX_fstatfs: return sys_statfs(x);
     case LX_utimensat: return sys_utimensat(x);
     case LX_chdir: case LX_mkdirat: case LX_unlinkat: case LX_faccessat:
     case LX_faccessat2: case LX_fchmodat: case LX_truncate:

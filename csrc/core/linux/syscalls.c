@@ -9,8 +9,11 @@ int vm_linux_syscall(vm_cpu *c)
 {
     vm_machine *m = vm_cpu_machine(c);
     const struct vm_linux_abi *abi = m->isa->linux_abi;
-    if (!m->linux || !m->linux->loaded || !abi)
-        return VM_HOOK_CONTINUE;           /* not a Linux process: the trap stays unhandled */
+    if (!m->linux || !m->linux->loaded || !abi) {
+        /* Not (yet) a Linux process: stop as for any unhandled trap. */
+        vm_cpu_request_exit(c, VM_STOP_TRAP);
+        return VM_HOOK_STOP;
+    }
     lx_ctx x = { .c = c, .m = m, .p = m->linux, .nr = abi->sysno(c) };
     for (int i = 0; i < 6; i++)
         x.a[i] = abi->arg(c, i);
@@ -22,6 +25,8 @@ int vm_linux_syscall(vm_cpu *c)
         r = lx_sys_mem(&x, &known);
     if (!known)
         r = lx_sys_misc(&x, &known);
+    if (!known)
+        r = lx_sys_proc(&x, &known);
     if (!known && x.p->verbose)
         fprintf(stderr, "vmpy: unsupported syscall %llu (pc 0x%llx)\n",
                 (unsigned long long)x.nr, (unsigned long long)vm_cpu_pc(c));

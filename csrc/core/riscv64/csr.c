@@ -19,6 +19,7 @@ static const struct { unsigned num; const char *name; } csr_names[] = {
     { 0x3B8, "pmpaddr8" }, { 0x3B9, "pmpaddr9" }, { 0x3BA, "pmpaddr10" }, { 0x3BB, "pmpaddr11" },
     { 0x3BC, "pmpaddr12" }, { 0x3BD, "pmpaddr13" }, { 0x3BE, "pmpaddr14" }, { 0x3BF, "pmpaddr15" },
     { 0xF11, "mvendorid" }, { 0xF12, "marchid" }, { 0xF13, "mimpid" }, { 0xF14, "mhartid" },
+    { 0xF15, "mconfigptr" }, { 0x320, "mcountinhibit" },
 };
 
 const char *rv_csr_name(unsigned csr)
@@ -55,7 +56,7 @@ static uint64_t with_sd(uint64_t ms)
  * (irq.c; the CLINT's mtime reads the same clock). */
 static uint64_t time_now(rv_cpu *c)
 {
-    return rv_time_now();
+    return rv_time_now(c->common.machine);
 }
 
 /* System mode: cycle/time/instret below M need mcounteren (and scounteren
@@ -157,7 +158,8 @@ int rv_csr_read(rv_cpu *c, unsigned csr, uint64_t *val)
     case 0x342: *val = c->mcause; break;
     case 0x343: *val = c->mtval; break;
     case 0x344: *val = c->mip; break;
-    case 0xF11: case 0xF12: case 0xF13: *val = 0; break;
+    case 0xF11: case 0xF12: case 0xF13: case 0xF15: *val = 0; break;
+    case 0x320: *val = 0; break;             /* mcountinhibit: counters always count */
     case 0xF14: *val = c->mhartid; break;
     default: return RV_EXC_ILLEGAL;
     }
@@ -223,6 +225,7 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
         break;
     }
     case 0x301: break;                       /* misa is read-only here (WARL) */
+    case 0x320: break;                       /* mcountinhibit (WARL, reads 0) */
     case 0x302: c->medeleg = v & 0xb3ff; break;
     case 0x303: c->mideleg = v & SIP_MASK; break;
     case 0x304: c->mie = v & 0xaaa; break;

@@ -119,6 +119,7 @@ static void rv_cpu_reset(vm_cpu *vc)
     c->priv = RV_PRIV_M;
     c->misa = MISA_RV64GC;
     c->mhartid = (uint64_t)vc->index;
+    c->mtimecmp = c->stimecmp = ~0ull;     /* no timer interrupt before software sets one */
     /* UXL = SXL = 2 (64-bit); the FPU starts usable (FS = Initial) so that a
      * bare machine can run FP code without firmware setting it up. */
     c->mstatus = (2ull << 32) | (2ull << 34) | (1ull << RV_MSTATUS_FS_SHIFT);
@@ -170,7 +171,7 @@ const vm_isa vm_isa_riscv64 = {
     .get_pc = rv_get_pc,
     .set_pc = rv_set_pc,
     .disasm = rv_disasm_bytes,
-    .translate = NULL,
+    .translate = rv_mmu_translate,
     .engines = rv_engines,
     .linux_abi = &rv_linux_abi,
 };

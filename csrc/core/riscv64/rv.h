@@ -132,6 +132,13 @@ typedef struct rv_cpu {
     uint64_t stvec, sscratch, sepc, scause, stval, satp;
     uint64_t mhartid;
     uint64_t stimecmp;
+
+    /* system mode (issue 3): machine timer compare written by the CLINT,
+     * PMP registers, and the WFI idle flag the board's scheduler looks at */
+    uint64_t mtimecmp;
+    uint64_t pmpaddr[16];
+    uint8_t pmpcfg[16];
+    bool wfi;
 } rv_cpu;
 
 static inline rv_cpu *rv_cpu_of(vm_cpu *c) { return (rv_cpu *)c; }
@@ -153,6 +160,31 @@ enum { RV_TRAP_NEXT, RV_TRAP_GUEST, RV_TRAP_STOP };
 int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len);
 /* MRET/SRET: returns 0 (c->pc set) or RV_EXC_ILLEGAL. */
 int rv_xret(rv_cpu *c, bool machine);
+
+/* Interrupts and time (irq.c), used in system mode only. */
+#define RV_IRQ_SSI 1
+#define RV_IRQ_MSI 3
+#define RV_IRQ_STI 5
+#define RV_IRQ_MTI 7
+#define RV_IRQ_SEI 9
+#define RV_IRQ_MEI 11
+uint64_t rv_time_now(vm_machine *m);                 /* the 10 MHz time base (mtime) */
+/* Called when an engine (re)enters a cpu: refreshes the timer bits of mip
+ * and takes a pending enabled interrupt.  Returns true if the cpu sleeps in
+ * WFI with nothing to wake it (the engine then returns at once). */
+bool rv_irq_enter(rv_cpu *c);
+/* After a change of mip/mie/mstatus/priv: asks the engine to leave at the
+ * next block boundary if an interrupt can now be taken. */
+void rv_irq_update(rv_cpu *c);
+/* Would WFI wake at once (an interrupt pending in mip & mie)? */
+bool rv_irq_wfi_wakes(rv_cpu *c);
+/* Sets or clears a device-driven mip bit (CLINT, PLIC). */
+void rv_irq_set_line(rv_cpu *c, int irq, bool level);
+/* Enters the guest's trap handler for interrupt irq (trap.c). */
+void rv_take_interrupt(rv_cpu *c, unsigned irq);
+
+/* MMU (mmu.c): the vm_isa translate hook. */
+int rv_mmu_translate(vm_cpu *c, uint64_t vaddr, int access, uint64_t *paddr);
 
 /* CSRs (csr.c).  Return 0, or RV_EXC_ILLEGAL (no such CSR, no privilege,
  * read-only). */

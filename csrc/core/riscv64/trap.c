@@ -14,12 +14,15 @@ static bool is_fault(uint64_t cause)
     }
 }
 
-/* Delivers an exception to M or S mode as the privileged spec says. */
-static void enter_guest_trap(rv_cpu *c, uint64_t cause, uint64_t tval)
+/* Delivers an exception or interrupt to M or S mode as the privileged spec
+ * says (interrupts use mideleg and the vectored mode of xtvec). */
+static void enter_guest_trap(rv_cpu *c, uint64_t cause, uint64_t tval, bool irq)
 {
-    bool to_s = c->priv <= RV_PRIV_S && ((c->medeleg >> cause) & 1);
+    uint64_t deleg = irq ? c->mideleg : c->medeleg;
+    bool to_s = c->priv <= RV_PRIV_S && ((deleg >> cause) & 1);
+    uint64_t xcause = irq ? cause | (1ull << 63) : cause;
     if (to_s) {
-        c->scause = cause;
+        c->scause = xcause;
         c->sepc = c->pc;
         c->stval = tval;
         uint64_t ms = c->mstatus;
@@ -28,9 +31,9 @@ static void enter_guest_trap(rv_cpu *c, uint64_t cause, uint64_t tval)
         ms = (ms & ~(1ull << 8)) | ((uint64_t)(c->priv & 1) << 8); /* SPP */
         c->mstatus = ms;
         c->priv = RV_PRIV_S;
-        c->pc = c->stvec & ~3ull;
+        c->pc = (c->stvec & ~3ull) + ((irq && (c->stvec & 1)) ? 4 * cause : 0);
     } else {
-        c->mcause = cause;
+        c->mcause = xcause;
         c->mepc = c->pc;
         c->mtval = tval;
         uint64_t ms = c->mstatus;
@@ -39,9 +42,15 @@ static void enter_guest_trap(rv_cpu *c, uint64_t cause, uint64_t tval)
         ms = (ms & ~(3ull << 11)) | ((uint64_t)c->priv << 11); /* MPP */
         c->mstatus = ms;
         c->priv = RV_PRIV_M;
-        c->pc = c->mtvec & ~3ull;
+        c->pc = (c->mtvec & ~3ull) + ((irq && (c->mtvec & 1)) ? 4 * cause : 0);
     }
+    c->reservation = ~0ull;
     vm_tlb_flush_cpu(&c->common);   /* privilege changed: translations differ */
+}
+
+void rv_take_interrupt(rv_cpu *c, unsigned irq)
+{
+    enter_guest_trap(c, irq, 0, true);
 }
 
 int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
@@ -70,7 +79,7 @@ int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
         return RV_TRAP_STOP;
     }
     if (m->system_mode) {
-        enter_guest_trap(c, cause, tval);
+        enter_guest_trap(c, cause, tval, false);
         return RV_TRAP_GUEST;
     }
     vc->trap_cause = cause;
@@ -111,5 +120,6 @@ int rv_xret(rv_cpu *c, bool machine)
         c->pc = c->sepc;
     }
     vm_tlb_flush_cpu(&c->common);
+    rv_irq_update(c);               /* xIE restored: a pending interrupt may be takeable */
     return 0;
 }

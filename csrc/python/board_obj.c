@@ -1,0 +1,57 @@
+/* board_obj.c — Python access to the `virt` board.
+ *
+ * A flat C interface that vmpy/boards.py calls through ctypes: ctypes drops
+ * the GIL around every call, so the blocking ones (wait, console read) let
+ * other Python threads run, and the board's own run thread never needs the
+ * GIL at all.  Handles are opaque pointers; every function tolerates NULL. */
+#include "core/vm.h"
+#include "devices/board.h"
+#include <string.h>
+
+#define API __attribute__((visibility("default")))
+
+API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const char *kernel,
+                             const char *initrd, const char *append, const char *disk,
+                             int disk_readonly, int rng, char *err, size_t errlen)
+{
+    vm_board_config cfg = {
+        .ram_size = ram, .smp = smp, .firmware = firmware, .kernel = kernel, .initrd = initrd,
+        .append = append, .disk = disk, .disk_readonly = disk_readonly != 0, .rng = rng != 0,
+    };
+    if (err && errlen)
+        err[0] = 0;
+    return vm_board_new(&cfg, err, errlen);
+}
+
+API void vmpy_board_free(vm_board *b) { vm_board_free(b); }
+API int vmpy_board_start(vm_board *b) { return b ? vm_board_start(b) : -1; }
+API void vmpy_board_stop(vm_board *b) { if (b) vm_board_stop(b); }
+API int vmpy_board_wait(vm_board *b, double timeout) { return b ? vm_board_wait(b, timeout) : -1; }
+API int vmpy_board_state(vm_board *b) { return b ? vm_board_state(b) : -1; }
+API int vmpy_board_exit_code(vm_board *b) { return b ? vm_board_exit_code(b) : -1; }
+API const char *vmpy_board_error(vm_board *b) { return b ? vm_board_error(b) : ""; }
+
+API size_t vmpy_board_console_read(vm_board *b, uint8_t *buf, size_t max, double timeout)
+{
+    return b && buf ? vm_board_console_read(b, buf, max, timeout) : 0;
+}
+
+API void vmpy_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
+{
+    if (b && buf)
+        vm_board_console_write(b, buf, n);
+}
+
+API void vmpy_board_set_echo_fd(vm_board *b, int fd) { if (b) vm_board_set_echo_fd(b, fd); }
+
+/* Instructions retired by all harts (for benchmarks). */
+API uint64_t vmpy_board_icount(vm_board *b)
+{
+    if (!b)
+        return 0;
+    vm_machine *m = vm_board_machine(b);
+    uint64_t n = 0;
+    for (int i = 0; i < vm_machine_ncpus(m); i++)
+        n += vm_cpu_icount(vm_machine_cpu(m, i));
+    return n;
+}

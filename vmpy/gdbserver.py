@@ -1,0 +1,131 @@
+"""Serve a machine to gdb: Machine.gdb_serve(port) and `vmpy run --gdb PORT`.
+
+    srv = m.gdb_serve(1234)          # returns once gdb has connected
+    ...                              # Python may inspect m while gdb has it stopped
+    srv.wait()                       # until gdb detaches, kills or disconnects
+    srv.close()                      # the machine is Python's again
+
+The stub runs on background threads (vmpy._core.GdbServer); while it lives
+the machine counts as running, so Machine.run() raises until close().
+Hooks added from Python keep firing while gdb runs the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional
+
+from . import _core
+from .machine import Machine
+
+__all__ = ["GdbServer", "gdb_serve", "add_gdb_option", "serve_for_cli"]
+
+
+class GdbServer:
+    """A gdb remote-protocol server for one machine (one gdb session)."""
+
+    def __init__(self, machine: Machine, port: int = 0, host: str = "127.0.0.1",
+                 exec_file: Optional[str] = None):
+        self._srv = _core.GdbServer(machine, port, host, exec_file)
+        self.machine = machine
+        self.host = host
+
+    @property
+    def port(self) -> Optional[int]:
+        """The TCP port listened on (useful with port=0)."""
+        return self._srv.port
+
+    @property
+    def state(self) -> str:
+        """listening, connected, detached, killed, closed or exited."""
+        return self._srv.state
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The guest's exit code if it exited while gdb was attached."""
+        return self._srv.exit_code
+
+    def wait_connected(self, timeout: Optional[float] = None) -> bool:
+        return self._srv.wait_connected(timeout)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the gdb session ends; False on timeout."""
+        return self._srv.wait(timeout)
+
+    def close(self) -> None:
+        """Drop gdb (if attached), stop the machine, give it back to Python."""
+        self._srv.close()
+
+    def __enter__(self) -> "GdbServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<GdbServer {self.host}:{self.port} {self.state}>"
+
+
+def gdb_serve(self: Machine, port: int = 0, wait: bool = True, host: str = "127.0.0.1",
+              timeout: Optional[float] = None, exec_file: Optional[str] = None) -> GdbServer:
+    """Serve this machine to gdb on host:port (loopback unless told otherwise).
+
+    wait=True returns once gdb has connected (at most timeout seconds, then
+    TimeoutError); wait=False returns at once while the server listens in
+    the background.  After linux_exec, gdb also gets the program path and
+    auxv (exec_file overrides the path).
+    """
+    if exec_file is None:
+        exec_file = getattr(self, "_gdb_exec_file", None)
+    srv = GdbServer(self, port, host, exec_file)
+    if wait and not srv.wait_connected(timeout):
+        srv.close()
+        raise TimeoutError(f"no gdb connected to {host}:{srv.port} within {timeout} s")
+    return srv
+
+
+def _linux_exec(self: Machine, path, argv=None, env=None) -> None:
+    _orig_linux_exec(self, path, argv, env)
+    self._gdb_exec_file = os.path.abspath(os.fspath(path))
+
+
+# Monkeypatching keeps the stub optional: machine.py does not know about it.
+_orig_linux_exec = Machine.linux_exec
+if getattr(_orig_linux_exec, "__name__", "") != "_linux_exec":
+    Machine.linux_exec = _linux_exec
+    Machine.linux_exec.__doc__ = _orig_linux_exec.__doc__
+Machine.gdb_serve = gdb_serve
+
+
+# ---- the command line -------------------------------------------------------
+
+def add_gdb_option(parser: argparse.ArgumentParser) -> None:
+    """Adds --gdb PORT (and --gdb-host) to a `vmpy run`/`boot` parser."""
+    parser.add_argument("--gdb", type=int, metavar="PORT", default=None,
+                        help="stop before the first instruction and wait for gdb on PORT")
+    parser.add_argument("--gdb-host", default="127.0.0.1", metavar="ADDR",
+                        help="address for --gdb to listen on (default 127.0.0.1)")
+
+
+def serve_for_cli(machine: Machine, port: int, host: str = "127.0.0.1",
+                  exec_file: Optional[str] = None) -> Optional[int]:
+    """Waits for gdb and lets it drive the machine until the session ends.
+
+    Returns the guest's exit code if it exited under gdb, 137 if gdb killed
+    it, or None if gdb detached or went away: the caller then runs the
+    machine on to its end, as gdbserver lets a detached process go on.
+    """
+    if exec_file is not None:
+        exec_file = os.path.abspath(exec_file)
+    srv = machine.gdb_serve(port, wait=False, host=host, exec_file=exec_file)
+    print(f"vmpy: waiting for gdb on {host}:{srv.port}", file=sys.stderr, flush=True)
+    try:
+        srv.wait()
+    finally:
+        srv.close()
+    if srv.state == "exited":
+        return srv.exit_code
+    if srv.state == "killed":
+        return 137
+    return None
