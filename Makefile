@@ -9,10 +9,15 @@
 PYTHON ?= python3
 PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=
-# A test stuck inside the C core never returns to Python, so a per-test
-# timeout must come from a watchdog thread (it ends the whole run, loudly).
+# Hangs: a test stuck inside the C core may never return to Python, nor let
+# go of the GIL. pytest-timeout's watchdog thread ends the run when the GIL is
+# free; faulthandler (a C thread) dumps every thread's stack regardless; and
+# `timeout` kills the whole run as the last resort (exit 124 = failure).
 PYTEST_TIMEOUT ?= 300
-PYTEST_GUARD = --timeout=$(PYTEST_TIMEOUT) --timeout-method=thread
+SUITE_TIMEOUT ?= 1500
+ASAN_SUITE_TIMEOUT ?= 900
+PYTEST_GUARD = --timeout=$(PYTEST_TIMEOUT) --timeout-method=thread \
+	-o faulthandler_timeout=$(PYTEST_TIMEOUT)
 # What the sanitized run covers; keep it well under ~8 minutes on 2 cores.
 ASAN_TESTS ?= tests/test_api.py tests/test_fuzz_interp.py tests/test_elf.py tests/test_snapshot.py
 # The RSS test is left out: ASan's quarantine holds freed memory on purpose.
@@ -45,7 +50,7 @@ $(CORE_STAMP): $(CORE_SOURCES)
 test: test-fast asan
 
 test-fast: build
-	$(PYTEST) -q -m "not slow" $(PYTEST_GUARD) $(PYTEST_ARGS)
+	timeout -k 30 $(SUITE_TIMEOUT) $(PYTEST) -q -m "not slow" $(PYTEST_GUARD) $(PYTEST_ARGS)
 
 test-slow: build
 	$(PYTEST) -q -m slow $(PYTEST_GUARD) $(PYTEST_ARGS)
@@ -70,7 +75,7 @@ asan: asan-build
 	       ASAN_OPTIONS=detect_leaks=0 \
 	       UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 && \
 	$(PYTHON) -c 'import vmpy._core as c, sys; p = c.__file__; print("asan: using", p); sys.exit("$(ASAN_LIB)" not in p)' && \
-	$(PYTEST) -q -p no:cacheprovider --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml \
+	timeout -k 30 $(ASAN_SUITE_TIMEOUT) $(PYTEST) -q -p no:cacheprovider --rootdir=$(CURDIR) -c $(CURDIR)/pyproject.toml \
 		$(PYTEST_GUARD) $(ASAN_PYTEST_ARGS) $(addprefix $(CURDIR)/,$(ASAN_TESTS))
 
 demo: build

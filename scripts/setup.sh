@@ -29,12 +29,6 @@ export PIP_ROOT_USER_ACTION=ignore
 
 log() { echo "setup: $*" >&2; }
 
-SUDO=
-if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { log "not root and no sudo: cannot apt-get install"; exit 1; }
-    SUDO=sudo
-fi
-
 # Debian packages: only touch apt when something is missing (keeps reruns fast
 # and offline-friendly).
 missing=()
@@ -43,6 +37,11 @@ for p in "${APT_PACKAGES[@]}"; do
     [[ $status == installed ]] || missing+=("$p")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
+    SUDO=
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || { log "not root and no sudo: cannot install ${missing[*]}"; exit 1; }
+        SUDO=sudo
+    fi
     log "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq

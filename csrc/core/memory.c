@@ -209,8 +209,9 @@ int vm_mem_unmap(vm_machine *m, uint64_t addr, uint64_t size)
     int err = check_fully_mapped(m, addr, size, "unmap");
     if (err || (err = split_at(m, addr)) || (err = split_at(m, addr + size)))
         return err;
+    uint64_t last = addr + size - 1;      /* inclusive: the range may end at 2^64 */
     size_t i = region_lower_bound(m, addr), j = i;
-    while (j < m->nregions && m->regions[j].base < addr + size)
+    while (j < m->nregions && m->regions[j].base <= last)
         region_release(&m->regions[j++]);
     memmove(&m->regions[i], &m->regions[j], (m->nregions - j) * sizeof(vm_region));
     m->nregions -= j - i;
@@ -226,7 +227,7 @@ int vm_mem_protect(vm_machine *m, uint64_t addr, uint64_t size, int prot)
     int err = check_fully_mapped(m, addr, size, "protect");
     if (err || (err = split_at(m, addr)) || (err = split_at(m, addr + size)))
         return err;
-    for (size_t i = region_lower_bound(m, addr); i < m->nregions && m->regions[i].base < addr + size; i++)
+    for (size_t i = region_lower_bound(m, addr); i < m->nregions && m->regions[i].base <= addr + size - 1; i++)
         if (!m->regions[i].mmio)
             m->regions[i].prot = prot;
     vm_code_invalidate(m, addr, addr + size);
