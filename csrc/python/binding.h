@@ -54,6 +54,14 @@ void vmpy_gil_leave(PyMachine *pm, vmpy_gil *g);
  * machine to stop. */
 void vmpy_callback_failed(PyMachine *pm);
 
+/* The GIL around a run started from Python (Machine.run, the REPL): enter
+ * drops it and marks this thread as the run's; leave takes it back.  The
+ * caller has checked that no run is in progress (pm->run_thread == 0). */
+void vmpy_run_enter(PyMachine *pm);
+void vmpy_run_leave(PyMachine *pm);
+/* [(base, size, "rwx", "ram"|"mmio")] for a region table. */
+PyObject *vmpy_regions_list(const vm_region_info *info, size_t n);
+
 extern PyType_Spec vmpy_machine_spec, vmpy_cpu_spec, vmpy_hook_spec;
 PyObject *vmpy_cpu_new(vmpy_state *st, PyMachine *pm, vm_cpu *c);
 PyObject *vmpy_hook_new(vmpy_state *st, PyMachine *pm, int kind, PyObject *cb,

@@ -52,6 +52,21 @@ void vmpy_callback_failed(PyMachine *pm)
     vm_machine_stop(pm->vm);
 }
 
+void vmpy_run_enter(PyMachine *pm)
+{
+    Py_CLEAR(pm->pending);
+    pm->run_thread = PyThread_get_thread_ident();
+    pm->released = PyEval_SaveThread();
+}
+
+void vmpy_run_leave(PyMachine *pm)
+{
+    if (pm->released)
+        PyEval_RestoreThread(pm->released);
+    pm->released = NULL;
+    pm->run_thread = 0;
+}
+
 /* Between slices of a run: give the GIL back if a callback took it. */
 static void machine_slice(void *arg)
 {
@@ -195,13 +210,8 @@ static PyObject *machine_protect(PyMachine *self, PyObject *args)
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
 }
 
-static PyObject *machine_regions(PyMachine *self, PyObject *unused)
+PyObject *vmpy_regions_list(const vm_region_info *info, size_t n)
 {
-    size_t n = vm_mem_regions(self->vm, NULL, 0);
-    vm_region_info *info = PyMem_Calloc(n ? n : 1, sizeof *info);
-    if (!info)
-        return PyErr_NoMemory();
-    vm_mem_regions(self->vm, info, n);
     PyObject *out = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; out && i < n; i++) {
         char perms[4] = { info[i].prot & VM_PROT_R ? 'r' : '-', info[i].prot & VM_PROT_W ? 'w' : '-',
@@ -214,6 +224,17 @@ static PyObject *machine_regions(PyMachine *self, PyObject *unused)
         }
         PyList_SET_ITEM(out, (Py_ssize_t)i, t);
     }
+    return out;
+}
+
+static PyObject *machine_regions(PyMachine *self, PyObject *unused)
+{
+    size_t n = vm_mem_regions(self->vm, NULL, 0);
+    vm_region_info *info = PyMem_Calloc(n ? n : 1, sizeof *info);
+    if (!info)
+        return PyErr_NoMemory();
+    vm_mem_regions(self->vm, info, n);
+    PyObject *out = vmpy_regions_list(info, n);
     PyMem_Free(info);
     return out;
 }
@@ -410,14 +431,9 @@ static PyObject *machine_run(PyMachine *self, PyObject *args, PyObject *kw)
     }
     if (timeout < 0)
         return PyErr_Format(PyExc_ValueError, "timeout must not be negative");
-    Py_CLEAR(self->pending);
-    self->run_thread = PyThread_get_thread_ident();
-    self->released = PyEval_SaveThread();
+    vmpy_run_enter(self);
     vm_stop_reason why = vm_machine_run(self->vm, &o);
-    if (self->released)
-        PyEval_RestoreThread(self->released);
-    self->released = NULL;
-    self->run_thread = 0;
+    vmpy_run_leave(self);
     if (self->pending) {
         PyObject *v = self->pending;
         self->pending = NULL;

@@ -87,18 +87,7 @@ static PyObject *snap_regions(PySnapshot *self, PyObject *unused)
     if (!info)
         return PyErr_NoMemory();
     vm_snapshot_regions(self->snap, info, n);
-    PyObject *out = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; out && i < n; i++) {
-        char perms[4] = { info[i].prot & VM_PROT_R ? 'r' : '-', info[i].prot & VM_PROT_W ? 'w' : '-',
-                          info[i].prot & VM_PROT_X ? 'x' : '-', 0 };
-        PyObject *t = Py_BuildValue("(KKss)", info[i].base, info[i].size, perms,
-                                    info[i].is_mmio ? "mmio" : "ram");
-        if (!t) {
-            Py_CLEAR(out);
-            break;
-        }
-        PyList_SET_ITEM(out, (Py_ssize_t)i, t);
-    }
+    PyObject *out = vmpy_regions_list(info, n);
     PyMem_Free(info);
     return out;
 }

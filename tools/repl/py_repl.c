@@ -25,14 +25,9 @@ static int py_run(void *ctx, vm_machine *m, const vm_run_opts *o, vm_stop_reason
         snprintf(msg, msglen, "the machine is already running (a run cannot start from inside a hook)");
         return VM_EINVAL;
     }
-    Py_CLEAR(pm->pending);
-    pm->run_thread = PyThread_get_thread_ident();
-    pm->released = PyEval_SaveThread();
+    vmpy_run_enter(pm);
     *why = vmpy_repl_run_default_sigint(m, o);
-    if (pm->released)
-        PyEval_RestoreThread(pm->released);
-    pm->released = NULL;
-    pm->run_thread = 0;
+    vmpy_run_leave(pm);
     if (pm->pending) {
         PyObject *s = PyObject_Str(pm->pending);
         snprintf(msg, msglen, "a Python hook raised %s: %s", Py_TYPE(pm->pending)->tp_name,
