@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from conftest import missing
+from testenv import missing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

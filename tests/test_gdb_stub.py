@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, missing, qemu_run, riscv_cc, tool_env  # noqa: F401
+from testenv import ROOT, missing, tool_env
 
 GDB = os.environ.get("VMPY_GDB", "gdb-multiarch")
 TIMEOUT = 60

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import CROSS_CC, RUN_TIMEOUT, missing, tool_env, vmpy_env
+from testenv import CROSS_CC, RUN_TIMEOUT, missing, tool_env, vmpy_env
 
 vmpy = pytest.importorskip("vmpy")
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -70,6 +70,20 @@ void trap_m_vec7(struct frame *f)
     trap_m(f);
 }
 
+/* Waits for *flag to become non-zero through an interrupt. A bare
+ * "while (!flag) wfi;" with MIE set loses the wakeup when the interrupt lands
+ * between the test and the wfi: the handler runs, and wfi then sleeps with
+ * nothing left pending. So wfi runs with MIE clear (it still wakes on a
+ * pending interrupt) and the interrupt is taken in the short MIE window. */
+static void wait_for_irq(volatile uint64_t *flag)
+{
+    while (!*flag) {
+        __asm__ volatile("wfi");
+        csr_set(mstatus, 1 << 3);
+        csr_clear(mstatus, 1 << 3);
+    }
+}
+
 void trap_s(struct frame *f)
 {
     s_cause = csr_read(scause);
@@ -227,10 +241,7 @@ int main(void)
     m_count = 0;
     *CLINT_MTIMECMP = *CLINT_MTIME + 1000;
     csr_set(mie, 1 << 7);
-    csr_set(mstatus, 1 << 3);
-    while (!m_count)
-        __asm__ volatile("wfi");
-    csr_clear(mstatus, 1 << 3);
+    wait_for_irq(&m_count);
     report("timer.cause", m_cause, (1ull << 63) | 7);
     report("timer.count", m_count, 1);
 
@@ -258,10 +269,7 @@ int main(void)
     vec7 = 0;
     *CLINT_MTIMECMP = *CLINT_MTIME + 100;
     csr_set(mie, 1 << 7);
-    csr_set(mstatus, 1 << 3);
-    while (!vec7)
-        __asm__ volatile("wfi");
-    csr_clear(mstatus, 1 << 3);
+    wait_for_irq(&vec7);
     csr_clear(mie, 1 << 7);
     report("vectored.timer_slot", vec7, 1);
     csr_write(mtvec, mtrap_entry);
