@@ -699,10 +699,10 @@ def test_disasm_never_overflows(native):
             assert got == want, (n, got, want)
 
 
+@pytest.mark.parametrize("rv", ["binding"], indirect=True)
 def test_disasm_stream(rv):
-    """The binding walks a mixed 16/32-bit stream with the right addresses."""
-    if rv.name != "binding":
-        pytest.skip("stream disassembly is a binding feature")
+    """The binding walks a mixed 16/32-bit stream with the right addresses
+    (stream disassembly is a binding feature: no native variant)."""
     code = bytes.fromhex("1385f5ff" "2e85" "8280" "b7453412")  # addi; c.mv; c.jr ra; lui
     out = rv.vmpy.disasm(code, addr=0x1000)
     assert [(a, s) for a, s, _ in out] == [(0x1000, 4), (0x1004, 2), (0x1006, 2), (0x1008, 4)]
