@@ -6,7 +6,8 @@ on qemu-system-riscv64: each line must carry the spec's expected value
 Covered: traps from U/M, delegation to S, counter enables, CLINT timer and
 software interrupts, WFI (woken, and masked), vectored mtvec, Sv39 walks
 with A/D updates, page faults, SUM, SFENCE.VMA (all and one address), satp
-modes, PMP registers, misaligned loads, the UART and the PLIC (priority,
+modes, SFENCE.VMA of code by address and by ASID, PMP enforcement (NA4,
+TOR, NAPOT, L, MPRV, page-table walks, fetch), PMP registers, misaligned loads, the UART and the PLIC (priority,
 pending, claim/complete, MEIP)."""
 import os
 import shutil
