@@ -117,3 +117,22 @@ def test_cli_boot_ctrl_a_x_quits_and_restores_terminal(debian):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_virtio_console_both_ways(debian):
+    """A second console: Linux's virtio_console (built in) makes /dev/hvc0;
+    guest output reaches board.hvc and host input reaches the guest."""
+    with boot(debian, debian.initrd, hvc=True) as b:
+        b.start()
+        b.console.expect("initramfs ready", timeout=120)
+        b.console.expect("# ", timeout=30)
+        b.console.write("cat /sys/bus/virtio/devices/*/device; echo VMPY-HVC-OUT-$((3*7)) > /dev/hvc0\n")
+        out = b.console.expect(r"# ", timeout=30)
+        assert "0x0003" in out          # virtio device id 3 enumerated
+        assert "VMPY-HVC-OUT-21" in b.hvc.expect("VMPY-HVC-OUT-21", timeout=30)
+        b.console.write("stty -echo < /dev/hvc0; head -n1 /dev/hvc0 | tr a-z A-Z\n")
+        time.sleep(0.5)
+        b.hvc.write("from-the-host\n")
+        assert "FROM-THE-HOST" in b.console.expect("FROM-THE-HOST", timeout=30)
+        b.console.write("poweroff -f\n")
+        assert b.wait(30) == "poweroff"

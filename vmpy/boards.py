@@ -24,7 +24,7 @@ _B = ctypes.c_void_p
 _sig = {
     "vmpy_board_new": (_B, [ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
                             ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-                            ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
+                            ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_free": (None, [_B]),
     "vmpy_board_start": (ctypes.c_int, [_B]),
     "vmpy_board_stop": (None, [_B]),
@@ -35,6 +35,8 @@ _sig = {
     "vmpy_board_console_read": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_double]),
     "vmpy_board_console_write": (None, [_B, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_set_echo_fd": (None, [_B, ctypes.c_int]),
+    "vmpy_board_hvc_read": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_double]),
+    "vmpy_board_hvc_write": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_icount": (ctypes.c_uint64, [_B]),
 }
 for _name, (_res, _args) in _sig.items():
@@ -65,12 +67,35 @@ def _path(p):
     return p.encode()
 
 
+class _HvcPort:
+    """The raw calls a Console needs, for the virtio console (/dev/hvc0)."""
+
+    def __init__(self, board):
+        self._board = board
+
+    def _read(self, n: int, timeout: float) -> bytes:
+        buf = ctypes.create_string_buffer(n)
+        got = _lib.vmpy_board_hvc_read(self._board._h, buf, n, timeout)
+        return buf.raw[:got]
+
+    def _write(self, data: bytes) -> None:
+        done = _lib.vmpy_board_hvc_write(self._board._h, data, len(data))
+        if done < len(data):
+            raise BufferError(f"virtio console input full: {done} of {len(data)} bytes queued")
+
+    @property
+    def state(self) -> str:
+        return self._board.state
+
+
 class Board:
     """A running or runnable board; use as a context manager to stop it."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, hvc: bool = False):
         self._h = handle
         self.console = Console(self)
+        # The virtio console (/dev/hvc0 in the guest), when built with hvc=True.
+        self.hvc = Console(_HvcPort(self)) if hvc else None
 
     # the raw calls the console uses
     def _read(self, n: int, timeout: float) -> bytes:
@@ -133,11 +158,12 @@ class Board:
 
 
 def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, append: str | None = None,
-         disk=None, disk_readonly: bool = False, rng: bool = True) -> Board:
+         disk=None, disk_readonly: bool = False, rng: bool = True, hvc: bool = False) -> Board:
     """Builds QEMU's riscv `virt` board.  firmware is OpenSBI (fw_dynamic.bin
     or fw_jump.bin) or a bare-metal program loaded at 0x80000000; kernel a
     RISC-V Linux Image.  With no firmware, the default Debian image is
-    fetched (vmpy image fetch debian-riscv64)."""
+    fetched (vmpy image fetch debian-riscv64).  hvc=True adds a virtio
+    console (/dev/hvc0), reachable as board.hvc."""
     if firmware is None:
         # No firmware given: the default Debian image (kernel and initrd
         # too, unless given).  With a firmware, nothing is added: bare-metal
@@ -153,10 +179,10 @@ def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, appe
     err = ctypes.create_string_buffer(512)
     h = _lib.vmpy_board_new(parse_size(ram), int(smp), _path(firmware), _path(kernel), _path(initrd),
                             append.encode(), _path(disk), int(bool(disk_readonly)), int(bool(rng)),
-                            err, len(err))
+                            int(bool(hvc)), err, len(err))
     if not h:
         raise RuntimeError(err.value.decode(errors="replace") or "cannot build the board")
-    return Board(h)
+    return Board(h, hvc=bool(hvc))
 
 
 # ---- `vmpy boot` ------------------------------------------------------------

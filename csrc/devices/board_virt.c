@@ -54,6 +54,7 @@ struct vm_board {
     goldfish_rtc *rtc;
     virtio_mmio *virtio[VIRTIO_SLOTS];
     int nvirtio;
+    virtio_console *hvc;        /* owned by its virtio_mmio slot */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;        /* input, output, stop, state changes */
@@ -202,6 +203,7 @@ static void tick(void *arg)
     publish_output(b);
     feed_input(b);
     goldfish_rtc_poll(b->rtc);
+    virtio_console_poll(b->hvc);   /* host input for the virtio console */
     uint64_t ns = idle_ns(b);
     if (ns && !atomic_load(&b->stop)) {
         idle_wait(b, ns);
@@ -533,6 +535,11 @@ static int map_virtio(vm_board *b, char *err, size_t errlen)
         if (add_virtio(b, virtio_rng_new(b->m, irq), err, errlen))
             return fail(err, errlen, "cannot create virtio-rng");
     }
+    if (b->cfg.hvc) {
+        vm_irq_line irq = { plic_set_irq, b->plic, VIRTIO_IRQ0 + b->nvirtio };
+        if (add_virtio(b, virtio_console_new(b->m, irq, &b->hvc), err, errlen))
+            return fail(err, errlen, "cannot create virtio-console");
+    }
     while (b->nvirtio < VIRTIO_SLOTS) {
         vm_irq_line none = { 0 };
         if (add_virtio(b, virtio_mmio_new_empty(b->m, none), err, errlen))
@@ -769,3 +776,19 @@ void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
 }
 
 void vm_board_set_echo_fd(vm_board *b, int fd) { b->echo_fd = fd; }
+
+size_t vm_board_hvc_read(vm_board *b, uint8_t *buf, size_t max, double timeout)
+{
+    return b->hvc ? virtio_console_host_read(b->hvc, buf, max, timeout) : 0;
+}
+
+size_t vm_board_hvc_write(vm_board *b, const uint8_t *buf, size_t n)
+{
+    if (!b->hvc)
+        return 0;
+    size_t done = virtio_console_host_write(b->hvc, buf, n);
+    pthread_mutex_lock(&b->lock);
+    pthread_cond_broadcast(&b->cond);           /* wake an idle run thread */
+    pthread_mutex_unlock(&b->lock);
+    return done;
+}
