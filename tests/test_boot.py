@@ -136,3 +136,45 @@ def test_virtio_console_both_ways(debian):
         assert "FROM-THE-HOST" in b.console.expect("FROM-THE-HOST", timeout=30)
         b.console.write("poweroff -f\n")
         assert b.wait(30) == "poweroff"
+
+
+def test_virtio_net_reaches_host_loopback(debian):
+    """virtio-net on libslirp: the guest configures 10.0.2.15, pings the
+    gateway and fetches a page from an HTTP server on the host's loopback
+    (which slirp maps to 10.0.2.2)."""
+    import http.server
+    import threading
+    if not boards.net_available():
+        pytest.fail("vmpy was built without libslirp (scripts/setup.sh installs libslirp-dev)")
+    body = b"VMPY-NET-PAGE-1618"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with boot(debian, debian.initrd, net=True) as b:
+            b.start()
+            b.console.expect("initramfs ready", timeout=120)
+            b.console.expect("# ", timeout=30)
+            b.console.write("cat /sys/class/net/eth0/address; ip link set eth0 up; "
+                            "ip addr add 10.0.2.15/24 dev eth0; ping -c1 -W5 10.0.2.2\n")
+            out = b.console.expect(r"# ", timeout=60)
+            assert "52:54:00:12:34:56" in out
+            assert "1 packets received" in out, out
+            port = srv.server_address[1]
+            b.console.write(f"wget -q -O - http://10.0.2.2:{port}/ ; echo\n")
+            out = b.console.expect(r"# ", timeout=60)
+            assert body.decode() in out, out
+            b.console.write("poweroff -f\n")
+            assert b.wait(30) == "poweroff"
+    finally:
+        srv.shutdown()

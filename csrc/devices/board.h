@@ -20,6 +20,8 @@ typedef struct vm_board_config {
     bool disk_readonly;
     bool rng;                    /* a virtio-rng device */
     bool hvc;                    /* a virtio-console device (/dev/hvc0) */
+    bool net;                    /* a virtio-net card on libslirp user networking */
+    const char *hostfwd;         /* "tcp:HOSTPORT:GUESTPORT[,...]" for it, or NULL */
 } vm_board_config;
 
 typedef struct vm_board vm_board;

@@ -65,4 +65,13 @@ bool virtio_console_input_pending(virtio_console *vc);
 size_t virtio_console_host_read(virtio_console *vc, uint8_t *buf, size_t max, double timeout);
 size_t virtio_console_host_write(virtio_console *vc, const uint8_t *buf, size_t n);
 
+/* virtio-net with libslirp user networking (virtio_net.c).  hostfwd:
+ * "tcp:HOSTPORT:GUESTPORT[,...]" or NULL.  virtio_net_poll runs on the
+ * board's run thread between slices. */
+typedef struct virtio_net virtio_net;
+virtio_mmio *virtio_net_new(vm_machine *m, vm_irq_line irq, const char *hostfwd, virtio_net **out,
+                            char *err, size_t errlen);
+void virtio_net_poll(virtio_net *n);
+bool virtio_net_available(void);             /* built with libslirp? */
+
 #endif

@@ -6,23 +6,28 @@
  * GIL at all.  Handles are opaque pointers; every function tolerates NULL. */
 #include "core/vm.h"
 #include "devices/board.h"
+#include "devices/virtio.h"
 #include <string.h>
 
 #define API __attribute__((visibility("default")))
 
 API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const char *kernel,
                              const char *initrd, const char *append, const char *disk,
-                             int disk_readonly, int rng, int hvc, char *err, size_t errlen)
+                             int disk_readonly, int rng, int hvc, int net, const char *hostfwd,
+                             char *err, size_t errlen)
 {
     vm_board_config cfg = {
         .ram_size = ram, .smp = smp, .firmware = firmware, .kernel = kernel, .initrd = initrd,
         .append = append, .disk = disk, .disk_readonly = disk_readonly != 0, .rng = rng != 0,
-        .hvc = hvc != 0,
+        .hvc = hvc != 0, .net = net != 0, .hostfwd = hostfwd,
     };
     if (err && errlen)
         err[0] = 0;
     return vm_board_new(&cfg, err, errlen);
 }
+
+/* Was vmpy built with libslirp (virtio-net)? */
+API int vmpy_board_net_available(void) { return virtio_net_available(); }
 
 API void vmpy_board_free(vm_board *b) { vm_board_free(b); }
 API int vmpy_board_start(vm_board *b) { return b ? vm_board_start(b) : -1; }
