@@ -178,3 +178,15 @@ def test_virtio_net_reaches_host_loopback(debian):
             assert b.wait(30) == "poweroff"
     finally:
         srv.shutdown()
+
+
+def test_cli_boot_with_piped_commands(debian):
+    """README's main job: commands piped into `vmpy boot` run at the shell
+    prompt, poweroff ends vmpy with status 0."""
+    r = subprocess.run([sys.executable, "-m", "vmpy", "boot", "--kernel", str(debian.kernel),
+                        "--initrd", str(debian.initrd), "--firmware", str(debian.firmware)],
+                       input=b"uname -m; echo piped-$((6*7)); poweroff -f\n", capture_output=True,
+                       cwd=ROOT, timeout=300)
+    out = r.stdout.decode(errors="replace")
+    assert r.returncode == 0, out[-2000:] + r.stderr.decode(errors="replace")
+    assert "\nriscv64" in out.replace("\r", "") and "piped-42" in out
