@@ -7,8 +7,10 @@ Covered: traps from U/M, delegation to S, counter enables, CLINT timer and
 software interrupts, WFI (woken, and masked), vectored mtvec, Sv39 walks
 with A/D updates, page faults, SUM, SFENCE.VMA (all and one address), satp
 modes, SFENCE.VMA of code by address and by ASID, PMP enforcement (NA4,
-TOR, NAPOT, L, MPRV, page-table walks, fetch), PMP registers, misaligned loads, the UART and the PLIC (priority,
-pending, claim/complete, MEIP)."""
+TOR, NAPOT, L, MPRV, page-table walks, fetch), PMP registers, misaligned
+loads, the UART and the PLIC (priority, pending, claim/complete, MEIP), and
+a virtio-mmio queue (a virtio-rng request: status, features, queue setup,
+used ring, interrupt status and ack)."""
 import os
 import shutil
 import subprocess
@@ -47,7 +49,8 @@ def run_qemu(binary, smp=1):
     qemu = shutil.which("qemu-system-riscv64")
     if not qemu:
         pytest.skip("qemu-system-riscv64 not installed")
-    r = subprocess.run([qemu, "-M", "virt", "-m", "128M", "-smp", str(smp), "-nographic", "-bios", str(binary)],
+    r = subprocess.run([qemu, "-M", "virt", "-m", "128M", "-smp", str(smp), "-nographic", "-bios", str(binary),
+                        "-global", "virtio-mmio.force-legacy=false", "-device", "virtio-rng-device"],
                        capture_output=True, timeout=240, stdin=subprocess.DEVNULL)
     return r.stdout.decode()
 

@@ -396,6 +396,65 @@ static void test_pmp_lock(void)
     report("pmp.lock.addr_kept", csr_read(pmpaddr0), ((uint64_t)pmp_buf + 16) >> 2);
 }
 
+/* ---- virtio-mmio: a virtio-rng request through a split virtqueue -------- */
+#define VIO(slot, off) (*(volatile uint32_t *)(0x10001000ul + 0x1000ul * (slot) + (off)))
+static struct { uint64_t addr; uint32_t len; uint16_t flags, next; } vq_desc[8] __attribute__((aligned(16)));
+static struct { uint16_t flags, idx, ring[8], used_event; } vq_avail __attribute__((aligned(4)));
+static struct { uint16_t flags, idx; struct { uint32_t id, len; } ring[8]; uint16_t avail_event; } vq_used
+    __attribute__((aligned(4096)));
+static uint8_t rng_buf[16];
+
+static void test_virtio_rng(void)
+{
+    int slot = -1;
+    for (int i = 0; i < 8; i++)
+        if (VIO(i, 0x000) == 0x74726976 && VIO(i, 0x004) == 2 && VIO(i, 0x008) == 4)
+            slot = i;
+    report("virtio.rng_found", slot >= 0, 1);
+    if (slot < 0)
+        return;
+    VIO(slot, 0x070) = 0;                            /* reset */
+    VIO(slot, 0x070) = 1 | 2;                        /* ACKNOWLEDGE | DRIVER */
+    VIO(slot, 0x014) = 1;
+    report("virtio.version_1", VIO(slot, 0x010) & 1, 1);
+    VIO(slot, 0x024) = 1;
+    VIO(slot, 0x020) = 1;                            /* VIRTIO_F_VERSION_1 */
+    VIO(slot, 0x024) = 0;
+    VIO(slot, 0x020) = 0;
+    VIO(slot, 0x070) = 1 | 2 | 8;                    /* FEATURES_OK */
+    report("virtio.features_ok", VIO(slot, 0x070) & 8, 8);
+    VIO(slot, 0x030) = 0;
+    report("virtio.queue_num_max_ok", VIO(slot, 0x034) >= 8, 1);
+    report("virtio.queue_not_ready", VIO(slot, 0x044), 0);
+    VIO(slot, 0x038) = 8;
+    VIO(slot, 0x080) = (uint32_t)(uint64_t)vq_desc;  VIO(slot, 0x084) = 0;
+    VIO(slot, 0x090) = (uint32_t)(uint64_t)&vq_avail; VIO(slot, 0x094) = 0;
+    VIO(slot, 0x0a0) = (uint32_t)(uint64_t)&vq_used;  VIO(slot, 0x0a4) = 0;
+    VIO(slot, 0x044) = 1;
+    report("virtio.queue_ready", VIO(slot, 0x044), 1);
+    VIO(slot, 0x070) = 1 | 2 | 8 | 4;                /* DRIVER_OK */
+    vq_desc[0].addr = (uint64_t)rng_buf;
+    vq_desc[0].len = sizeof rng_buf;
+    vq_desc[0].flags = 2;                            /* device writes */
+    vq_avail.ring[0] = 0;
+    __asm__ volatile("fence" ::: "memory");
+    vq_avail.idx = 1;
+    __asm__ volatile("fence" ::: "memory");
+    VIO(slot, 0x050) = 0;                            /* notify queue 0 */
+    for (long spin = 0; spin < 100000000 && *(volatile uint16_t *)&vq_used.idx == 0; spin++) {}
+    uint64_t nonzero = 0;
+    for (unsigned i = 0; i < sizeof rng_buf; i++) nonzero |= rng_buf[i];
+    report("virtio.used_idx", *(volatile uint16_t *)&vq_used.idx, 1);
+    report("virtio.used_id", vq_used.ring[0].id, 0);
+    report("virtio.used_len", vq_used.ring[0].len, sizeof rng_buf);
+    report("virtio.random_bytes", nonzero != 0, 1);
+    report("virtio.int_status", VIO(slot, 0x060) & 1, 1);
+    VIO(slot, 0x064) = 1;                            /* InterruptACK */
+    report("virtio.int_acked", VIO(slot, 0x060) & 1, 0);
+    VIO(slot, 0x070) = 0;
+    report("virtio.reset_status", VIO(slot, 0x070), 0);
+}
+
 int main(void)
 {
     csr_write(mscratch, mstack_top);
@@ -541,6 +600,7 @@ int main(void)
     report("uart.scratch", UART[7], 0x5a);
     report("uart.lsr", UART[5] & 0x60, 0x60);
 
+    test_virtio_rng();
     test_sfence();
     test_pmp();
     test_pmp_lock();                                 /* last: a locked entry stays */
