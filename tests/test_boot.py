@@ -4,9 +4,11 @@ The kernel, OpenSBI and busybox come from Debian (vmpy image fetch
 debian-riscv64); the tests skip when they cannot be fetched.  Each boot
 takes ~10-20 s with the interpreter."""
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -141,7 +143,8 @@ def test_virtio_console_both_ways(debian):
 def test_virtio_net_reaches_host_loopback(debian):
     """virtio-net on libslirp: the guest configures 10.0.2.15, pings the
     gateway and fetches a page from an HTTP server on the host's loopback
-    (which slirp maps to 10.0.2.2)."""
+    (which slirp maps to 10.0.2.2); a host port forwarded to the guest
+    reaches a server there."""
     import http.server
     import threading
     if not boards.net_available():
@@ -161,7 +164,10 @@ def test_virtio_net_reaches_host_loopback(debian):
     srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        with boot(debian, debian.initrd, net=True) as b:
+        with socket.socket() as s:      # a free host port for the forward
+            s.bind(("127.0.0.1", 0))
+            fwd = s.getsockname()[1]
+        with boot(debian, debian.initrd, net=True, hostfwd=f"tcp:{fwd}:80") as b:
             b.start()
             b.console.expect("initramfs ready", timeout=120)
             b.console.expect("# ", timeout=30)
@@ -174,6 +180,12 @@ def test_virtio_net_reaches_host_loopback(debian):
             b.console.write(f"wget -q -O - http://10.0.2.2:{port}/ ; echo\n")
             out = b.console.expect(r"# ", timeout=60)
             assert body.decode() in out, out
+            # and the other way: host 127.0.0.1:fwd reaches busybox httpd on guest port 80
+            b.console.write("mkdir -p /tmp/www; echo VMPY-HOSTFWD-OK > /tmp/www/index.html; "
+                            "httpd -p 80 -h /tmp/www; until netstat -ltn | grep -q :80; do sleep 1; done; echo listening-$((40+2))\n")
+            b.console.expect("listening-42", timeout=30)
+            with urllib.request.urlopen(f"http://127.0.0.1:{fwd}/index.html", timeout=60) as r:
+                assert r.read().strip() == b"VMPY-HOSTFWD-OK"
             b.console.write("poweroff -f\n")
             assert b.wait(30) == "poweroff"
     finally:
