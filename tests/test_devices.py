@@ -73,3 +73,13 @@ def test_baremetal_matches_qemu(program, smp):
     theirs = lines(run_qemu(program, smp))
     assert theirs and theirs[-1] == "done"
     assert ours == theirs
+
+
+def test_bad_network_options_raise(program):
+    if not boards.net_available():
+        with pytest.raises(RuntimeError, match="libslirp"):
+            boards.virt(ram="128M", firmware=program, net=True)
+        return
+    for bad in ("bogus", "tcp:0:80", "tcp:70000:80", "sctp:1:2", "tcp:1:2;rm"):
+        with pytest.raises(RuntimeError, match="hostfwd"):
+            boards.virt(ram="128M", firmware=program, net=True, hostfwd=bad)
