@@ -228,7 +228,10 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
 
 /* May cached blocks of pc's page run?  Permission to execute depends on
  * privilege, page tables and PMP; all of these flush the TLB when they
- * change, so a valid exec tag means the last check still holds. */
+ * change, so a valid exec tag means the last check still holds.  Branches
+ * within the running block's page skip the check: only traps, xRET,
+ * SFENCE.VMA and satp/PMP writes change that page's permission, and those
+ * all leave through next_block, which checks. */
 static inline bool exec_ok(const vm_tlb_entry *tlb, uint64_t pc)
 {
     return vm_tlb_entry_for((vm_tlb_entry *)tlb, pc)->tag_x == (pc & VM_PAGE_MASK);
@@ -358,7 +361,7 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
         vc->budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !nb_->flags && \
-                   exec_ok(tlb, t_) && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
             s = b->slots; \
@@ -613,7 +616,9 @@ op_SFENCE_VMA:
         system_sfence(st, c, s->in.rs1 == 0, RS1);
     else
         vm_tlb_flush_cpu(vc);
-    JUMP_TO(PC + LEN);
+    c->pc = PC + LEN;               /* next_block re-checks execute permission */
+    vc->budget -= s->idx + 1u;
+    goto next_block;
 
     /* ---- M ---------------------------------------------------------------- */
 op_MUL: RD = RS1 * RS2; NEXT;
