@@ -46,6 +46,14 @@ if os.path.exists(os.path.join(TCL_INC, "tcl.h")) and not os.environ.get("VMPY_N
     libraries.append("tcl8.6")
     cflags.append("-DVMPY_HAVE_TCL=1")
 
+# libslirp (Debian libslirp-dev) for virtio-net's user-mode networking.
+# Optional: without it the board has no network card and says why.
+if os.path.exists("/usr/include/slirp/libslirp.h"):
+    libraries.append("slirp")
+    cflags.append("-DVMPY_HAVE_SLIRP=1")
+else:
+    print("vmpy: libslirp-dev not found, building without virtio-net (apt-get install libslirp-dev)")
+
 # CPython's own CFLAGS carry -O3/-Wstrict-prototypes etc.; ours come last and win.
 core = Extension(
     "vmpy._core",

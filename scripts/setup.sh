@@ -18,6 +18,7 @@ APT_PACKAGES=(
     gdb-multiarch              # gdb stub tests
     tcl8.6-dev                 # REPL (tools/repl)
     libedit-dev                # REPL line editing
+    libslirp-dev               # virtio-net user-mode networking (optional at build time)
     dpkg-dev                   # apt-get source / dpkg-deb for guest images
     debian-archive-keyring     # trusts the trixie archive in scripts/debian-fetch.sh
     cpio                       # initramfs images

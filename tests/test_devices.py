@@ -6,8 +6,11 @@ on qemu-system-riscv64: each line must carry the spec's expected value
 Covered: traps from U/M, delegation to S, counter enables, CLINT timer and
 software interrupts, WFI (woken, and masked), vectored mtvec, Sv39 walks
 with A/D updates, page faults, SUM, SFENCE.VMA (all and one address), satp
-modes, PMP registers, misaligned loads, the UART and the PLIC (priority,
-pending, claim/complete, MEIP)."""
+modes, SFENCE.VMA of code by address and by ASID, PMP enforcement (NA4,
+TOR, NAPOT, L, MPRV, page-table walks, fetch), PMP registers, misaligned
+loads, the UART and the PLIC (priority, pending, claim/complete, MEIP), and
+a virtio-mmio queue (a virtio-rng request: status, features, queue setup,
+used ring, interrupt status and ack)."""
 import os
 import shutil
 import subprocess
@@ -46,7 +49,8 @@ def run_qemu(binary, smp=1):
     qemu = shutil.which("qemu-system-riscv64")
     if not qemu:
         pytest.skip("qemu-system-riscv64 not installed")
-    r = subprocess.run([qemu, "-M", "virt", "-m", "128M", "-smp", str(smp), "-nographic", "-bios", str(binary)],
+    r = subprocess.run([qemu, "-M", "virt", "-m", "128M", "-smp", str(smp), "-nographic", "-bios", str(binary),
+                        "-global", "virtio-mmio.force-legacy=false", "-device", "virtio-rng-device"],
                        capture_output=True, timeout=240, stdin=subprocess.DEVNULL)
     return r.stdout.decode()
 
@@ -69,3 +73,13 @@ def test_baremetal_matches_qemu(program, smp):
     theirs = lines(run_qemu(program, smp))
     assert theirs and theirs[-1] == "done"
     assert ours == theirs
+
+
+def test_bad_network_options_raise(program):
+    if not boards.net_available():
+        with pytest.raises(RuntimeError, match="libslirp"):
+            boards.virt(ram="128M", firmware=program, net=True)
+        return
+    for bad in ("bogus", "tcp:0:80", "tcp:70000:80", "sctp:1:2", "tcp:1:2;rm"):
+        with pytest.raises(RuntimeError, match="hostfwd"):
+            boards.virt(ram="128M", firmware=program, net=True, hostfwd=bad)

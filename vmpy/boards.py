@@ -24,7 +24,9 @@ _B = ctypes.c_void_p
 _sig = {
     "vmpy_board_new": (_B, [ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
                             ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
-                            ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]),
+                            ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
+                            ctypes.c_char_p, ctypes.c_size_t]),
+    "vmpy_board_net_available": (ctypes.c_int, []),
     "vmpy_board_free": (None, [_B]),
     "vmpy_board_start": (ctypes.c_int, [_B]),
     "vmpy_board_stop": (None, [_B]),
@@ -35,6 +37,8 @@ _sig = {
     "vmpy_board_console_read": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_double]),
     "vmpy_board_console_write": (None, [_B, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_set_echo_fd": (None, [_B, ctypes.c_int]),
+    "vmpy_board_hvc_read": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_double]),
+    "vmpy_board_hvc_write": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_icount": (ctypes.c_uint64, [_B]),
 }
 for _name, (_res, _args) in _sig.items():
@@ -65,12 +69,35 @@ def _path(p):
     return p.encode()
 
 
+class _HvcPort:
+    """The raw calls a Console needs, for the virtio console (/dev/hvc0)."""
+
+    def __init__(self, board):
+        self._board = board
+
+    def _read(self, n: int, timeout: float) -> bytes:
+        buf = ctypes.create_string_buffer(n)
+        got = _lib.vmpy_board_hvc_read(self._board._h, buf, n, timeout)
+        return buf.raw[:got]
+
+    def _write(self, data: bytes) -> None:
+        done = _lib.vmpy_board_hvc_write(self._board._h, data, len(data))
+        if done < len(data):
+            raise BufferError(f"virtio console input full: {done} of {len(data)} bytes queued")
+
+    @property
+    def state(self) -> str:
+        return self._board.state
+
+
 class Board:
     """A running or runnable board; use as a context manager to stop it."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, hvc: bool = False):
         self._h = handle
         self.console = Console(self)
+        # The virtio console (/dev/hvc0 in the guest), when built with hvc=True.
+        self.hvc = Console(_HvcPort(self)) if hvc else None
 
     # the raw calls the console uses
     def _read(self, n: int, timeout: float) -> bytes:
@@ -132,12 +159,25 @@ class Board:
             pass
 
 
+def net_available() -> bool:
+    """Was vmpy built with libslirp, so that virt(net=True) works?"""
+    return bool(_lib.vmpy_board_net_available())
+
+
 def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, append: str | None = None,
-         disk=None, disk_readonly: bool = False, rng: bool = True) -> Board:
+         disk=None, disk_readonly: bool = False, rng: bool = True, hvc: bool = False,
+         net: bool = False, hostfwd: str | None = None) -> Board:
     """Builds QEMU's riscv `virt` board.  firmware is OpenSBI (fw_dynamic.bin
     or fw_jump.bin) or a bare-metal program loaded at 0x80000000; kernel a
     RISC-V Linux Image.  With no firmware, the default Debian image is
-    fetched (vmpy image fetch debian-riscv64)."""
+    fetched (vmpy image fetch debian-riscv64).  hvc=True adds a virtio
+    console (/dev/hvc0), reachable as board.hvc.  net=True adds a virtio-net
+    card on libslirp user networking (guest 10.0.2.15, host loopback seen
+    as 10.0.2.2); hostfwd="tcp:HOSTPORT:GUESTPORT[,...]" forwards host ports
+    on 127.0.0.1 to the guest."""
+    if (net or hostfwd) and not net_available():
+        raise RuntimeError("virtio-net needs libslirp: this vmpy was built without it "
+                           "(apt-get install libslirp-dev, then rebuild)")
     if firmware is None:
         # No firmware given: the default Debian image (kernel and initrd
         # too, unless given).  With a firmware, nothing is added: bare-metal
@@ -153,10 +193,11 @@ def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, appe
     err = ctypes.create_string_buffer(512)
     h = _lib.vmpy_board_new(parse_size(ram), int(smp), _path(firmware), _path(kernel), _path(initrd),
                             append.encode(), _path(disk), int(bool(disk_readonly)), int(bool(rng)),
+                            int(bool(hvc)), int(bool(net or hostfwd)), hostfwd.encode() if hostfwd else None,
                             err, len(err))
     if not h:
         raise RuntimeError(err.value.decode(errors="replace") or "cannot build the board")
-    return Board(h)
+    return Board(h, hvc=bool(hvc))
 
 
 # ---- `vmpy boot` ------------------------------------------------------------
@@ -167,7 +208,8 @@ def _cmd_boot(args) -> int:
     try:
         board = virt(ram=args.ram, smp=args.smp, kernel=args.kernel, initrd=args.initrd,
                      firmware=args.firmware, append=args.append, disk=args.disk,
-                     disk_readonly=args.readonly, rng=True)
+                     disk_readonly=args.readonly, rng=True, net=args.net or bool(args.hostfwd),
+                     hostfwd=args.hostfwd)
     except (RuntimeError, OSError, ValueError) as e:
         print(f"vmpy: {e}", file=sys.stderr)
         return 1
@@ -186,4 +228,7 @@ def add_boot_command(subparsers) -> None:
     p.add_argument("--smp", type=int, default=1, help="number of harts")
     p.add_argument("--disk", help="raw disk image for virtio-blk")
     p.add_argument("--readonly", action="store_true", help="attach the disk read-only")
+    p.add_argument("--net", action="store_true",
+                   help="virtio-net on user-mode networking (libslirp): guest 10.0.2.15, host 10.0.2.2")
+    p.add_argument("--hostfwd", help="forward host ports to the guest: tcp:HOSTPORT:GUESTPORT[,...] (implies --net)")
     p.set_defaults(func=_cmd_boot)

@@ -58,6 +58,22 @@ class Console:
             self._pull(min(left, 0.2))
 
 
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def _wait_prompt(board, prompt: bytes = b"# ", timeout: float = 300.0) -> None:
+    try:
+        board.console.expect(re.escape(prompt), timeout=timeout)
+    except ConsoleTimeout:
+        pass
+
+
 def interactive(board, stdin_fd: int | None = None, stdout_fd: int | None = None) -> int:
     """Connects the terminal to the board's console until the guest powers
     off or the user types Ctrl-A X.  Returns the exit status."""
@@ -79,8 +95,19 @@ def interactive(board, stdin_fd: int | None = None, stdout_fd: int | None = None
             r, _, _ = select.select([stdin_fd], [], [], 0.1)
             if not r:
                 continue
-            data = os.read(stdin_fd, 1024)
+            data = os.read(stdin_fd, 65536)
+            if saved is None and data:
+                # Input from a pipe or file: a serial line that the guest
+                # has not opened yet drops what arrives, so hold the input
+                # back until the shell's first prompt.
+                data += _read_all(stdin_fd)
+                _wait_prompt(board)
+                board._write(data.replace(b"\n", b"\r"))
+                data = b""
             if not data:
+                # End of input: run until the guest powers off (or Ctrl-C).
+                while board.wait(0.2) == "running":
+                    pass
                 break
             out = bytearray()
             for b in data:

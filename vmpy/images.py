@@ -9,6 +9,7 @@ an interactive initramfs.  Everything is cached under the user's cache dir.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import lzma
 import os
@@ -85,7 +86,8 @@ class Cpio:
 # Kernel modules for the virtio devices (Debian builds them as modules);
 # loaded in this order by the interactive init.
 VIRTIO_MODULES = ["drivers/virtio/virtio_mmio.ko", "drivers/block/virtio_blk.ko",
-                  "drivers/char/hw_random/virtio-rng.ko"]
+                  "drivers/char/hw_random/virtio-rng.ko", "net/core/failover.ko",
+                  "drivers/net/net_failover.ko", "drivers/net/virtio_net.ko"]
 
 INIT_MARKER = """#!/bin/busybox sh
 /bin/busybox echo {marker}
@@ -107,6 +109,12 @@ while true; do
     poweroff -f
 done
 """
+
+
+def _initrd_tag() -> str:
+    """Names the cached interactive initramfs after what goes into it, so
+    that a new module list or init script rebuilds it."""
+    return hashlib.sha1((INIT_SHELL + repr(VIRTIO_MODULES)).encode()).hexdigest()[:10]
 
 
 def build_initramfs(busybox: str | os.PathLike, init_script: str, out: str | os.PathLike,
@@ -173,7 +181,7 @@ def fetch_debian_riscv64(refresh: bool = False) -> DebianImage:
     fw_dir = sbi / "usr/lib/riscv64-linux-gnu/opensbi/generic"
     image = DebianImage(kernel=kernels[-1], firmware=fw_dir / "fw_dynamic.bin",
                         firmware_jump=fw_dir / "fw_jump.bin", busybox=busybox,
-                        initrd=cache_dir() / "images" / "debian-riscv64-initrd.cpio.gz", modules=kroot)
+                        initrd=cache_dir() / "images" / f"debian-riscv64-initrd-{_initrd_tag()}.cpio.gz", modules=kroot)
     mods = sorted((kroot / "usr/lib/modules").glob("*"))
     image.modules = mods[-1] if mods else kroot
     for p in (image.firmware, image.firmware_jump):

@@ -95,6 +95,10 @@ typedef struct vm_isa {
     int (*disasm)(uint64_t pc, const uint8_t *bytes, size_t avail, char *buf, size_t buflen);
     /* MMU: virtual to physical for one access (NULL: identity). */
     int (*translate)(vm_cpu *c, uint64_t vaddr, int access, uint64_t *paddr);
+    /* Physical access check after translation (RISC-V PMP; NULL: none).
+     * Returns 0 (allowed, and the same answer for the whole page, so the TLB
+     * may cache it), 1 (allowed, but don't cache the page) or VM_EPROT. */
+    int (*phys_check)(vm_cpu *c, uint64_t paddr, unsigned size, int access);
     const vm_engine *const *engines;         /* NULL-terminated, first is the default */
     const struct vm_linux_abi *linux_abi;    /* NULL if no Linux user mode */
 } vm_isa;

@@ -376,7 +376,7 @@ static bool page_is_plain(vm_machine *m, vm_region *r, uint64_t ppage, uint64_t 
 /* Resolves one access: translation, region, permission.  On success fills
  * the TLB when the page may take the fast path and returns the region and
  * physical address. */
-static int resolve(vm_cpu *c, uint64_t vaddr, int access, vm_region **rp, uint64_t *pap)
+static int resolve(vm_cpu *c, uint64_t vaddr, int access, unsigned size, vm_region **rp, uint64_t *pap)
 {
     vm_machine *m = c->machine;
     uint64_t pa = vaddr;
@@ -384,6 +384,13 @@ static int resolve(vm_cpu *c, uint64_t vaddr, int access, vm_region **rp, uint64
         int err = m->isa->translate(c, vaddr, access, &pa);
         if (err)
             return err;
+    }
+    bool cacheable = true;
+    if (m->isa->phys_check) {
+        int chk = m->isa->phys_check(c, pa, size, access);
+        if (chk < 0)
+            return chk;
+        cacheable = chk == 0;
     }
     vm_region *r = vm_region_find(m, pa);
     if (!r)
@@ -395,7 +402,7 @@ static int resolve(vm_cpu *c, uint64_t vaddr, int access, vm_region **rp, uint64
     if (r->mmio)
         return 0;
     uint64_t vpage = vaddr & VM_PAGE_MASK;
-    if (!page_is_plain(m, r, pa & VM_PAGE_MASK, vpage, access))
+    if (!cacheable || !page_is_plain(m, r, pa & VM_PAGE_MASK, vpage, access))
         return 0;
     vm_tlb_entry *e = vm_tlb_entry_for(c->tlb, vaddr);
     uintptr_t addend = (uintptr_t)(r->host + ((pa & VM_PAGE_MASK) - r->base)) - (uintptr_t)vpage;
@@ -423,7 +430,7 @@ static int resolve_or_fault(vm_cpu *c, uint64_t addr, int access, unsigned size,
                             vm_region **rp, uint64_t *pap)
 {
     for (int tries = 0;; tries++) {
-        int err = resolve(c, addr, access, rp, pap);
+        int err = resolve(c, addr, access, size, rp, pap);
         if (!err)
             return 0;
         record_fault(c, addr, access, size, err);

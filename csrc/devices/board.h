@@ -19,6 +19,9 @@ typedef struct vm_board_config {
     const char *disk;            /* raw image for virtio-blk, or NULL */
     bool disk_readonly;
     bool rng;                    /* a virtio-rng device */
+    bool hvc;                    /* a virtio-console device (/dev/hvc0) */
+    bool net;                    /* a virtio-net card on libslirp user networking */
+    const char *hostfwd;         /* "tcp:HOSTPORT:GUESTPORT[,...]" for it, or NULL */
 } vm_board_config;
 
 typedef struct vm_board vm_board;
@@ -45,5 +48,10 @@ size_t vm_board_console_read(vm_board *b, uint8_t *buf, size_t max, double timeo
 void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n);
 /* Also copy console output to a file descriptor as it comes (-1: off). */
 void vm_board_set_echo_fd(vm_board *b, int fd);
+
+/* The virtio console (cfg.hvc), a second byte stream: 0 bytes without it.
+ * write returns how many bytes were queued for the guest. */
+size_t vm_board_hvc_read(vm_board *b, uint8_t *buf, size_t max, double timeout);
+size_t vm_board_hvc_write(vm_board *b, const uint8_t *buf, size_t n);
 
 #endif

@@ -54,6 +54,8 @@ struct vm_board {
     goldfish_rtc *rtc;
     virtio_mmio *virtio[VIRTIO_SLOTS];
     int nvirtio;
+    virtio_console *hvc;        /* owned by its virtio_mmio slot */
+    virtio_net *net;            /* likewise */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;        /* input, output, stop, state changes */
@@ -202,7 +204,11 @@ static void tick(void *arg)
     publish_output(b);
     feed_input(b);
     goldfish_rtc_poll(b->rtc);
+    virtio_console_poll(b->hvc);   /* host input for the virtio console */
+    virtio_net_poll(b->net);       /* slirp's sockets and timers */
     uint64_t ns = idle_ns(b);
+    if (b->net && ns > 1000000)
+        ns = 1000000;              /* nobody wakes us for network input: poll each ms */
     if (ns && !atomic_load(&b->stop)) {
         idle_wait(b, ns);
         feed_input(b);
@@ -533,6 +539,16 @@ static int map_virtio(vm_board *b, char *err, size_t errlen)
         if (add_virtio(b, virtio_rng_new(b->m, irq), err, errlen))
             return fail(err, errlen, "cannot create virtio-rng");
     }
+    if (b->cfg.hvc) {
+        vm_irq_line irq = { plic_set_irq, b->plic, VIRTIO_IRQ0 + b->nvirtio };
+        if (add_virtio(b, virtio_console_new(b->m, irq, &b->hvc), err, errlen))
+            return fail(err, errlen, "cannot create virtio-console");
+    }
+    if (b->cfg.net) {
+        vm_irq_line irq = { plic_set_irq, b->plic, VIRTIO_IRQ0 + b->nvirtio };
+        if (add_virtio(b, virtio_net_new(b->m, irq, b->cfg.hostfwd, &b->net, err, errlen), err, errlen))
+            return -1;
+    }
     while (b->nvirtio < VIRTIO_SLOTS) {
         vm_irq_line none = { 0 };
         if (add_virtio(b, virtio_mmio_new_empty(b->m, none), err, errlen))
@@ -622,6 +638,7 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
     }
     b->cfg = *cfg;
     b->cfg.firmware = b->cfg.kernel = b->cfg.initrd = b->cfg.append = b->cfg.disk = NULL;
+    b->cfg.hostfwd = NULL;
     b->ram_size = cfg->ram_size;
     b->echo_fd = -1;
     pthread_mutex_init(&b->lock, NULL);
@@ -639,6 +656,7 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
     b->cfg.initrd = cfg->initrd;
     b->cfg.append = cfg->append;
     b->cfg.disk = cfg->disk;
+    b->cfg.hostfwd = cfg->hostfwd;
     int rc = 0;
     if (vm_mem_map(b->m, ROM_BASE, 0x1000, VM_PROT_R | VM_PROT_X) ||
         vm_mem_map(b->m, RAM_BASE, cfg->ram_size, VM_PROT_RWX))
@@ -651,6 +669,7 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
     if (!rc)
         rc = load_images(b, err, errlen);
     b->cfg.firmware = b->cfg.kernel = b->cfg.initrd = b->cfg.append = b->cfg.disk = NULL;
+    b->cfg.hostfwd = NULL;
     if (rc) {
         vm_board_free(b);
         return NULL;
@@ -769,3 +788,19 @@ void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
 }
 
 void vm_board_set_echo_fd(vm_board *b, int fd) { b->echo_fd = fd; }
+
+size_t vm_board_hvc_read(vm_board *b, uint8_t *buf, size_t max, double timeout)
+{
+    return b->hvc ? virtio_console_host_read(b->hvc, buf, max, timeout) : 0;
+}
+
+size_t vm_board_hvc_write(vm_board *b, const uint8_t *buf, size_t n)
+{
+    if (!b->hvc)
+        return 0;
+    size_t done = virtio_console_host_write(b->hvc, buf, n);
+    pthread_mutex_lock(&b->lock);
+    pthread_cond_broadcast(&b->cond);           /* wake an idle run thread */
+    pthread_mutex_unlock(&b->lock);
+    return done;
+}

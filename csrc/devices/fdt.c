@@ -16,7 +16,7 @@ struct fdt {
 
 static void put(buf *b, const void *data, size_t n)
 {
-    if (b->failed)
+    if (b->failed || n == 0)          /* n == 0: empty properties pass data = NULL */
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;

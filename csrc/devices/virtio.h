@@ -8,6 +8,7 @@
 #include "core/vm.h"
 
 #define VIRTIO_MAX_SEGS 130
+#define VIRTIO_DEFER 0xffffffffu
 
 /* One request: the descriptor chain as host memory segments. */
 typedef struct virtio_chain {
@@ -29,7 +30,9 @@ typedef struct virtio_device {
     int nqueues;
     uint8_t *config;             /* device configuration space */
     uint32_t config_size;
-    /* Handles one chain from queue q; returns the bytes written into it. */
+    /* Handles one chain from queue q; returns the bytes written into it,
+     * or VIRTIO_DEFER to leave the chain queued (a receive queue with
+     * nothing to deliver yet; virtio_mmio_notify retries later). */
     uint32_t (*request)(void *dev, int q, const virtio_chain *ch);
     void (*flush)(void *dev);    /* make writes durable (may be NULL) */
     void (*free)(void *dev);
@@ -41,6 +44,9 @@ virtio_mmio *virtio_mmio_new(vm_machine *m, vm_irq_line irq, virtio_device d);
 virtio_mmio *virtio_mmio_new_empty(vm_machine *m, vm_irq_line irq);
 void virtio_mmio_free(virtio_mmio *v);
 void virtio_mmio_flush(virtio_mmio *v);
+/* Processes queue q as if the guest had notified it (run thread only):
+ * devices call it when host data arrives for deferred buffers. */
+void virtio_mmio_notify(virtio_mmio *v, int q);
 uint64_t virtio_mmio_read(void *v, uint64_t off, unsigned size);
 void virtio_mmio_write(void *v, uint64_t off, unsigned size, uint64_t val);
 
@@ -48,5 +54,24 @@ void virtio_mmio_write(void *v, uint64_t off, unsigned size, uint64_t val);
 virtio_mmio *virtio_blk_new(vm_machine *m, vm_irq_line irq, const char *path, bool readonly,
                             char *err, size_t errlen);
 virtio_mmio *virtio_rng_new(vm_machine *m, vm_irq_line irq);
+
+/* virtio-console (virtio_console.c): one port, /dev/hvc0 in Linux.  The
+ * host side is thread-safe; the board calls virtio_console_poll from its
+ * run thread to deliver pending input. */
+typedef struct virtio_console virtio_console;
+virtio_mmio *virtio_console_new(vm_machine *m, vm_irq_line irq, virtio_console **out);
+void virtio_console_poll(virtio_console *vc);
+bool virtio_console_input_pending(virtio_console *vc);
+size_t virtio_console_host_read(virtio_console *vc, uint8_t *buf, size_t max, double timeout);
+size_t virtio_console_host_write(virtio_console *vc, const uint8_t *buf, size_t n);
+
+/* virtio-net with libslirp user networking (virtio_net.c).  hostfwd:
+ * "tcp:HOSTPORT:GUESTPORT[,...]" or NULL.  virtio_net_poll runs on the
+ * board's run thread between slices. */
+typedef struct virtio_net virtio_net;
+virtio_mmio *virtio_net_new(vm_machine *m, vm_irq_line irq, const char *hostfwd, virtio_net **out,
+                            char *err, size_t errlen);
+void virtio_net_poll(virtio_net *n);
+bool virtio_net_available(void);             /* built with libslirp? */
 
 #endif

@@ -183,6 +183,10 @@ static void process(virtio_mmio *v, int qi)
             break;
         }
         written = v->d.request(v->d.dev, qi, ch);
+        if (written == VIRTIO_DEFER) {         /* no data yet: keep the buffer */
+            q->last_avail--;
+            break;
+        }
         uint16_t used_idx;
         memcpy(&used_idx, used + 2, 2);
         uint32_t elem[2] = { head, written };
@@ -280,4 +284,10 @@ void virtio_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
     case 0x0a4: if (q) set_half(&q->used, true, val); break;
     default: break;
     }
+}
+
+void virtio_mmio_notify(virtio_mmio *v, int q)
+{
+    if (v && q >= 0 && q < v->d.nqueues)
+        process(v, q);
 }

@@ -6,22 +6,28 @@
  * GIL at all.  Handles are opaque pointers; every function tolerates NULL. */
 #include "core/vm.h"
 #include "devices/board.h"
+#include "devices/virtio.h"
 #include <string.h>
 
 #define API __attribute__((visibility("default")))
 
 API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const char *kernel,
                              const char *initrd, const char *append, const char *disk,
-                             int disk_readonly, int rng, char *err, size_t errlen)
+                             int disk_readonly, int rng, int hvc, int net, const char *hostfwd,
+                             char *err, size_t errlen)
 {
     vm_board_config cfg = {
         .ram_size = ram, .smp = smp, .firmware = firmware, .kernel = kernel, .initrd = initrd,
         .append = append, .disk = disk, .disk_readonly = disk_readonly != 0, .rng = rng != 0,
+        .hvc = hvc != 0, .net = net != 0, .hostfwd = hostfwd,
     };
     if (err && errlen)
         err[0] = 0;
     return vm_board_new(&cfg, err, errlen);
 }
+
+/* Was vmpy built with libslirp (virtio-net)? */
+API int vmpy_board_net_available(void) { return virtio_net_available(); }
 
 API void vmpy_board_free(vm_board *b) { vm_board_free(b); }
 API int vmpy_board_start(vm_board *b) { return b ? vm_board_start(b) : -1; }
@@ -40,6 +46,16 @@ API void vmpy_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
 {
     if (b && buf)
         vm_board_console_write(b, buf, n);
+}
+
+API size_t vmpy_board_hvc_read(vm_board *b, uint8_t *buf, size_t max, double timeout)
+{
+    return b && buf ? vm_board_hvc_read(b, buf, max, timeout) : 0;
+}
+
+API size_t vmpy_board_hvc_write(vm_board *b, const uint8_t *buf, size_t n)
+{
+    return b && buf ? vm_board_hvc_write(b, buf, n) : 0;
 }
 
 API void vmpy_board_set_echo_fd(vm_board *b, int fd) { if (b) vm_board_set_echo_fd(b, fd); }

@@ -43,6 +43,7 @@ static void report(const char *name, uint64_t v, uint64_t expect)
 
 struct frame { uint64_t x[32]; };
 static volatile uint64_t m_first, m_cause, m_tval, m_epc, m_count, s_cause, s_tval, s_count, vec7;
+static volatile uint64_t flog_cause[8], flog_tval[8];   /* the first 8 M traps since m_count = 0 */
 
 void trap_m(struct frame *f)
 {
@@ -51,6 +52,10 @@ void trap_m(struct frame *f)
         m_first = cause;                             /* the first trap since m_count = 0 */
     m_cause = cause;
     m_tval = csr_read(mtval);
+    if (m_count < 8) {
+        flog_cause[m_count] = cause;
+        flog_tval[m_count] = m_tval;
+    }
     m_epc = csr_read(mepc);
     m_count++;
     if (cause >> 63) {                               /* interrupts: silence the source */
@@ -60,6 +65,8 @@ void trap_m(struct frame *f)
         return;
     }
     if ((cause == 8 || cause == 9) && f->x[17] == 93)  /* "exit" from the lower mode */
+        back_to_m();
+    if (cause == 1)                                  /* fetch fault: no way to go on */
         back_to_m();
     csr_write(mepc, m_epc + 4);                      /* skip the faulting instruction */
 }
@@ -118,7 +125,7 @@ static uint64_t page_a[512] __attribute__((aligned(4096)));
 static uint64_t page_b[512] __attribute__((aligned(4096)));
 static uint64_t page_ro[512] __attribute__((aligned(4096)));
 #define VA_TEST 0xC0000000ull
-static volatile uint64_t s_read1, s_read2, s_read3;
+static volatile uint64_t s_read1, s_read2, s_read3, s_read4;
 
 static uint64_t pte(void *pa, uint64_t flags) { return ((uint64_t)pa >> 12) << 10 | flags; }
 
@@ -189,6 +196,263 @@ static void s_fault_cause(void)
 {
     (void)*(volatile uint64_t *)(VA_TEST + 0x2000);
     lower_exit();
+}
+
+
+/* ---- SFENCE.VMA: code remapped under an ASID ------------------------------ */
+static uint32_t code_a[1024] __attribute__((aligned(4096)));
+static uint32_t code_b[1024] __attribute__((aligned(4096)));
+#define VA_CODE (VA_TEST + 0x4000)
+#define ASID 5ull
+
+static void s_code_remap(void)
+{
+    typedef long (*fn_t)(void);
+    s_read1 = ((fn_t)VA_CODE)();
+    l0[4] = pte(code_b, PTE_V | PTE_R | PTE_X | PTE_A | PTE_D);
+    __asm__ volatile("sfence.vma %0, zero" :: "r"(VA_CODE) : "memory");
+    s_read2 = ((fn_t)VA_CODE)();
+    l0[4] = pte(code_a, PTE_V | PTE_R | PTE_X | PTE_A | PTE_D);
+    __asm__ volatile("sfence.vma zero, %0" :: "r"(ASID) : "memory");
+    s_read3 = ((fn_t)VA_CODE)();
+    l0[0] = pte(page_b, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+    __asm__ volatile("sfence.vma %0, %1" :: "r"(VA_TEST), "r"(ASID) : "memory");
+    s_read4 = *(volatile uint64_t *)(VA_TEST + 16);
+    lower_exit();
+}
+
+static void test_sfence(void)
+{
+    code_a[0] = 0x00100513; code_a[1] = 0x00008067;   /* li a0, 1; ret */
+    code_b[0] = 0x00200513; code_b[1] = 0x00008067;   /* li a0, 2; ret */
+    __asm__ volatile("fence.i" ::: "memory");
+    l0[0] = pte(page_a, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+    l0[4] = pte(code_a, PTE_V | PTE_R | PTE_X | PTE_A | PTE_D);
+    csr_write(satp, (8ull << 60) | (ASID << 44) | ((uint64_t)root >> 12));
+    report("satp.asid_readback", (csr_read(satp) >> 44) & 0xffff, ASID);
+    m_count = 0;
+    run_lower(1, s_code_remap);
+    report("sfence.code_before", s_read1, 1);
+    report("sfence.code_after_va", s_read2, 2);
+    report("sfence.code_after_asid", s_read3, 1);
+    report("sfence.data_after_va_asid", s_read4, 0xb002);
+    report("sfence.traps", m_count, 1);
+    csr_write(satp, 0);
+}
+
+/* ---- PMP ------------------------------------------------------------------- */
+static uint32_t pmp_buf[2048] __attribute__((aligned(8192)));
+static uint32_t pmp_code[1024] __attribute__((aligned(4096)));
+#define NAPOT_ALL (~0ull >> 10)
+#define PMP_R 1
+#define PMP_W 2
+#define PMP_X 4
+#define PMP_TOR 0x08
+#define PMP_NA4 0x10
+#define PMP_NAPOT 0x18
+#define PMP_L 0x80
+
+static uint64_t napot(void *base, uint64_t size) { return ((uint64_t)base >> 2) | ((size >> 3) - 1); }
+
+static void lower_pmp_na4(void)
+{
+    volatile uint32_t *p = pmp_buf;
+    s_read1 = p[0];                                  /* allowed */
+    (void)p[2];                                      /* NA4 entry: load access fault */
+    p[2] = 1;                                        /* store access fault */
+    s_read3 = p[3];                                  /* the next word is allowed */
+    uint64_t v;
+    __asm__ volatile("ld %0, 4(%1)" : "=r"(v) : "r"(p) : "memory");   /* straddles: fault */
+    lower_exit();
+}
+
+static void lower_pmp_tor(void)
+{
+    volatile uint32_t *p = pmp_buf;
+    s_read1 = p[0x200];                              /* inside the R-only TOR range */
+    p[0x200] = 7;                                    /* store access fault */
+    p[0x400] = 8;                                    /* just above the range: allowed */
+    s_read2 = p[0x400];
+    lower_exit();
+}
+
+static void s_pmp_walk(void)
+{
+    (void)*(volatile uint64_t *)VA_TEST;            /* the walk reads l0: access fault */
+    lower_exit();
+}
+
+static void pmp_reset(void)
+{
+    csr_write(pmpcfg0, 0);
+    csr_write(pmpcfg2, 0);
+    csr_write(pmpaddr0, NAPOT_ALL);
+    csr_write(pmpcfg0, PMP_NAPOT | PMP_R | PMP_W | PMP_X);
+}
+
+static void test_pmp(void)
+{
+    for (int i = 0; i < 2048; i++) pmp_buf[i] = 0xa0000 + i;
+    /* NA4 with no permission ahead of an all-RWX NAPOT entry */
+    csr_write(pmpaddr0, ((uint64_t)pmp_buf + 8) >> 2);
+    csr_write(pmpaddr1, NAPOT_ALL);
+    csr_write(pmpcfg0, ((uint64_t)(PMP_NAPOT | PMP_R | PMP_W | PMP_X) << 8) | PMP_NA4);
+    for (int mode = 0; mode <= 1; mode++) {
+        m_count = 0;
+        run_lower(mode, lower_pmp_na4);
+        puts_(mode ? "[S] " : "[U] ");
+        report("pmp.na4.traps", m_count, 4);
+        report("pmp.na4.load_cause", flog_cause[0], 5);
+        report("pmp.na4.load_tval", flog_tval[0] - (uint64_t)pmp_buf, 8);
+        report("pmp.na4.store_cause", flog_cause[1], 7);
+        report("pmp.na4.store_tval", flog_tval[1] - (uint64_t)pmp_buf, 8);
+        report("pmp.na4.straddle_cause", flog_cause[2], 5);
+        report("pmp.na4.read_before", s_read1, 0xa0000);
+        report("pmp.na4.read_after", s_read3, 0xa0003);
+    }
+    report("pmp.na4.m_allowed", pmp_buf[2], 0xa0002);   /* M: unlocked entries don't apply */
+    /* MPRV makes M's loads use MPP's privilege, and so S's PMP view */
+    m_count = 0;
+    csr_clear(mstatus, 3ull << 11);
+    csr_set(mstatus, (1ull << 11) | (1ull << 17));
+    uint64_t v = *(volatile uint32_t *)&pmp_buf[2];
+    csr_clear(mstatus, 1ull << 17);
+    report("pmp.mprv.cause", m_count ? flog_cause[0] : 0, 5);
+    (void)v;
+
+    /* TOR: [pmpaddr0, pmpaddr1) read-only for S/U */
+    pmp_buf[0x400] = 0;
+    csr_write(pmpcfg0, 0);
+    csr_write(pmpaddr0, (uint64_t)pmp_buf >> 2);
+    csr_write(pmpaddr1, ((uint64_t)pmp_buf + 0x1000) >> 2);
+    csr_write(pmpaddr2, NAPOT_ALL);
+    csr_write(pmpcfg0, ((uint64_t)(PMP_NAPOT | PMP_R | PMP_W | PMP_X) << 16) | ((PMP_TOR | PMP_R) << 8));
+    m_count = 0;
+    run_lower(0, lower_pmp_tor);
+    report("pmp.tor.traps", m_count, 2);
+    report("pmp.tor.store_cause", flog_cause[0], 7);
+    report("pmp.tor.store_tval", flog_tval[0] - (uint64_t)pmp_buf, 0x800);
+    report("pmp.tor.read", s_read1, 0xa0200);
+    report("pmp.tor.above", s_read2, 8);
+    report("pmp.tor.unchanged", pmp_buf[0x200], 0xa0200);
+
+    /* page-table walks are checked as S-mode accesses */
+    csr_write(pmpcfg0, 0);
+    csr_write(pmpaddr0, napot(l0, 4096));
+    csr_write(pmpaddr1, NAPOT_ALL);
+    csr_write(pmpcfg0, ((uint64_t)(PMP_NAPOT | PMP_R | PMP_W | PMP_X) << 8) | PMP_NAPOT);
+    csr_write(satp, (8ull << 60) | ((uint64_t)root >> 12));
+    m_count = 0;
+    run_lower(1, s_pmp_walk);
+    csr_write(satp, 0);
+    report("pmp.walk.cause", flog_cause[0], 5);
+    report("pmp.walk.tval", flog_tval[0], VA_TEST);
+
+    /* execute permission, re-checked for code that ran before */
+    pmp_code[0] = 0x05d00893;                        /* li a7, 93 */
+    pmp_code[1] = 0x00000073;                        /* ecall */
+    __asm__ volatile("fence.i" ::: "memory");
+    csr_write(pmpaddr0, napot(pmp_code, 4096));
+    static const uint8_t xcfg[3] = { PMP_R | PMP_W, PMP_R | PMP_W | PMP_X, PMP_R | PMP_W };
+    static const char *const xname[3] = { "pmp.exec.denied", "pmp.exec.allowed", "pmp.exec.denied_again" };
+    static const uint64_t xcause[3] = { 1, 8, 1 };
+    for (int i = 0; i < 3; i++) {
+        csr_write(pmpcfg0, ((uint64_t)(PMP_NAPOT | PMP_R | PMP_W | PMP_X) << 8) | PMP_NAPOT | xcfg[i]);
+        m_cause = 0;
+        run_lower(0, (void (*)(void))pmp_code);
+        report(xname[i], m_cause, xcause[i]);
+    }
+    report("pmp.exec.tval", m_tval - (uint64_t)pmp_code, 0);
+
+    /* S/U are denied where no entry matches; M is not */
+    csr_write(pmpcfg0, 0);
+    csr_write(pmpaddr0, napot(pmp_buf, 8192));
+    csr_write(pmpcfg0, PMP_NAPOT | PMP_R | PMP_W | PMP_X);
+    m_cause = 0;
+    run_lower(0, (void (*)(void))pmp_code);
+    report("pmp.nomatch.u_fetch", m_cause, 1);
+    report("pmp.nomatch.m_read", pmp_code[0], 0x05d00893);
+    pmp_reset();
+}
+
+/* A locked entry binds M too and ignores writes until reset. */
+static void test_pmp_lock(void)
+{
+    volatile uint32_t *p = pmp_buf;
+    csr_write(pmpaddr0, ((uint64_t)pmp_buf + 16) >> 2);
+    csr_write(pmpaddr1, NAPOT_ALL);
+    csr_write(pmpcfg0, ((uint64_t)(PMP_NAPOT | PMP_R | PMP_W | PMP_X) << 8) | PMP_L | PMP_NA4 | PMP_R);
+    m_count = 0;
+    uint64_t r = p[4];
+    p[4] = 9;
+    report("pmp.lock.m_read", r, 0xa0004);
+    report("pmp.lock.m_store_cause", m_count ? flog_cause[0] : 0, 7);
+    report("pmp.lock.m_store_tval", flog_tval[0] - (uint64_t)pmp_buf, 16);
+    report("pmp.lock.unchanged", p[4], 0xa0004);
+    csr_write(pmpcfg0, 0x0f1f);                      /* entry 1 becomes TOR RWX */
+    csr_write(pmpaddr0, 0);
+    report("pmp.lock.cfg_kept", csr_read(pmpcfg0) & 0xff, PMP_L | PMP_NA4 | PMP_R);
+    report("pmp.lock.cfg1_written", (csr_read(pmpcfg0) >> 8) & 0xff, 0x0f);
+    report("pmp.lock.addr_kept", csr_read(pmpaddr0), ((uint64_t)pmp_buf + 16) >> 2);
+}
+
+/* ---- virtio-mmio: a virtio-rng request through a split virtqueue -------- */
+#define VIO(slot, off) (*(volatile uint32_t *)(0x10001000ul + 0x1000ul * (slot) + (off)))
+static struct { uint64_t addr; uint32_t len; uint16_t flags, next; } vq_desc[8] __attribute__((aligned(16)));
+static struct { uint16_t flags, idx, ring[8], used_event; } vq_avail __attribute__((aligned(4)));
+static struct { uint16_t flags, idx; struct { uint32_t id, len; } ring[8]; uint16_t avail_event; } vq_used
+    __attribute__((aligned(4096)));
+static uint8_t rng_buf[16];
+
+static void test_virtio_rng(void)
+{
+    int slot = -1;
+    for (int i = 0; i < 8; i++)
+        if (VIO(i, 0x000) == 0x74726976 && VIO(i, 0x004) == 2 && VIO(i, 0x008) == 4)
+            slot = i;
+    report("virtio.rng_found", slot >= 0, 1);
+    if (slot < 0)
+        return;
+    VIO(slot, 0x070) = 0;                            /* reset */
+    VIO(slot, 0x070) = 1 | 2;                        /* ACKNOWLEDGE | DRIVER */
+    VIO(slot, 0x014) = 1;
+    report("virtio.version_1", VIO(slot, 0x010) & 1, 1);
+    VIO(slot, 0x024) = 1;
+    VIO(slot, 0x020) = 1;                            /* VIRTIO_F_VERSION_1 */
+    VIO(slot, 0x024) = 0;
+    VIO(slot, 0x020) = 0;
+    VIO(slot, 0x070) = 1 | 2 | 8;                    /* FEATURES_OK */
+    report("virtio.features_ok", VIO(slot, 0x070) & 8, 8);
+    VIO(slot, 0x030) = 0;
+    report("virtio.queue_num_max_ok", VIO(slot, 0x034) >= 8, 1);
+    report("virtio.queue_not_ready", VIO(slot, 0x044), 0);
+    VIO(slot, 0x038) = 8;
+    VIO(slot, 0x080) = (uint32_t)(uint64_t)vq_desc;  VIO(slot, 0x084) = 0;
+    VIO(slot, 0x090) = (uint32_t)(uint64_t)&vq_avail; VIO(slot, 0x094) = 0;
+    VIO(slot, 0x0a0) = (uint32_t)(uint64_t)&vq_used;  VIO(slot, 0x0a4) = 0;
+    VIO(slot, 0x044) = 1;
+    report("virtio.queue_ready", VIO(slot, 0x044), 1);
+    VIO(slot, 0x070) = 1 | 2 | 8 | 4;                /* DRIVER_OK */
+    vq_desc[0].addr = (uint64_t)rng_buf;
+    vq_desc[0].len = sizeof rng_buf;
+    vq_desc[0].flags = 2;                            /* device writes */
+    vq_avail.ring[0] = 0;
+    __asm__ volatile("fence" ::: "memory");
+    vq_avail.idx = 1;
+    __asm__ volatile("fence" ::: "memory");
+    VIO(slot, 0x050) = 0;                            /* notify queue 0 */
+    for (long spin = 0; spin < 100000000 && *(volatile uint16_t *)&vq_used.idx == 0; spin++) {}
+    uint64_t nonzero = 0;
+    for (unsigned i = 0; i < sizeof rng_buf; i++) nonzero |= rng_buf[i];
+    report("virtio.used_idx", *(volatile uint16_t *)&vq_used.idx, 1);
+    report("virtio.used_id", vq_used.ring[0].id, 0);
+    report("virtio.used_len", vq_used.ring[0].len, sizeof rng_buf);
+    report("virtio.random_bytes", nonzero != 0, 1);
+    report("virtio.int_status", VIO(slot, 0x060) & 1, 1);
+    VIO(slot, 0x064) = 1;                            /* InterruptACK */
+    report("virtio.int_acked", VIO(slot, 0x060) & 1, 0);
+    VIO(slot, 0x070) = 0;
+    report("virtio.reset_status", VIO(slot, 0x070), 0);
 }
 
 int main(void)
@@ -335,6 +599,11 @@ int main(void)
     UART[7] = 0x5a;
     report("uart.scratch", UART[7], 0x5a);
     report("uart.lsr", UART[5] & 0x60, 0x60);
+
+    test_virtio_rng();
+    test_sfence();
+    test_pmp();
+    test_pmp_lock();                                 /* last: a locked entry stays */
 
     puts_("done\n");
     *TEST_DEV = 0x5555;

@@ -73,8 +73,8 @@ static bool counter_denied(const rv_cpu *c, unsigned csr)
 
 #define MENVCFG_STCE (1ull << 63)
 
-/* PMP registers.  OpenSBI programs them and probes their count and
- * granularity by read-back; accesses are not checked against them. */
+/* PMP registers (the checks are in pmp.c).  OpenSBI probes their count
+ * and granularity by read-back. */
 static uint64_t pmpcfg_read(const rv_cpu *c, unsigned first)
 {
     uint64_t v = 0;
@@ -235,12 +235,17 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
         c->menvcfg = v & (MENVCFG_STCE | 0xf1);   /* STCE, CBZE CBCFE CBIE, FIOM */
         rv_irq_wfi_wakes(c);
         break;
-    case 0x3A0: pmpcfg_write(c, 0, v); break;
-    case 0x3A2: pmpcfg_write(c, 8, v); break;
+    case 0x3A0: case 0x3A2:
+        pmpcfg_write(c, csr == 0x3A0 ? 0 : 8, v);
+        vm_tlb_flush_cpu(&c->common);
+        atomic_store(&c->common.exit_request, 1);   /* re-check execute permission */
+        break;
     case 0x3B0: case 0x3B1: case 0x3B2: case 0x3B3: case 0x3B4: case 0x3B5: case 0x3B6: case 0x3B7:
     case 0x3B8: case 0x3B9: case 0x3BA: case 0x3BB: case 0x3BC: case 0x3BD: case 0x3BE: case 0x3BF:
         if (!pmpaddr_locked(c, csr - 0x3B0))
             c->pmpaddr[csr - 0x3B0] = v & ((1ull << 54) - 1);
+        vm_tlb_flush_cpu(&c->common);       /* cached pages carry PMP decisions */
+        atomic_store(&c->common.exit_request, 1);   /* re-check execute permission */
         break;
     case 0x340: c->mscratch = v; break;
     case 0x341: c->mepc = v & ~1ull; break;

@@ -226,11 +226,25 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     return b;
 }
 
+/* May cached blocks of pc's page run?  Permission to execute depends on
+ * privilege, page tables and PMP; all of these flush the TLB when they
+ * change, so a valid exec tag means the last check still holds.  Branches
+ * within the running block's page skip the check: only traps, xRET,
+ * SFENCE.VMA and satp/PMP writes change that page's permission, and those
+ * all leave through next_block, which checks. */
+static inline bool exec_ok(const vm_tlb_entry *tlb, uint64_t pc)
+{
+    return vm_tlb_entry_for((vm_tlb_entry *)tlb, pc)->tag_x == (pc & VM_PAGE_MASK);
+}
+
 static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *const *labels, int *err)
 {
     for (rv_block *b = st->hash[hash_pc(pc)]; b; b = b->hash_next)
-        if (b->pc == pc)
+        if (b->pc == pc) {
+            if (!exec_ok(vc->tlb, pc) && !vm_mem_fetch_page(vc, pc, err))
+                return NULL;           /* no longer executable here: fault */
             return st->jcache[jcache_pc(pc)] = b;
+        }
     size_t need = sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot);
     if (st->used + need > ARENA_SIZE)
         interp_flush(st);
@@ -347,6 +361,7 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
         vc->budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !nb_->flags && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
             s = b->slots; \
@@ -387,7 +402,7 @@ next_block:
     {
         uint64_t pc = c->pc;
         b = st->jcache[jcache_pc(pc)];
-        if (unlikely(!b || b->pc != pc)) {
+        if (unlikely(!b || b->pc != pc || !exec_ok(tlb, pc))) {
             int err = 0;
             b = lookup(st, vc, pc, labels, &err);
             if (!b) {
@@ -601,7 +616,9 @@ op_SFENCE_VMA:
         system_sfence(st, c, s->in.rs1 == 0, RS1);
     else
         vm_tlb_flush_cpu(vc);
-    JUMP_TO(PC + LEN);
+    c->pc = PC + LEN;               /* next_block re-checks execute permission */
+    vc->budget -= s->idx + 1u;
+    goto next_block;
 
     /* ---- M ---------------------------------------------------------------- */
 op_MUL: RD = RS1 * RS2; NEXT;

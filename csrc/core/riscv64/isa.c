@@ -172,6 +172,7 @@ const vm_isa vm_isa_riscv64 = {
     .set_pc = rv_set_pc,
     .disasm = rv_disasm_bytes,
     .translate = rv_mmu_translate,
+    .phys_check = rv_pmp_phys_check,
     .engines = rv_engines,
     .linux_abi = &rv_linux_abi,
 };

@@ -34,10 +34,13 @@ static int effective_priv(const rv_cpu *c, int access)
     return c->priv;
 }
 
-/* Reads a PTE from guest RAM; NULL if the address is not RAM. */
-static uint64_t *pte_ptr(vm_machine *m, uint64_t pa)
+/* A PTE in guest RAM; NULL if the address is not RAM or PMP denies the
+ * walk's implicit access (checked as S mode, section 3.7.1). */
+static uint64_t *pte_ptr(rv_cpu *c, uint64_t pa)
 {
-    return vm_mem_host_ptr(m, pa, 8);
+    if (c->common.machine->system_mode && rv_pmp_check(c, pa, 8, VM_PROT_R, RV_PRIV_S) < 0)
+        return NULL;
+    return vm_mem_host_ptr(c->common.machine, pa, 8);
 }
 
 static bool leaf_allows(const rv_cpu *c, uint64_t pte, int access, int priv)
@@ -72,7 +75,7 @@ int rv_mmu_translate(vm_cpu *vc, uint64_t va, int access, uint64_t *pa)
     uint64_t table = (c->satp & ((1ull << 44) - 1)) << 12;
     for (int i = (int)levels - 1; i >= 0; i--) {
         uint64_t vpn = (va >> (12 + 9 * i)) & 0x1ff;
-        uint64_t *p = pte_ptr(vc->machine, table + vpn * 8);
+        uint64_t *p = pte_ptr(c, table + vpn * 8);
         if (!p)
             return VM_EUNMAPPED;                    /* access fault on the walk */
         uint64_t pte = __atomic_load_n(p, __ATOMIC_RELAXED);
@@ -91,8 +94,12 @@ int rv_mmu_translate(vm_cpu *vc, uint64_t va, int access, uint64_t *pa)
         if (ppn & low_mask)
             return VM_EPAGE;
         uint64_t need = PTE_A | (access == VM_PROT_W ? PTE_D : 0);
-        if ((pte & need) != need)
+        if ((pte & need) != need) {
+            if (vc->machine->system_mode &&
+                rv_pmp_check(c, table + vpn * 8, 8, VM_PROT_W, RV_PRIV_S) < 0)
+                return VM_EUNMAPPED;                /* the A/D update is an access too */
             __atomic_fetch_or(p, need, __ATOMIC_RELAXED);
+        }
         uint64_t page = (ppn & ~low_mask) | ((va >> 12) & low_mask);
         *pa = (page << 12) | (va & 0xfff);
         return 0;

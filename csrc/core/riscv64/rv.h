@@ -186,6 +186,12 @@ void rv_take_interrupt(rv_cpu *c, unsigned irq);
 /* MMU (mmu.c): the vm_isa translate hook. */
 int rv_mmu_translate(vm_cpu *c, uint64_t vaddr, int access, uint64_t *paddr);
 
+/* PMP (pmp.c).  rv_pmp_check returns 0 (allowed, and the same for the whole
+ * page), 1 (allowed, but the page holds other decisions: don't cache it) or
+ * VM_EPROT.  rv_pmp_phys_check is the vm_isa phys_check hook. */
+int rv_pmp_check(rv_cpu *c, uint64_t pa, unsigned size, int access, int priv);
+int rv_pmp_phys_check(vm_cpu *c, uint64_t pa, unsigned size, int access);
+
 /* CSRs (csr.c).  Return 0, or RV_EXC_ILLEGAL (no such CSR, no privilege,
  * read-only). */
 int rv_csr_read(rv_cpu *c, unsigned csr, uint64_t *val);
