@@ -134,7 +134,8 @@ typedef struct gdb_target_ops {
     int (*remove_bp)(void *t, int type, uint64_t addr, uint64_t kind);
 
     /* Start the target and return at once (see the threading contract).
-     * thread: the thread to step, or -1 for all threads.  step: execute one
+     * thread: the thread to step or (step 0) the one thread to continue
+     * while the others stay stopped, or -1 for all threads.  step: execute one
      * instruction on `thread` then stop (other threads may move or not, the
      * target decides).  signal: GDB_SIGNAL_* to deliver, 0 for none.
      * Return != 0 if the target cannot run; the stub then replies E01. */

@@ -274,13 +274,15 @@ void rsp_set(gdb_session *s, char *pkt, size_t len)
 /* ---- vCont ------------------------------------------------------------------- */
 
 /* vCont;ACTION[:TID]... with ACTION one of c, Cxx, s, Sxx.  In all-stop
- * mode: the first step action picks the thread to step; otherwise all
- * threads continue. */
+ * mode: the first step action picks the thread to step; otherwise, if the
+ * only continue actions name one thread (gdb's "c:TID" when it single-steps
+ * one thread over a breakpoint by planting a temporary one), only that
+ * thread runs; else all threads continue. */
 static void v_cont(gdb_session *s, const char *pkt, size_t len)
 {
     const char *p = pkt + 5, *end = pkt + len;
-    int step_thread = 0, step_sig = 0, cont_sig = 0;
-    bool stepping = false;
+    int step_thread = 0, step_sig = 0, cont_sig = 0, cont_only = 0;
+    bool stepping = false, cont_all = false;
 
     if (p >= end) {
         rsp_reply_error(s, 0x01);
@@ -315,14 +317,19 @@ static void v_cont(gdb_session *s, const char *pkt, size_t len)
             stepping = true;
             step_thread = rsp_resolve_thread(s, tid > 0 ? tid : s->c_thread);
             step_sig = (int)sig;
-        } else if (act == 'C' && !cont_sig) {
-            cont_sig = (int)sig;
+        } else if (act == 'c' || act == 'C') {
+            if (act == 'C' && !cont_sig)
+                cont_sig = (int)sig;
+            if (tid > 0 && (!cont_only || cont_only == tid))
+                cont_only = tid;
+            else
+                cont_all = true;
         }
     }
     if (stepping)
         rsp_resume(s, step_thread, 1, step_sig);
     else
-        rsp_resume(s, -1, 0, cont_sig);
+        rsp_resume(s, cont_all || !cont_only ? -1 : rsp_resolve_thread(s, cont_only), 0, cont_sig);
 }
 
 void rsp_vpacket(gdb_session *s, char *pkt, size_t len)

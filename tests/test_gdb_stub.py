@@ -276,7 +276,7 @@ def test_python_close_and_abrupt_disconnect_give_the_machine_back(prog):
     srv = m.gdb_serve(0, wait=False)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     assert srv.wait_connected(10)
-    s.sendall(b"+$c#63")
+    s.send(b"+$c#63")
     time.sleep(0.3)
     with pytest.raises(RuntimeError):
         m.run(count=1)                      # gdb owns the machine
@@ -290,10 +290,132 @@ def test_python_close_and_abrupt_disconnect_give_the_machine_back(prog):
     # gdb vanishes while the guest runs, after garbage and Ctrl-C bytes.
     srv = m.gdb_serve(0, wait=False)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    s.sendall(b"+$c#63$Z0,zz#00\x03$m,#00" + bytes(range(256)) * 64)
+    s.send(b"+$c#63$Z0,zz#00\x03$m,#00" + bytes(range(256)) * 64)
     time.sleep(0.3)
     s.close()
     assert srv.wait(10)
     assert srv.state == "closed"
     srv.close()
     assert m.run(timeout=0.2) == "timeout"
+
+
+def _packet(payload: bytes) -> bytes:
+    return b"$" + payload + b"#%02x" % (sum(payload) & 0xff)
+
+
+def _rcmd(cmd: str) -> bytes:
+    return _packet(b"qRcmd," + cmd.encode().hex().encode())
+
+
+class _Link:
+    """A raw no-ack connection to the stub that keeps unread bytes."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.send(data)
+
+    def reply(self, timeout=10):
+        """The next packet's payload, and the text of 'O' packets before it."""
+        deadline, out = time.monotonic() + timeout, []
+        while True:
+            m = re.search(rb"\$([^#]*)#[0-9a-f]{2}", self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                body = m.group(1)
+                if body.startswith(b"O") and body != b"OK":
+                    out.append(bytes.fromhex(body[1:].decode()).decode(errors="replace"))
+                    continue
+                return body, "".join(out)
+            if time.monotonic() > deadline:
+                raise AssertionError("no reply from the stub")
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise AssertionError("the stub closed the connection")
+            self.buf += chunk
+
+    def close(self):
+        self.s.close()
+
+
+def test_monitor_on_a_python_machine_and_fuzzed_real_stub(prog):
+    """monitor commands reach the Tcl REPL on a Machine served from Python;
+    then thousands of random, mutated, truncated and oversized packets (and
+    random monitor commands) go to the real stub, which must keep answering
+    and leave the machine usable."""
+    import random
+    import vmpy
+    import vmpy.gdbserver  # noqa: F401
+    if not hasattr(vmpy._core, "TclRepl"):
+        pytest.skip("vmpy built without Tcl: no monitor commands")
+    m = vmpy.Machine("riscv64")
+    m.linux_exec(prog, [prog, "loop"])
+    srv = m.gdb_serve(0, wait=False)
+    s = _Link(srv.port)
+    try:
+        assert srv.wait_connected(10)
+        s.send(b"+" + _packet(b"QStartNoAckMode"))
+        assert s.reply()[0] == b"OK"
+        start = symbol(prog, "_start")
+        s.send(_rcmd("reg pc"))
+        assert s.reply() == (b"OK", "%#x\n" % start)
+        s.send(_rcmd("load symbols " + prog + "; sym main"))
+        assert s.reply() == (b"OK", "%#x\n" % symbol(prog, "main"))
+        s.send(_rcmd("nonsense {"))
+        reply, text = s.reply()
+        assert reply == b"E01" and text.startswith("error: ") and "missing close-brace" in text
+        # A monitor run of a looping guest is bounded (2 s), not a wedge.
+        t0 = time.monotonic()
+        s.send(_rcmd("break spin_never_defined") + _rcmd("cont"))
+        s.reply()
+        reply, text = s.reply()
+        assert reply == b"OK" and "Stopped (timeout)" in text, text
+        assert time.monotonic() - t0 < 8
+        rng = random.Random(1234)
+        words = [b"g", b"G00", b"p20", b"P20=00", b"m0,8", b"M0,1:00", b"X0,0:", b"Z0,0,4", b"z2,0,8",
+                 b"Z4,10,0", b"qXfer:features:read:target.xml:0,ffff", b"qThreadExtraInfo,1", b"Hg2",
+                 b"T1", b"qfThreadInfo", b"qRcmd,", b"qRcmd,7a7a", b"vCont;x", b"vCont", b"Hc-1"]
+        cmds = ["reg", "reg pc 0x10", "x 0 4", "dis", "info tlb", "info regions", "mem read 0 4",
+                "step", "watch 0 8", "delete all", "help", "snapshot save a", "snapshot restore a",
+                "dev list", "exit 3", "set a [", "sym", "until", "x pc 99999999"]
+        sent = 0
+        for i in range(3000):
+            k = rng.randrange(6)
+            if k == 0:
+                pkt = _rcmd(rng.choice(cmds))
+            elif k == 1:
+                pkt = _packet(rng.choice(words))
+            elif k == 2:
+                body = bytes(rng.randrange(33, 127) for _ in range(rng.randrange(40)))
+                if body[:1] in (b"k", b"D", b"c", b"C", b"s", b"S", b"v", b"R", b"$", b"#", b"}"):
+                    body = b"q" + body    # no resume, kill, detach: the session goes on
+                pkt = _packet(body)
+            elif k == 3:
+                pkt = _packet(rng.choice(words))[:-rng.randrange(1, 4)]       # truncated
+            elif k == 4:
+                pkt = b"$" + b"m" * rng.randrange(17000, 20000) + b"#00"      # oversized
+            else:
+                pkt = bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+            if b"\x03" in pkt or b"$" in pkt[1:]:
+                continue        # Ctrl-C answers asynchronously; keep the stream simple
+            s.send(pkt)
+            sent += 1
+            if i % 100 == 99:   # still alive and in sync?
+                s.send(_packet(b"qC"))
+                while not s.reply()[0].startswith(b"QC"):
+                    pass
+        print(f"real stub fuzz: {sent} packets")
+        s.send(_packet(b"?"))
+        while not s.reply()[0].startswith(b"T"):
+            pass
+    finally:
+        s.close()
+        assert srv.wait(10)
+        srv.close()
+    # Python's again (the fuzz rewrote pc and memory, so any stop reason will do)
+    assert m.run(timeout=0.2) in ("timeout", "fault", "invalid", "trap", "exit", "breakpoint")

@@ -229,10 +229,64 @@ def test_dis_names_call_targets(machine, prog):
 def test_help_documents_every_command(machine):
     listing = machine.tcl("help")
     for name in ("load", "reg", "mem", "x", "dis", "break", "watch", "delete", "step", "next",
-                 "finish", "cont", "until", "run", "exitcode", "info", "trace", "sym", "addr", "help"):
+                 "finish", "cont", "until", "run", "exitcode", "info", "trace", "sym", "addr", "help",
+                 "snapshot", "console", "dev"):
         assert re.search(r"^  %s\s" % re.escape(name), listing, re.M), name
         assert machine.tcl("help " + name)
     assert "info regions" in machine.tcl("help info")
+
+
+def test_info_tlb_lists_the_pages_just_used(machine):
+    """Linux user mode has no MMU: every entry maps a page to itself; the
+    page of the instruction just executed is there with x; libc's start-up
+    wrote memory through the fast path, so some page has w."""
+    assert "is empty" in machine.tcl("info tlb")    # nothing ran yet
+    machine.tcl("until main")
+    pc = int(machine.tcl("reg pc"), 16)
+    machine.tcl("step")
+    lines = machine.tcl("info tlb 0").splitlines()
+    entries = {}
+    for line in lines:
+        m = re.fullmatch(r"0x([0-9a-f]{16}) -> 0x([0-9a-f]{16}) ([r-][w-][x-])", line)
+        assert m, line
+        va, pa = int(m.group(1), 16), int(m.group(2), 16)
+        assert va == pa and va % 4096 == 0
+        entries[va] = m.group(3)
+    assert "x" in entries[pc & ~0xfff]
+    assert any("w" in p for p in entries.values())   # libc start-up wrote memory
+
+
+def test_random_commands_never_crash(machine, prog, tmp_path):
+    """Every command with random arguments (numbers, symbols, garbage,
+    huge and negative values, byte strings): a result or a Tcl error,
+    never a crash; the interpreter and the machine stay usable."""
+    import random
+    rng = random.Random(99)
+    names = ["load elf", "load symbols", "reg", "mem read", "mem write", "x", "dis", "break", "watch",
+             "delete", "step", "next", "finish", "cont", "until", "run", "exitcode", "info regions",
+             "info breakpoints", "info hooks", "info tlb", "info devices", "info symbols", "trace on",
+             "trace off", "sym", "addr", "help", "snapshot save", "snapshot restore", "snapshot list",
+             "snapshot delete", "console send", "console read", "console expect", "dev list", "dev read",
+             "dev write", "mem", "info", "snapshot", "dev", "console"]
+    args = ["0", "-1", "0xffffffffffffffff", "main", "main+4", "add+0x1000000", "", "{}", "[",
+            "\\x00\\xff", "pc", "a0", "mstatus", "f1", "bogus", "99999999999999999999", "1e9", "3.5",
+            "r", "w", "rw", "x", "all", "s", "g", "i", "b", "h", str(tmp_path / "t.txt"), prog,
+            "/nonexistent", "{puts hi}", "0x10000", "4096", "1", "2", "8"]
+    errors = 0
+    for _ in range(1500):
+        cmd = rng.choice(names) + "".join(" " + rng.choice(args) for _ in range(rng.randrange(4)))
+        if cmd.split()[0] in ("cont", "run", "until", "finish", "next") and "0x" in cmd:
+            continue
+        try:
+            machine.tcl(cmd)
+        except vmpy.VmpyError:
+            errors += 1
+        except SystemExit:
+            pass
+    assert errors > 100
+    assert machine.tcl("expr {6 * 7}") == "42"
+    machine.tcl("delete all; trace off")
+    assert machine.cpus[0].pc >= 0
 
 
 def test_monitor_style_output_capture(machine):
@@ -242,7 +296,140 @@ def test_monitor_style_output_capture(machine):
     assert out == [(1, "hi\n"), (2, "ho\n")]
 
 
+BOOT_START = r"""
+    .section .text.start
+    .globl _start
+_start:
+    csrr t0, mhartid
+    bnez t0, 2f
+    la sp, stack_top
+    call main0
+2:  wfi
+    j 2b
+    .bss
+    .balign 16
+    .space 4096
+stack_top:
+"""
+
+BOOT_PROG = r"""
+#define UART ((volatile unsigned char *)0x10000000)
+volatile int typed;
+static void put(char c) { while (!(UART[5] & 0x20)) ; UART[0] = c; }
+static int get(void) { while (!(UART[5] & 1)) ; return UART[0]; }
+__attribute__((noinline)) void got_char(int c) { typed++; }
+void main0(void)
+{
+    for (const char *s = "ready> "; *s; s++)
+        put(*s);
+    for (;;) {
+        int c = get();
+        got_char(c);
+        if (c == 'x')
+            break;
+        put(c - 32);
+    }
+    *(volatile unsigned *)0x100000 = ((unsigned)typed << 16) | 0x3333;
+    for (;;) ;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def uart_firmware(tmp_path_factory):
+    """(elf, bin) of the bare-metal UART echo program for --boot."""
+    if shutil.which("riscv64-linux-gnu-objcopy") is None or shutil.which(CROSS_CC) is None:
+        missing("riscv64-linux-gnu-gcc / objcopy")
+    d = tmp_path_factory.mktemp("uartfw")
+    (d / "start.S").write_text(BOOT_START)
+    (d / "prog.c").write_text(BOOT_PROG)
+    elf, binf = d / "prog.elf", d / "prog.bin"
+    subprocess.run([CROSS_CC, "-march=rv64gc", "-mabi=lp64d", "-g", "-O1", "-nostdlib", "-ffreestanding",
+                    "-static", "-no-pie", "-mcmodel=medany", "-Wl,-Ttext=0x80000000", "-Wl,--build-id=none",
+                    "-Wl,--no-relax", "-o", str(elf), str(d / "start.S"), str(d / "prog.c")],
+                   check=True, capture_output=True, env=tool_env())
+    subprocess.run(["riscv64-linux-gnu-objcopy", "-O", "binary", str(elf), str(binf)], check=True)
+    return str(elf), str(binf)
+
+
+def test_boot_repl_console_dev_snapshot(repl_mod, uart_firmware):
+    """`vmpy repl --boot --firmware prog.bin --script boot_console.tcl
+    prog.elf`: console expect/send/read, a breakpoint, device registers,
+    snapshots and the power-off code, checked inside the script."""
+    elf, binf = uart_firmware
+    cmd = [sys.executable, "-m", "vmpy", "repl", "--boot", "--firmware", str(binf), "--ram", "64M",
+           "--script", os.path.join(SCRIPTS, "boot_console.tcl"), str(elf)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=vmpy_env())
+    assert p.returncode == 42, p.stdout + p.stderr
+    # the console output reached stdout as the guest wrote it
+    assert "ready> " in p.stdout and "Q" in p.stdout, p.stdout
+
+
+@pytest.mark.slow
+def test_boot_repl_linux_shell_and_tlb(repl_mod):
+    """Debian's kernel under `vmpy repl --boot --smp 2`: the script reaches
+    the busybox shell and runs uname; then `info tlb` shows the kernel's
+    Sv39/48/57 mappings: the kernel image's virtual window
+    0xffffffff80000000 maps to where it was loaded (RAM + 2 MiB, the
+    RISC-V boot protocol's text_offset), so paddr = vaddr - 0xffffffff80000000
+    + 0x80200000 for every entry in that window."""
+    from vmpy import images
+    try:
+        img = images.fetch_debian_riscv64()
+    except (RuntimeError, OSError) as e:
+        pytest.skip(f"Debian riscv64 images unavailable: {e}")
+    cmd = [sys.executable, "-m", "vmpy", "repl", "--boot", "--smp", "2", "--kernel", img.kernel,
+           "--firmware", img.firmware, "--initrd", img.initrd,
+           "--script", os.path.join(SCRIPTS, "boot_linux.tcl")]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=vmpy_env())
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr
+    uname = re.search(r"UNAME<(.*?)>", p.stdout, re.S).group(1)
+    assert "riscv64" in uname.splitlines()[1:], uname
+    tlb = re.search(r"TLB-BEGIN\n(.*?)\nTLB-END", p.stdout, re.S).group(1).splitlines()
+    kernel = 0
+    for line in tlb:
+        if re.fullmatch(r"the soft TLB of cpu \d is empty", line):
+            continue        # a hart asleep in WFI after a flush
+        m = re.fullmatch(r"0x([0-9a-f]{16}) -> 0x([0-9a-f]{16}) ([r-][w-][x-])", line)
+        assert m, line
+        va, pa = int(m.group(1), 16), int(m.group(2), 16)
+        if va >= 0xffffffff80000000:
+            assert pa == va - 0xffffffff80000000 + 0x80200000, line
+            kernel += 1
+    assert kernel > 0, tlb
+
+
 # -- interactive -------------------------------------------------------------------
+
+def test_interactive_boot_session(repl_mod, uart_firmware, tmp_path):
+    """`vmpy repl --boot`: the prompt shows the hart's pc, the console output
+    appears as the guest writes it, Ctrl-C stops the running board, and
+    the power-off ends the program with its code."""
+    pexpect = pytest.importorskip("pexpect")
+    elf, binf = uart_firmware
+    env = dict(os.environ, HOME=str(tmp_path), TERM="xterm")
+    child = pexpect.spawn(sys.executable, ["-m", "vmpy", "repl", "--boot", "--firmware", binf,
+                                           "--ram", "64M", elf], env=vmpy_env(env), encoding="utf-8",
+                          timeout=30, dimensions=(40, 200))
+    try:
+        child.expect(r"\(0x0*80000000\) vmpy> ")
+        child.send("load symbols [lindex $argv 0]\r")
+        child.expect("vmpy> ")
+        child.send("cont\r")
+        child.expect("ready> ")              # the guest's output, live
+        time.sleep(0.5)
+        child.sendintr()                     # it waits for input for ever
+        child.expect(r"Interrupted at 0x[0-9a-f]+ <main0\+\d+>")
+        child.expect(r"<main0\+\d+>\) vmpy> ")
+        child.send("console send hx; cont\r")
+        child.expect("H")
+        child.expect(r"\[program exited with status 2\]")
+        child.expect("vmpy> ")
+        child.send("exit [exitcode]\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 2
 
 def test_interactive_session(repl_mod, loop_prog, tmp_path):
     pexpect = pytest.importorskip("pexpect")

@@ -214,6 +214,15 @@ def _cmd_boot(args) -> int:
         print(f"vmpy: {e}", file=sys.stderr)
         return 1
     with board:
+        if getattr(args, "gdb", None) is not None:
+            from .gdbserver import serve_board_for_cli
+            try:
+                code = serve_board_for_cli(board, args.gdb, args.gdb_host)
+            except OSError as e:
+                print(f"vmpy: {e}", file=sys.stderr)
+                return 1
+            if code is not None:
+                return code
         return interactive(board)
 
 
@@ -231,4 +240,6 @@ def add_boot_command(subparsers) -> None:
     p.add_argument("--net", action="store_true",
                    help="virtio-net on user-mode networking (libslirp): guest 10.0.2.15, host 10.0.2.2")
     p.add_argument("--hostfwd", help="forward host ports to the guest: tcp:HOSTPORT:GUESTPORT[,...] (implies --net)")
+    from .gdbserver import add_gdb_option
+    add_gdb_option(p)
     p.set_defaults(func=_cmd_boot)

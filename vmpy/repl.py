@@ -5,6 +5,7 @@
 
     vmpy repl ./prog ARGS...            # interactive session on a Linux program
     vmpy repl --script check.tcl        # exit status 0 unless the script fails or calls exit N
+    vmpy repl --boot --firmware fw.bin  # the REPL drives a virt board (options of `vmpy boot`)
 
 The commands are C functions over the core (tools/repl/); `help` lists them.
 Importing this module adds tcl() and repl() to vmpy.Machine.
@@ -39,6 +40,27 @@ def interpreter(machine: Machine) -> "_core.TclRepl":
         t = _core.TclRepl(machine)
         t.set_output(_write)
         machine.__dict__["_vmpy_tcl"] = t
+    return t
+
+
+_CAPSULE_NAME = b"vmpy.board"   # the capsule keeps a pointer to these bytes: module lifetime
+
+
+def board_interpreter(board) -> "_core.TclRepl":
+    """A Tcl interpreter driving a virt board (vmpy.boards.virt) that has not
+    been started: the REPL runs its harts itself (run/step/cont, console
+    expect), `console` and `dev` names work, a power-off is the exit.
+    Drop the interpreter before closing the board."""
+    import ctypes
+    if not hasattr(_core, "TclRepl"):
+        raise _core.VmpyError("vmpy was built without Tcl (install tcl8.6-dev and rebuild)")
+    if board.state != "created":
+        raise RuntimeError(f"the board is {board.state}: the REPL drives a board that has not started")
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype = ctypes.py_object
+    new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    t = _core.TclRepl(new(board._h, _CAPSULE_NAME, None), board)
+    t.set_output(_write)
     return t
 
 
@@ -162,16 +184,9 @@ def _load(t, program: str, args: List[str]) -> Optional[int]:
     return None
 
 
-def _cmd_repl(args) -> int:
-    m = Machine("riscv64", engine=args.engine)
-    t = interpreter(m)
-    if args.program:
-        rc = _load(t, args.program, args.args)
-        if rc is not None:
-            return rc
-    t.setvar("::argv", [args.program] + args.args if args.program else [])
+def _run_script_or_prompt(t, args) -> int:
     if args.script is None:
-        return repl(m)
+        return interact(t)
     t.setvar("::argv0", [args.script])
     try:
         t.source(args.script)
@@ -183,12 +198,66 @@ def _cmd_repl(args) -> int:
     return 0
 
 
+def _cmd_repl_boot(args) -> int:
+    """`vmpy repl --boot [boot options] [--script F] [ARGS...]`: the REPL on a
+    virt board; the console prints to stdout as the guest writes."""
+    from . import boards
+    try:
+        board = boards.virt(ram=args.ram, smp=args.smp, kernel=args.kernel, initrd=args.initrd,
+                            firmware=args.firmware, append=args.append, disk=args.disk,
+                            disk_readonly=args.readonly, rng=True)
+    except FileNotFoundError as e:
+        print(f"vmpy: no such file: {e}", file=sys.stderr)
+        return 1
+    except (RuntimeError, OSError, ValueError) as e:
+        print(f"vmpy: {e}", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.flush()
+        board.set_echo_fd(sys.stdout.fileno())
+        t = board_interpreter(board)
+        words = ([args.program] if args.program else []) + list(args.args)
+        t.setvar("::argv", words)
+        try:
+            return _run_script_or_prompt(t, args)
+        finally:
+            del t                      # the interpreter goes before the board
+    finally:
+        board.set_echo_fd(-1)
+        board.close()
+
+
+def _cmd_repl(args) -> int:
+    if args.boot:
+        return _cmd_repl_boot(args)
+    m = Machine("riscv64", engine=args.engine)
+    t = interpreter(m)
+    if args.program:
+        rc = _load(t, args.program, args.args)
+        if rc is not None:
+            return rc
+    t.setvar("::argv", [args.program] + args.args if args.program else [])
+    return _run_script_or_prompt(t, args)
+
+
 def add_repl_command(subparsers) -> None:
     """Adds `vmpy repl` to the CLI's argparse subparsers."""
     import argparse
     r = subparsers.add_parser("repl", help="Tcl debugger REPL (interactive, or --script FILE)")
     r.add_argument("--script", metavar="FILE", help="run a Tcl script instead of the interactive prompt")
     r.add_argument("--engine", default=None, help="execution engine (interp)")
+    b = r.add_argument_group("--boot: the REPL on the riscv64 virt board (the options of `vmpy boot`)")
+    b.add_argument("--boot", action="store_true",
+                   help="drive a virt board instead of a Linux program; PROGRAM ARGS... become $argv")
+    b.add_argument("--kernel", help="RISC-V Linux Image (default: Debian's, fetched if needed)")
+    b.add_argument("--initrd", help="initramfs (default: a busybox shell)")
+    b.add_argument("--firmware", "--bios", dest="firmware",
+                   help="OpenSBI fw_dynamic.bin / fw_jump.bin, or a bare-metal program at 0x80000000")
+    b.add_argument("--append", default=None, help="kernel command line")
+    b.add_argument("--ram", "-m", default="512M", help="RAM size (default 512M)")
+    b.add_argument("--smp", type=int, default=1, help="number of harts")
+    b.add_argument("--disk", help="raw disk image for virtio-blk")
+    b.add_argument("--readonly", action="store_true", help="attach the disk read-only")
     r.add_argument("program", nargs="?", help="static riscv64 Linux ELF to load (load elf)")
     r.add_argument("args", nargs=argparse.REMAINDER, help="the program's arguments")
     r.set_defaults(func=_cmd_repl)

@@ -8,6 +8,7 @@
  * lands just before vm_machine_run (which clears pending stop requests) is
  * still seen within a fraction of a second. */
 #include "core/gdb_target.h"
+#include "core/riscv64/rv.h"
 #include "rsp.h"
 #include "server.h"
 
@@ -23,6 +24,7 @@
 #define MAX_POINTS 256      /* gdb rarely plants more than a handful */
 #define RUN_PIECE 0.2       /* seconds per vm_machine_run while continuing */
 #define MAX_AUXV 1024
+#define MAX_HARTS 64        /* the most vCPUs a machine has */
 
 typedef struct point { int type; uint64_t addr, len; } point;
 
@@ -49,6 +51,7 @@ struct vm_gdb {
 
     point pts[MAX_POINTS];
     int npts;
+    vm_gdb_hooks hooks;            /* set before start, read-only after */
 };
 
 /* ---- registers ---------------------------------------------------------- */
@@ -72,10 +75,27 @@ static size_t reg_size(int regno)
     return regno >= 0 && regno < RN_PRIV ? 8 : 0;
 }
 
-/* gdb's numbering is the core's (isa.c), except priv, which the core names. */
-static int core_reg(vm_gdb *g, int regno)
+/* gdb's numbering is the core's (isa.c), except priv (the privilege mode
+ * of org.gnu.gdb.riscv.virtual), which is no register of the core: the
+ * stub reads and writes the hart's mode itself. */
+static int reg_get(vm_cpu *c, int regno, uint64_t *v)
 {
-    return regno == RN_PRIV ? vm_reg_lookup(g->m, "priv") : regno;
+    if (regno == RN_PRIV) {
+        *v = (uint64_t)rv_cpu_of(c)->priv;
+        return 0;
+    }
+    return vm_cpu_reg_read(c, regno, v);
+}
+
+static int reg_set(vm_cpu *c, int regno, uint64_t v)
+{
+    if (regno == RN_PRIV) {
+        if (v != RV_PRIV_U && v != RV_PRIV_S && v != RV_PRIV_M)
+            return -1;
+        rv_cpu_of(c)->priv = (int)v;
+        return 0;
+    }
+    return vm_cpu_reg_write(c, regno, v);
 }
 
 static int op_read_reg(void *t, int thread, int regno, uint8_t *buf, size_t *len)
@@ -87,8 +107,7 @@ static int op_read_reg(void *t, int thread, int regno, uint8_t *buf, size_t *len
         return GDB_ENOREG;
     *len = n;
     uint64_t v;
-    int r = core_reg(g, regno);
-    if (r < 0 || vm_cpu_reg_read(c, r, &v))
+    if (reg_get(c, regno, &v))
         return GDB_EUNAVAIL;
     for (size_t i = 0; i < n; i++)
         buf[i] = (uint8_t)(v >> (8 * i));    /* RISC-V is little-endian */
@@ -107,8 +126,7 @@ static int op_write_reg(void *t, int thread, int regno, const uint8_t *buf, size
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++)
         v |= (uint64_t)buf[i] << (8 * i);
-    int r = core_reg(g, regno);
-    return r >= 0 && vm_cpu_reg_write(c, r, v) == 0 ? GDB_OK : GDB_ERR;
+    return reg_set(c, regno, v) == 0 ? GDB_OK : GDB_ERR;
 }
 
 /* ---- memory ------------------------------------------------------------- */
@@ -250,16 +268,36 @@ static gdb_stop_kind watch_kind(vm_gdb *g, uint64_t addr, int acc)
 
 /* ---- running: the machine thread ----------------------------------------- */
 
-static gdb_stop map_stop(vm_gdb *g, vm_stop_reason why)
+/* Did hart i run since the resume?  (start_ic: instruction counts then) */
+static bool hart_ran(vm_gdb *g, int i, const uint64_t *start_ic)
+{
+    return i >= MAX_HARTS || vm_cpu_icount(vm_machine_cpu(g->m, i)) != start_ic[i];
+}
+
+/* The hart that hit a breakpoint: one on a breakpoint that has run since
+ * the resume (a hart still parked on the breakpoint it stopped at before
+ * did not cause this stop), else any hart on a breakpoint. */
+static int bp_thread(vm_gdb *g, const uint64_t *start_ic)
+{
+    int n = vm_machine_ncpus(g->m);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++)
+            if ((pass || hart_ran(g, i, start_ic)) && bp_at(g, vm_cpu_pc(vm_machine_cpu(g->m, i))))
+                return i + 1;
+    return 0;
+}
+
+static gdb_stop map_stop(vm_gdb *g, vm_stop_reason why, const uint64_t *start_ic)
 {
     gdb_stop s = { .kind = GDB_STOP_SIGNAL, .signal = GDB_SIGNAL_TRAP };
     int n = vm_machine_ncpus(g->m);
     switch (why) {
     case VM_STOP_BREAKPOINT:
-        s.kind = GDB_STOP_SWBREAK;
-        for (int i = 0; i < n && !s.thread; i++)
-            if (bp_at(g, vm_cpu_pc(vm_machine_cpu(g->m, i))))
-                s.thread = i + 1;
+        /* Not one of gdb's (a REPL breakpoint made by `monitor break`):
+         * a plain SIGTRAP, or gdb would take it for a stale hit of a
+         * breakpoint it removed and silently resume. */
+        s.thread = bp_thread(g, start_ic);
+        s.kind = s.thread ? GDB_STOP_SWBREAK : GDB_STOP_SIGNAL;
         break;
     case VM_STOP_WATCHPOINT:
         for (int i = 0; i < n; i++) {
@@ -288,22 +326,40 @@ static gdb_stop map_stop(vm_gdb *g, vm_stop_reason why)
 }
 
 /* One resume: runs until something gdb should hear about. */
-static gdb_stop run_once(vm_gdb *g, int step)
+static gdb_stop run_once(vm_gdb *g, int step, int thread)
 {
     static const gdb_stop interrupted = { .kind = GDB_STOP_SIGNAL, .signal = GDB_SIGNAL_INT };
-    vm_run_opts o = { .count = step ? 1 : 0, .timeout = step ? 0 : RUN_PIECE };
+    /* A step, or a continue of one thread (gdb's way of stepping a hart
+     * over a breakpoint), moves only that hart; timed pieces keep Ctrl-C working even when
+     * that hart sleeps in WFI. */
+    vm_run_opts o = { .count = step ? 1 : 0, .timeout = RUN_PIECE,
+                      .cpu = thread > 0 ? thread : 0 };
+    uint64_t start_ic[MAX_HARTS];
+    for (int i = 0; i < vm_machine_ncpus(g->m) && i < MAX_HARTS; i++)
+        start_ic[i] = vm_cpu_icount(vm_machine_cpu(g->m, i));
     for (;;) {
         if (atomic_exchange(&g->int_pending, 0) || atomic_load(&g->quit))
             return interrupted;
         vm_stop_reason why = vm_machine_run(g->m, &o);
+        int code = 0;
+        if (g->hooks.exited && g->hooks.exited(g->hooks.ctx, &code)) {
+            atomic_store(&g->int_pending, 0);
+            return (gdb_stop){ .kind = GDB_STOP_EXITED, .code = code };
+        }
         if (why == VM_STOP_REQUEST && atomic_exchange(&g->int_pending, 0))
             return interrupted;
-        if (why != VM_STOP_TIMEOUT)
-            return map_stop(g, why);
-        /* A piece may end with the pc on a breakpoint not yet taken; the
-         * next run would step over it, so report it here. */
+        if (why != VM_STOP_TIMEOUT) {
+            gdb_stop st = map_stop(g, why, start_ic);
+            if (thread > 0 && st.kind != GDB_STOP_EXITED)
+                st.thread = thread;    /* the only hart that ran */
+            return st;
+        }
+        /* A piece may end with a hart that ran onto a breakpoint not yet
+         * taken; the next run would step over it, so report it here.  A
+         * hart still parked where it was resumed is not a new hit. */
         for (int i = 0; i < vm_machine_ncpus(g->m); i++)
-            if (bp_at(g, vm_cpu_pc(vm_machine_cpu(g->m, i))))
+            if ((thread <= 0 || i == thread - 1) && hart_ran(g, i, start_ic) &&
+                bp_at(g, vm_cpu_pc(vm_machine_cpu(g->m, i))))
                 return (gdb_stop){ .kind = GDB_STOP_SWBREAK, .thread = i + 1 };
     }
 }
@@ -319,9 +375,9 @@ static void *machine_main(void *arg)
             break;
         g->cmd_pending = false;
         g->running = true;
-        int step = g->cmd_step;
+        int step = g->cmd_step, thread = g->cmd_thread;
         pthread_mutex_unlock(&g->lock);
-        gdb_stop s = run_once(g, step);
+        gdb_stop s = run_once(g, step, thread);
         pthread_mutex_lock(&g->lock);
         if (s.kind == GDB_STOP_EXITED) {
             g->state = VM_GDB_EXITED;
@@ -420,13 +476,37 @@ static void op_kill(void *t)
     pthread_mutex_unlock(&g->lock);
 }
 
+/* `monitor CMD`: the embedder's command language (the Tcl REPL), else a
+ * message saying there is none. */
+static int op_monitor(void *t, const char *cmd, gdb_out_fn out, void *out_ctx)
+{
+    vm_gdb *g = t;
+    if (!g->hooks.monitor) {
+        static const char none[] = "this vmpy has no monitor commands (built without the Tcl REPL)\n";
+        out(out_ctx, none, sizeof none - 1);
+        return -1;
+    }
+    char *text = NULL;
+    int rc = g->hooks.monitor(g->hooks.ctx, cmd, &text);
+    if (rc != 0)
+        out(out_ctx, "error: ", 7);
+    if (text && text[0]) {
+        size_t n = strlen(text);
+        out(out_ctx, text, n);
+        if (text[n - 1] != '\n')
+            out(out_ctx, "\n", 1);
+    }
+    free(text);
+    return rc == 0 ? 0 : -1;
+}
+
 static const gdb_target_ops riscv64_ops = {
     .read_reg = op_read_reg, .write_reg = op_write_reg, .g_packet_regs = 33,
     .read_mem = op_read_mem, .write_mem = op_write_mem,
     .insert_bp = op_insert_bp, .remove_bp = op_remove_bp,
     .resume = op_resume, .interrupt = op_interrupt, .pc_regno = RN_PC,
     .thread_list = op_thread_list, .thread_extra_info = op_thread_extra,
-    .target_xml = op_target_xml, .exec_file = op_exec_file,
+    .monitor = op_monitor, .target_xml = op_target_xml, .exec_file = op_exec_file,
     .read_auxv = op_read_auxv, .detach = op_detach, .kill = op_kill,
 };
 
@@ -506,6 +586,8 @@ static void *proto_main(void *arg)
     points_clear(g);   /* the machine must not stop at gdb's leftovers */
     if (s)
         gdb_session_free(s);
+    if (g->hooks.session_end)
+        g->hooks.session_end(g->hooks.ctx);
     if (fd >= 0)
         close(fd);
     pthread_mutex_lock(&g->lock);
@@ -538,6 +620,12 @@ vm_gdb *vm_gdb_new(vm_machine *m, const char *host, int port, const char *exec_f
     if (exec_file)
         capture_auxv(g);
     return g;
+}
+
+void vm_gdb_set_hooks(vm_gdb *g, const vm_gdb_hooks *h)
+{
+    if (!g->started && h)
+        g->hooks = *h;
 }
 
 int vm_gdb_port(const vm_gdb *g)

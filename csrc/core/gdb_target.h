@@ -39,6 +39,24 @@ int vm_gdb_start(vm_gdb *g);
  * at most timeout_ms (-1 forever).  Returns 1 if reached, 0 on timeout. */
 int vm_gdb_wait(vm_gdb *g, int what, int timeout_ms);
 vm_gdb_state vm_gdb_state_get(vm_gdb *g);
+
+/* What the embedder adds (all optional; set before vm_gdb_start).
+ * monitor: `monitor CMD` from gdb; *out (malloc'ed, may stay NULL) is the
+ *   text shown to the user; return 0, or -1 for an error (gdb then shows
+ *   the text and reports the failure).  Called on the protocol thread while
+ *   the machine is stopped, so it may run the machine itself.
+ * session_end: on the protocol thread once the gdb session is over (frees
+ *   whatever monitor kept per thread).
+ * exited: after every stop of the machine; returns 1 and sets *code when
+ *   the guest is gone for good (a board powered off), so gdb hears "exited"
+ *   rather than "interrupted".  Linux user mode needs none of this. */
+typedef struct vm_gdb_hooks {
+    int (*monitor)(void *ctx, const char *cmd, char **out);
+    void (*session_end)(void *ctx);
+    int (*exited)(void *ctx, int *code);
+    void *ctx;
+} vm_gdb_hooks;
+void vm_gdb_set_hooks(vm_gdb *g, const vm_gdb_hooks *h);
 /* Exit code once the state is VM_GDB_EXITED. */
 int vm_gdb_exit_code(vm_gdb *g);
 /* Drops the client (if any), stops the machine and joins the threads.

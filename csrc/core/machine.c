@@ -239,7 +239,8 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
         c->skip_bp_pc = m->isa->get_pc(c);
         c->skip_bp = vm_bp_at(m, c->skip_bp_pc);
     }
-    for (int turn = 0;; turn = (turn + 1) % m->ncpus) {
+    bool one = o->cpu > 0 && o->cpu <= m->ncpus;
+    for (int turn = one ? o->cpu - 1 : 0;; turn = one ? turn : (turn + 1) % m->ncpus) {
         vm_cpu *c = m->cpus[turn];
         c->budget = c->budget_start = remaining < SLICE ? remaining : SLICE;
         m->engine->exec(c);

@@ -352,6 +352,58 @@ void vm_tlb_flush_page(vm_machine *m, uint64_t vaddr)
     }
 }
 
+int vm_mmio_access(vm_machine *m, uint64_t addr, unsigned size, bool write, uint64_t *value)
+{
+    if (size != 1 && size != 2 && size != 4 && size != 8)
+        return vm_set_error(m, VM_EINVAL, "a device access is 1, 2, 4 or 8 bytes, not %u", size);
+    vm_region *r = vm_region_find(m, addr);
+    if (!r || !r->mmio)
+        return vm_set_error(m, VM_EUNMAPPED, "no device at 0x%llx", (unsigned long long)addr);
+    uint64_t off = addr - r->base;
+    if (off + size > r->size)
+        return vm_set_error(m, VM_EINVAL, "the access leaves the device's region");
+    if (write) {
+        if (r->mmio->write)
+            r->mmio->write(r->mmio->opaque, r->mmio_offset + off, size, *value);
+    } else {
+        uint64_t v = r->mmio->read ? r->mmio->read(r->mmio->opaque, r->mmio_offset + off, size) : 0;
+        *value = size == 8 ? v : v & ((1ull << (8 * size)) - 1);
+    }
+    return 0;
+}
+
+/* The guest physical page whose RAM holds host page h, or ~0. */
+static uint64_t host_to_phys(const vm_machine *m, uintptr_t h)
+{
+    for (size_t i = 0; i < m->nregions; i++) {
+        const vm_region *r = &m->regions[i];
+        if (r->host && h >= (uintptr_t)r->host && h - (uintptr_t)r->host < r->size)
+            return r->base + (h - (uintptr_t)r->host);
+    }
+    return ~(uint64_t)0;
+}
+
+size_t vm_cpu_tlb(const vm_cpu *c, vm_tlb_info *out, size_t max)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < VM_TLB_SIZE; i++) {
+        const vm_tlb_entry *e = &c->tlb[i];
+        int prot = (e->tag_r != VM_TLB_INVALID ? VM_PROT_R : 0) |
+                   (e->tag_w != VM_TLB_INVALID ? VM_PROT_W : 0) |
+                   (e->tag_x != VM_TLB_INVALID ? VM_PROT_X : 0);
+        if (!prot)
+            continue;
+        /* Every valid tag of an entry names the same page. */
+        uint64_t va = prot & VM_PROT_R ? e->tag_r : prot & VM_PROT_W ? e->tag_w : e->tag_x;
+        if (n < max) {
+            uintptr_t host = (uintptr_t)va + e->addend;
+            out[n] = (vm_tlb_info){ va, host_to_phys(c->machine, host), host, prot };
+        }
+        n++;
+    }
+    return n;
+}
+
 static bool watched(const vm_machine *m, uint64_t page, int access)
 {
     for (size_t i = 0; i < m->nwps; i++)

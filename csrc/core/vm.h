@@ -82,6 +82,24 @@ typedef struct vm_region_info {
 } vm_region_info;
 /* Fills up to max entries sorted by address; returns the total count. */
 size_t vm_mem_regions(const vm_machine *m, vm_region_info *out, size_t max);
+
+/* One device register access as a guest load/store would make it (size 1,
+ * 2, 4 or 8, within one MMIO region): for debuggers (`dev read|write`).
+ * Device side effects happen as for the guest.  0, or VM_EUNMAPPED when
+ * addr is no MMIO, VM_EINVAL for a bad size or a range leaving the region. */
+int vm_mmio_access(vm_machine *m, uint64_t addr, unsigned size, bool write, uint64_t *value);
+
+/* The valid entries of a vCPU's soft TLB, for debuggers (`info tlb`):
+ * virtual page, the guest physical page it caches (the RAM region holding
+ * its host memory; ~0 if none), the host address of the page, and which
+ * accesses take the fast path (VM_PROT_R|W|X).  Fills at most max entries
+ * and returns the number of valid ones.  Call it while the cpu is stopped. */
+typedef struct vm_tlb_info {
+    uint64_t vaddr, paddr;
+    uintptr_t host;
+    int prot;
+} vm_tlb_info;
+size_t vm_cpu_tlb(const vm_cpu *c, vm_tlb_info *out, size_t max);
 /* Host pointer for len bytes of RAM at addr, or NULL (unmapped, MMIO, or
  * crossing a region boundary).  Valid until the region is unmapped. */
 void *vm_mem_host_ptr(vm_machine *m, uint64_t addr, size_t len);
@@ -123,6 +141,8 @@ typedef struct vm_run_opts {
     uint64_t until;      /* stop before executing this address */
     uint64_t count;      /* max instructions, 0 = unlimited */
     double timeout;      /* seconds, 0 = none */
+    int cpu;             /* 0: all cpus take turns; n: run only cpu n-1 (a debugger
+                            single-stepping one hart) */
 } vm_run_opts;
 
 /* Runs the machine's cpus from their current pcs.  Thread-safe with respect

@@ -23,6 +23,8 @@ typedef struct {
     PyObject *pending;        /* exception raised by a callback, re-raised by run() */
     PyThreadState *released;  /* the run() thread's state while it has dropped the GIL */
     unsigned long run_thread; /* PyThread id of the thread inside run(), or 0 */
+    int served;               /* 1 while lent to a GdbServer (gdb_obj.c): its threads
+                                 run the machine; Python may inspect but not run it */
     PyObject *weakrefs;
 } PyMachine;
 
@@ -66,6 +68,16 @@ extern PyType_Spec vmpy_machine_spec, vmpy_cpu_spec, vmpy_hook_spec;
 PyObject *vmpy_cpu_new(vmpy_state *st, PyMachine *pm, vm_cpu *c);
 PyObject *vmpy_hook_new(vmpy_state *st, PyMachine *pm, int kind, PyObject *cb,
                         uint64_t begin, uint64_t end);
+
+/* Who owns the machine.  run_thread and served are read and written only
+ * with the GIL held, so Python threads see a consistent answer; the gdb
+ * stub's own threads never touch them.  NULL if Python may run it. */
+static inline const char *vmpy_machine_busy(const PyMachine *pm)
+{
+    if (pm->served)
+        return "the machine is served to gdb (close the GdbServer first)";
+    return pm->run_thread ? "the machine is running (run() is not re-entrant)" : NULL;
+}
 
 /* Optional parts registered by module init. */
 int vmpy_snapshot_register(PyObject *module);   /* snapshot_obj.c */

@@ -1,18 +1,29 @@
-/* gdb_obj.c — vmpy._core.GdbServer: a gdb stub serving one Machine.
+/* gdb_obj.c — vmpy._core.GdbServer: a gdb stub serving one Machine, and a
+ * flat interface (vmpy_gdb_board_*) that vmpy/gdbserver.py calls through
+ * ctypes to serve a `virt` board for `vmpy boot --gdb`.
  *
+ * Ownership of a Machine: creating a GdbServer lends the machine to the
+ * stub (PyMachine.served = 1, set and cleared with the GIL held); from then
+ * on only the stub's threads run it and every Python call that would run or
+ * reshape it (run, map, unmap, snapshots, a TclRepl run) raises "served to
+ * gdb".  close() joins the stub's threads before clearing the flag, so the
+ * machine is Python's again only once nothing else can touch it.  Reading
+ * memory and registers stays allowed (meant for while gdb has it stopped).
  * The stub's threads never hold the GIL; Python hooks that fire while gdb
- * runs the machine take it themselves (vmpy_gil_enter ends up in
- * PyGILState_Ensure because run_thread names no real thread).  While the
- * server lives, the machine counts as running for Python (run() refuses),
- * so gdb and Python never drive it at once; close() hands it back. */
+ * runs the machine take it with PyGILState_Ensure (vmpy_gil_enter).
+ *
+ * `monitor CMD` goes to the Tcl REPL (tools/repl, vmpy_repl_eval) when the
+ * build has it: one interpreter per machine, on the stub's protocol thread,
+ * freed when the gdb session ends. */
 #include "binding.h"
 #include "core/gdb_target.h"
+#include "devices/board.h"
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
-/* A run_thread value that matches no thread: "owned by the gdb stub". */
-#define GDB_OWNER ULONG_MAX
+/* tools/repl/repl.h; weak so that a build without Tcl still links. */
+int vmpy_repl_eval(vm_machine *m, const char *cmd, char **out) __attribute__((weak));
+void vmpy_repl_forget(vm_machine *m) __attribute__((weak));
 
 typedef struct {
     PyObject_HEAD
@@ -20,16 +31,37 @@ typedef struct {
     vm_gdb *gdb;
 } PyGdbServer;
 
+static int monitor_eval(void *ctx, const char *cmd, char **out)
+{
+    return vmpy_repl_eval(ctx, cmd, out);
+}
+
+static void monitor_forget(void *ctx)
+{
+    vmpy_repl_forget(ctx);
+}
+
+/* monitor commands on machine m (a Machine has no power-off to report) */
+static void set_machine_hooks(vm_gdb *g, vm_machine *m)
+{
+    vm_gdb_hooks h = { .ctx = m };
+    if (vmpy_repl_eval && vmpy_repl_forget) {
+        h.monitor = monitor_eval;
+        h.session_end = monitor_forget;
+    }
+    vm_gdb_set_hooks(g, &h);
+}
+
 static void server_close(PyGdbServer *self)
 {
     if (!self->gdb)
         return;
     vm_gdb *g = self->gdb;
     Py_BEGIN_ALLOW_THREADS
-    vm_gdb_close(g);
+    vm_gdb_close(g);     /* joins both threads: nothing of the stub runs after this */
     Py_END_ALLOW_THREADS
-    if (self->machine && self->machine->run_thread == GDB_OWNER)
-        self->machine->run_thread = 0;
+    if (self->machine)
+        self->machine->served = 0;
 }
 
 static PyObject *server_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
@@ -49,8 +81,8 @@ static PyObject *server_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     if (port < 0 || port > 65535)
         return PyErr_Format(PyExc_ValueError, "port must be 0..65535, not %d", port);
     PyMachine *pm = (PyMachine *)mobj;
-    if (pm->run_thread)
-        return PyErr_Format(PyExc_RuntimeError, "the machine is running or already served to gdb");
+    if (vmpy_machine_busy(pm))
+        return PyErr_Format(PyExc_RuntimeError, "cannot serve to gdb: %s", vmpy_machine_busy(pm));
     if (strcmp(vm_machine_isa(pm->vm), "riscv64") != 0)
         return PyErr_Format(PyExc_ValueError, "the gdb stub supports riscv64 only");
     PyObject *exec_bytes = NULL;
@@ -69,6 +101,7 @@ static PyObject *server_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         return NULL;
     }
     self->machine = (PyMachine *)Py_NewRef(mobj);
+    set_machine_hooks(g, pm->vm);
     err = vm_gdb_start(g);
     if (err) {
         vm_gdb_free(g);
@@ -77,7 +110,7 @@ static PyObject *server_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     self->gdb = g;
-    pm->run_thread = GDB_OWNER;
+    pm->served = 1;
     return (PyObject *)self;
 }
 
@@ -216,3 +249,58 @@ int vmpy_gdb_register(PyObject *module)
     Py_DECREF(t);
     return rc;
 }
+
+/* ---- the flat interface for boards (vmpy/gdbserver.py, ctypes) ------------
+ * ctypes drops the GIL around each call; the board must not be started
+ * (its own run thread would race the stub's) until vmpy_gdb_free. */
+#define API __attribute__((visibility("default")))
+
+static int board_exited(void *ctx, int *code)
+{
+    vm_board *b = ctx;
+    int st = vm_board_state(b);
+    if (st != VM_BOARD_POWEROFF && st != VM_BOARD_REBOOT)
+        return 0;
+    *code = vm_board_exit_code(b);
+    return 1;
+}
+
+static int board_monitor(void *ctx, const char *cmd, char **out)
+{
+    return vmpy_repl_eval(vm_board_machine(ctx), cmd, out);
+}
+
+static void board_forget(void *ctx)
+{
+    vmpy_repl_forget(vm_board_machine(ctx));
+}
+
+/* Returns a started server, or NULL with an errno value in *err. */
+API vm_gdb *vmpy_gdb_board_new(vm_board *b, const char *host, int port, int *err)
+{
+    if (!b || !err || port < 0 || port > 65535) {
+        if (err)
+            *err = EINVAL;
+        return NULL;
+    }
+    vm_gdb *g = vm_gdb_new(vm_board_machine(b), host ? host : "127.0.0.1", port, NULL, err);
+    if (!g)
+        return NULL;
+    vm_gdb_hooks h = { .exited = board_exited, .ctx = b };
+    if (vmpy_repl_eval && vmpy_repl_forget) {
+        h.monitor = board_monitor;
+        h.session_end = board_forget;
+    }
+    vm_gdb_set_hooks(g, &h);
+    if ((*err = vm_gdb_start(g)) != 0) {
+        vm_gdb_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+API int vmpy_gdb_port(vm_gdb *g) { return g ? vm_gdb_port(g) : -1; }
+API int vmpy_gdb_wait(vm_gdb *g, int what, int timeout_ms) { return g ? vm_gdb_wait(g, what, timeout_ms) : 1; }
+API int vmpy_gdb_state(vm_gdb *g) { return g ? (int)vm_gdb_state_get(g) : VM_GDB_CLOSED; }
+API int vmpy_gdb_exit_code(vm_gdb *g) { return g ? vm_gdb_exit_code(g) : -1; }
+API void vmpy_gdb_free(vm_gdb *g) { vm_gdb_free(g); }

@@ -172,8 +172,9 @@ static void machine_dealloc(PyMachine *self)
 
 static int check_idle(PyMachine *self)
 {
-    if (self->run_thread) {
-        PyErr_SetString(PyExc_RuntimeError, "the machine is running (run() is not re-entrant)");
+    const char *busy = vmpy_machine_busy(self);
+    if (busy) {
+        PyErr_SetString(PyExc_RuntimeError, busy);
         return -1;
     }
     return 0;

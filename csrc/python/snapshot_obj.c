@@ -171,8 +171,8 @@ static PyMachine *as_machine(PyObject *mod, PyObject *o, bool idle)
         PyErr_SetString(PyExc_ValueError, "the machine is closed");
         return NULL;
     }
-    if (idle && pm->run_thread) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot snapshot or restore a running machine (stop it first)");
+    if (idle && vmpy_machine_busy(pm)) {
+        PyErr_Format(PyExc_RuntimeError, "cannot snapshot or restore now: %s", vmpy_machine_busy(pm));
         return NULL;
     }
     return pm;

@@ -279,6 +279,7 @@ static void test_execution(void)
     ok("S signal/step", T.last_signal == 4 && T.last_step == 1);
     check("vCont;C0b:1", "W0a");
     ok("vCont C", T.last_signal == 11 && T.last_step == 0);
+    ok("vCont C:1 resumes only thread 1", T.last_thread == 1);
     check("vCont;x", "E01");
     check("vCont;", "E01");
     check("vCont;c:zz", "E01");

@@ -30,7 +30,12 @@ fails {addr 0}                  "no symbol covers 0x0"
 fails {help nosuch}             "no command \"nosuch\"*"
 fails {load elf /nonexistent/prog} "*already runs a Linux process*"
 fails {trace on /nonexistent/dir/file} "cannot open*"
-fails {info tlb}                "*no soft-TLB view*"
+fails {info tlb 7}              "info tlb: no cpu 7 (the machine has 1)"
+fails {info tlb x}              "expected integer*"
+fails {console read}            "console: this machine has no board console*"
+fails {snapshot restore none}   "snapshot restore: no snapshot \"none\"*"
+fails {snapshot}                "usage:*snapshot save NAME*snapshot delete NAME|all*"
+fails {dev read 0x1234 0}       "dev read: no device at 0x1234"
 
 # A breakpoint script's error stops the run and reaches catch.
 break add {error "boom in add"}

@@ -151,9 +151,37 @@ static int info_hooks_fn(vr_repl *r, Tcl_Interp *ip, int objc, Tcl_Obj *const ob
     return TCL_OK;
 }
 
+/* One line per valid soft-TLB entry of a cpu: which virtual page the
+ * fast path serves, from which physical page, for which accesses. */
 static int info_tlb_fn(vr_repl *r, Tcl_Interp *ip, int objc, Tcl_Obj *const objv[])
 {
-    return vr_error(ip, "info tlb: the core's C API (vm.h) has no soft-TLB view yet");
+    int cpu = 0;
+    if (objc && Tcl_GetIntFromObj(ip, objv[0], &cpu) != TCL_OK)
+        return TCL_ERROR;
+    if (cpu < 0 || cpu >= vm_machine_ncpus(r->m))
+        return vr_error(ip, "info tlb: no cpu %d (the machine has %d)", cpu, vm_machine_ncpus(r->m));
+    vm_tlb_info e[256];
+    size_t n = vm_cpu_tlb(vm_machine_cpu(r->m, cpu), e, sizeof e / sizeof *e);
+    if (n > sizeof e / sizeof *e)
+        n = sizeof e / sizeof *e;
+    Tcl_DString d;
+    Tcl_DStringInit(&d);
+    for (size_t i = 0; i < n; i++) {
+        char line[160], phys[24] = "?";
+        if (e[i].paddr != ~(uint64_t)0)
+            snprintf(phys, sizeof phys, "0x%016llx", (unsigned long long)e[i].paddr);
+        snprintf(line, sizeof line, "0x%016llx -> %s %c%c%c", (unsigned long long)e[i].vaddr, phys,
+                 e[i].prot & VM_PROT_R ? 'r' : '-', e[i].prot & VM_PROT_W ? 'w' : '-',
+                 e[i].prot & VM_PROT_X ? 'x' : '-');
+        append(&d, line);
+    }
+    if (!n) {
+        char line[64];
+        snprintf(line, sizeof line, "the soft TLB of cpu %d is empty", cpu);
+        Tcl_DStringAppend(&d, line, -1);
+    }
+    Tcl_DStringResult(ip, &d);
+    return TCL_OK;
 }
 
 static int info_symbols_fn(vr_repl *r, Tcl_Interp *ip, int objc, Tcl_Obj *const objv[])
@@ -178,7 +206,11 @@ static const vr_cmd info_subs[] = {
     { "regions", "", "the memory map: range, permissions, ram or mmio", NULL, 0, 0, info_regions_fn, NULL },
     { "breakpoints", "", "the REPL's breakpoints and watchpoints with hit counts", NULL, 0, 0, info_breakpoints_fn, NULL },
     { "hooks", "", "the hooks the REPL installed (trace, breakpoint scripts)", NULL, 0, 0, info_hooks_fn, NULL },
-    { "tlb", "", "the soft TLB (not yet exposed by the core API)", NULL, 0, 0, info_tlb_fn, NULL },
+    { "tlb", "?CPU?", "the soft TLB of a cpu (default 0): virtual page -> physical page, fast-path accesses",
+      "  One line per valid entry: the fast path serves accesses of the listed\n"
+      "  kinds (r, w, x) to the virtual page from RAM at the physical page.\n"
+      "  Pages with watchpoints, MMIO and misses take the slow path and are absent.",
+      0, 1, info_tlb_fn, NULL },
     { "devices", "", "the device (MMIO) regions", NULL, 0, 0, info_devices_fn, NULL },
     { "symbols", "?PATTERN?", "symbols matching a glob PATTERN: address, size, kind, name", NULL, 0, 1,
       info_symbols_fn, NULL },

@@ -55,7 +55,7 @@ int vr_running_check(vr_repl *r, Tcl_Interp *ip)
     return TCL_OK;
 }
 
-static int run_once(vr_repl *r, Tcl_Interp *ip, const vm_run_opts *o, vm_stop_reason *why)
+int vr_run_once(vr_repl *r, Tcl_Interp *ip, const vm_run_opts *o, vm_stop_reason *why)
 {
     if (vr_running_check(r, ip) != TCL_OK)
         return TCL_ERROR;
@@ -76,6 +76,9 @@ static int run_once(vr_repl *r, Tcl_Interp *ip, const vm_run_opts *o, vm_stop_re
     if (*why == VM_STOP_EXIT) {
         r->exited = 1;
         r->exit_code = vm_linux_exit_code(r->m);
+    } else if (vr_board_powered_off(r, &r->exit_code)) {
+        *why = VM_STOP_EXIT;     /* a board's power-off is its exit */
+        r->exited = 1;
     }
     return TCL_OK;
 }
@@ -170,7 +173,7 @@ static int run_cmd(vr_repl *r, Tcl_Interp *ip, int has_until, uint64_t until, ui
             o.count = count - done;
         }
         vm_stop_reason why;
-        if (run_once(r, ip, &o, &why) != TCL_OK)
+        if (vr_run_once(r, ip, &o, &why) != TCL_OK)
             return TCL_ERROR;
         *out = why;
         if (why == VM_STOP_WATCHPOINT)

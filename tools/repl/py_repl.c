@@ -9,20 +9,34 @@
 #include "python/binding.h"
 #include "pythread.h"
 #include "repl_int.h"
+#include "devices/board.h"
 
 typedef struct {
     PyObject_HEAD
-    PyMachine *machine;     /* strong */
+    PyMachine *machine;     /* strong; NULL for a board's REPL */
+    PyObject *owner;        /* strong: the vmpy.boards.Board of a board's REPL */
     vmpy_repl *r;
     PyObject *output;       /* output(text, stream) or NULL: C stdio */
 } PyTclRepl;
+
+/* A board's machine has no Python object and no Python hooks: a run only
+ * drops the GIL (the board's devices tick from the run loop). */
+static int board_run(void *ctx, vm_machine *m, const vm_run_opts *o, vm_stop_reason *why, char *msg,
+                     size_t msglen)
+{
+    Py_BEGIN_ALLOW_THREADS
+    *why = vmpy_repl_run_default_sigint(m, o);
+    Py_END_ALLOW_THREADS
+    return 0;
+}
 
 static int py_run(void *ctx, vm_machine *m, const vm_run_opts *o, vm_stop_reason *why, char *msg, size_t msglen)
 {
     PyTclRepl *self = ctx;
     PyMachine *pm = self->machine;
-    if (pm->run_thread) {
-        snprintf(msg, msglen, "the machine is already running (a run cannot start from inside a hook)");
+    if (vmpy_machine_busy(pm)) {
+        snprintf(msg, msglen, "%s", pm->served ? vmpy_machine_busy(pm)
+                 : "the machine is already running (a run cannot start from inside a hook)");
         return VM_EINVAL;
     }
     vmpy_run_enter(pm);
@@ -58,25 +72,45 @@ static void py_out(void *ctx, int stream, const char *text, size_t len)
 
 static PyObject *repl_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = { "machine", NULL };
-    PyObject *machine;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:TclRepl", kwlist, &machine))
+    static char *kwlist[] = { "machine", "owner", NULL };
+    PyObject *machine, *owner = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:TclRepl", kwlist, &machine, &owner))
         return NULL;
     vmpy_state *st = vmpy_state_from_type(tp);
     if (!st)
         return NULL;
-    if (!PyObject_TypeCheck(machine, st->machine_type))
+    /* A board comes as a capsule named "vmpy.board" (vmpy/boards.py) plus
+     * the Board object that owns it, kept alive as long as the REPL. */
+    vm_board *board = NULL;
+    if (PyCapsule_CheckExact(machine)) {
+        board = PyCapsule_GetPointer(machine, "vmpy.board");
+        if (!board)
+            return NULL;
+        if (!owner)
+            return PyErr_Format(PyExc_TypeError, "TclRepl(board capsule, owner): the owner is missing");
+    } else if (!PyObject_TypeCheck(machine, st->machine_type)) {
         return PyErr_Format(PyExc_TypeError, "TclRepl needs a vmpy Machine, not %.100s", Py_TYPE(machine)->tp_name);
+    }
     PyTclRepl *self = (PyTclRepl *)tp->tp_alloc(tp, 0);
     if (!self)
         return NULL;
-    self->machine = (PyMachine *)Py_NewRef(machine);
-    self->r = vmpy_repl_new(self->machine->vm);
+    if (board) {
+        self->owner = Py_NewRef(owner);
+        self->r = vmpy_repl_new(vm_board_machine(board));
+    } else {
+        self->machine = (PyMachine *)Py_NewRef(machine);
+        self->r = vmpy_repl_new(self->machine->vm);
+    }
     if (!self->r) {
         Py_DECREF(self);
         return PyErr_Format(st->error, "could not create the Tcl interpreter");
     }
-    vmpy_repl_set_run(self->r, py_run, self);
+    if (board) {
+        vmpy_repl_set_board(self->r, board);
+        vmpy_repl_set_run(self->r, board_run, self);
+    } else {
+        vmpy_repl_set_run(self->r, py_run, self);
+    }
     vmpy_repl_set_output(self->r, py_out, self);
     return (PyObject *)self;
 }
@@ -85,6 +119,7 @@ static int repl_traverse(PyTclRepl *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->machine);
+    Py_VISIT(self->owner);
     Py_VISIT(self->output);
     return 0;
 }
@@ -97,6 +132,7 @@ static int repl_clear(PyTclRepl *self)
     self->r = NULL;
     Py_CLEAR(self->output);
     Py_CLEAR(self->machine);
+    Py_CLEAR(self->owner);
     return 0;
 }
 

@@ -18,7 +18,7 @@ const vr_cmd *const vr_all_commands[] = {
     &vr_cmd_load, &vr_cmd_reg, &vr_cmd_mem, &vr_cmd_x, &vr_cmd_dis, &vr_cmd_break, &vr_cmd_watch,
     &vr_cmd_delete, &vr_cmd_step, &vr_cmd_next, &vr_cmd_finish, &vr_cmd_cont, &vr_cmd_until,
     &vr_cmd_run, &vr_cmd_exitcode, &vr_cmd_info, &vr_cmd_trace, &vr_cmd_sym, &vr_cmd_addr,
-    &vr_cmd_help, NULL,
+    &vr_cmd_snapshot, &vr_cmd_console, &vr_cmd_dev, &vr_cmd_help, NULL,
 };
 
 /* ---- output ----------------------------------------------------------- */
@@ -471,6 +471,8 @@ void vmpy_repl_free(vmpy_repl *r)
         eval_target = NULL;
     vr_trace_stop(r);
     vr_points_free(r);
+    vr_snaps_free(r);
+    vr_board_free(r);
     if (r->async)
         Tcl_AsyncDelete(r->async);
     if (r->ip)

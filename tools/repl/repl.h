@@ -35,6 +35,11 @@ vmpy_repl *vmpy_repl_new(vm_machine *m);
 void vmpy_repl_free(vmpy_repl *r);
 void vmpy_repl_set_run(vmpy_repl *r, vmpy_repl_run_fn fn, void *ctx);
 void vmpy_repl_set_output(vmpy_repl *r, vmpy_repl_out_fn fn, void *ctx);
+/* vmpy repl --boot: the machine is this board's (devices/board.h); enables
+ * `console` and device names in `dev`, and a power-off ends the program.
+ * The board's own run thread must not run while the REPL drives it. */
+struct vm_board;
+void vmpy_repl_set_board(vmpy_repl *r, struct vm_board *b);
 /* Interactive mode prints where the machine stopped after run commands. */
 void vmpy_repl_set_verbose(vmpy_repl *r, int on);
 

@@ -52,6 +52,10 @@ struct vmpy_repl {
     FILE *trace_file;
     char *trace_path;
     unsigned long trace_lines;
+    struct vm_board *board;  /* vmpy repl --boot: console and device names */
+    struct vr_snap *snaps;   /* `snapshot save NAME`, newest first */
+    char *con_buf;           /* console output not yet consumed by read/expect */
+    size_t con_len, con_cap;
 };
 
 /* repl.c */
@@ -85,6 +89,14 @@ int vr_is_call(vr_repl *r, uint64_t addr);
 
 /* cmd_run.c */
 int vr_running_check(vr_repl *r, Tcl_Interp *ip);
+/* One run through the front door's run function (GIL, Ctrl-C); notes an
+ * exit (Linux exit or board power-off: *why becomes VM_STOP_EXIT). */
+int vr_run_once(vr_repl *r, Tcl_Interp *ip, const vm_run_opts *o, vm_stop_reason *why);
+
+/* cmd_board.c (console, dev) and cmd_snap.c (snapshot) */
+int vr_board_powered_off(vr_repl *r, int *code);
+void vr_board_free(vr_repl *r);
+void vr_snaps_free(vr_repl *r);
 
 extern const vr_cmd vr_cmd_reg, vr_cmd_mem, vr_cmd_x;                       /* cmd_data.c */
 extern const vr_cmd vr_cmd_dis, vr_cmd_trace;                               /* cmd_code.c */
@@ -93,5 +105,7 @@ extern const vr_cmd vr_cmd_step, vr_cmd_next, vr_cmd_finish, vr_cmd_cont,
                     vr_cmd_until, vr_cmd_run, vr_cmd_exitcode;              /* cmd_run.c */
 extern const vr_cmd vr_cmd_info, vr_cmd_load, vr_cmd_sym, vr_cmd_addr;      /* cmd_info.c */
 extern const vr_cmd vr_cmd_help;                                            /* repl.c */
+extern const vr_cmd vr_cmd_console, vr_cmd_dev;                             /* cmd_board.c */
+extern const vr_cmd vr_cmd_snapshot;                                        /* cmd_snap.c */
 
 #endif

@@ -20,6 +20,22 @@ typedef struct kept {
     struct kept *next;
 } kept;
 
+/* A monitor command runs on the stub's protocol thread, which reads
+ * nothing from gdb meanwhile, so gdb's Ctrl-C cannot reach it: runs started
+ * by monitor commands (`monitor cont`) are bounded in time instead, and
+ * leave SIGINT alone (this is not the main thread). */
+#define MONITOR_RUN_MAX 2.0   /* seconds */
+
+static int monitor_run(void *ctx, vm_machine *m, const vm_run_opts *o, vm_stop_reason *why, char *msg,
+                       size_t msglen)
+{
+    vm_run_opts bounded = *o;
+    if (bounded.timeout <= 0 || bounded.timeout > MONITOR_RUN_MAX)
+        bounded.timeout = MONITOR_RUN_MAX;
+    *why = vm_machine_run(m, &bounded);
+    return 0;
+}
+
 static kept *kept_list;
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -57,6 +73,7 @@ static kept *find_or_make(vm_machine *m)
     k->m = m;
     k->thread = self;
     vmpy_repl_set_output(k->r, capture, k);
+    vmpy_repl_set_run(k->r, monitor_run, k);
     vmpy_repl_set_verbose(k->r, 1);
     pthread_mutex_lock(&kept_lock);
     k->next = kept_list;
