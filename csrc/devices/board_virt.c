@@ -18,6 +18,7 @@
 #include "devices.h"
 #include "virtio.h"
 #include "core/riscv64/rv.h"
+#include "core/snapshot.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -97,6 +98,7 @@ static void clint_set_mtimecmp(void *ctx, int h, uint64_t v)
 
 static uint64_t clint_get_mtimecmp(void *ctx, int h) { return hart(ctx, h)->mtimecmp; }
 static uint64_t clint_mtime(void *ctx) { return rv_time_now(((vm_board *)ctx)->m); }
+static uint64_t rtc_now(void *ctx) { return vm_clock_realtime_ns(((vm_board *)ctx)->m); }
 
 static void power(void *ctx, int what, int code)
 {
@@ -162,25 +164,31 @@ static void feed_input(vm_board *b)
 
 /* ---- the run thread ----------------------------------------------------- */
 
-/* Nanoseconds until the earliest timer of an idle hart could fire. */
-static uint64_t idle_ns(vm_board *b)
+/* When every hart sleeps in WFI: the earliest timer deadline (mtime ticks)
+ * that could wake one, UINT64_MAX for none.  0: some hart is awake. */
+static uint64_t idle_deadline(vm_board *b)
 {
-    uint64_t now = rv_time_now(b->m), best = UINT64_MAX;
+    uint64_t best = UINT64_MAX;
     for (int i = 0; i < b->cfg.smp; i++) {
         rv_cpu *c = hart(b, i);
-        if (!c->wfi)
-            return 0;
-        if (rv_irq_wfi_wakes(c))
+        if (!c->wfi || rv_irq_wfi_wakes(c))
             return 0;
         if ((c->mie >> RV_IRQ_MTI) & 1 && c->mtimecmp < best)
             best = c->mtimecmp;
         if (((c->mie >> RV_IRQ_STI) & 1) && (c->menvcfg >> 63) && c->stimecmp < best)
             best = c->stimecmp;
     }
+    return best;
+}
+
+/* Nanoseconds until the earliest timer of an idle hart could fire. */
+static uint64_t idle_ns(vm_board *b, uint64_t best)
+{
+    uint64_t now = rv_time_now(b->m);
     if (best <= now)
         return 0;
     uint64_t ns = (best - now) * 100;
-    return ns > 50000000 ? 50000000 : ns;      /* wake at least every 50 ms */
+    return ns > 50000000 || best - now > 50000000 ? 50000000 : ns;   /* wake at least every 50 ms */
 }
 
 static void idle_wait(vm_board *b, uint64_t ns)
@@ -202,7 +210,18 @@ static void tick(void *arg)
     publish_output(b);
     feed_input(b);
     goldfish_rtc_poll(b->rtc);
-    uint64_t ns = idle_ns(b);
+    uint64_t best = idle_deadline(b);
+    if (!best)
+        return;
+    if (vm_clock_deterministic(b->m) && best <= UINT64_MAX / 100) {
+        /* Guest time is instructions retired, and sleeping harts retire
+         * none: skip to the deadline instead of waiting for it, so no host
+         * timing reaches the guest.  Without a deadline only input can
+         * wake the guest: wait for it on the host below. */
+        vm_clock_warp_to(b->m, best * 100);
+        return;
+    }
+    uint64_t ns = idle_ns(b, best);
     if (ns && !atomic_load(&b->stop)) {
         idle_wait(b, ns);
         feed_input(b);
@@ -494,7 +513,7 @@ static int map_devices(vm_board *b, char *err, size_t errlen)
     clint_ops ops = { b, clint_set_msip, clint_set_mtimecmp, clint_get_mtimecmp, clint_mtime };
     b->clint = clint_new(smp, ops);
     b->syscon = syscon_new(power, b);
-    b->rtc = goldfish_rtc_new((vm_irq_line){ plic_set_irq, b->plic, RTC_IRQ });
+    b->rtc = goldfish_rtc_new((vm_irq_line){ plic_set_irq, b->plic, RTC_IRQ }, rtc_now, b);
     if (!b->uart || !b->clint || !b->syscon || !b->rtc)
         return fail(err, errlen, "out of memory for devices");
     /* The address space does not own these devices (free_opaque NULL): the
@@ -539,6 +558,28 @@ static int map_virtio(vm_board *b, char *err, size_t errlen)
             return fail(err, errlen, "out of memory for virtio slots");
     }
     return 0;
+}
+
+/* Every device's state joins the machine's snapshots, one section each. */
+static int register_sections(vm_board *b, char *err, size_t errlen)
+{
+#define OPS(name) { name##_save, name##_check, name##_load }
+    static const vm_snap_section_ops plic_ops = OPS(plic), clint_ops = OPS(clint),
+        uart_ops = OPS(uart16550), syscon_ops = OPS(syscon), rtc_ops = OPS(goldfish_rtc),
+        virtio_ops = OPS(virtio_mmio);
+#undef OPS
+    vm_machine *m = b->m;
+    int rc = vm_snapshot_section_register(m, "plic", &plic_ops, b->plic) ||
+             vm_snapshot_section_register(m, "clint", &clint_ops, b->clint) ||
+             vm_snapshot_section_register(m, "uart0", &uart_ops, b->uart) ||
+             vm_snapshot_section_register(m, "syscon", &syscon_ops, b->syscon) ||
+             vm_snapshot_section_register(m, "rtc", &rtc_ops, b->rtc);
+    for (int i = 0; !rc && i < b->nvirtio; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "virtio%d", i);
+        rc = vm_snapshot_section_register(m, name, &virtio_ops, b->virtio[i]);
+    }
+    return rc ? fail(err, errlen, "cannot register device state: %s", vm_machine_error(m)) : 0;
 }
 
 static int load_images(vm_board *b, char *err, size_t errlen)
@@ -649,6 +690,8 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
     if (!rc)
         rc = map_virtio(b, err, errlen);
     if (!rc)
+        rc = register_sections(b, err, errlen);
+    if (!rc)
         rc = load_images(b, err, errlen);
     b->cfg.firmware = b->cfg.kernel = b->cfg.initrd = b->cfg.append = b->cfg.disk = NULL;
     if (rc) {
@@ -678,6 +721,35 @@ void vm_board_free(vm_board *b)
 }
 
 vm_machine *vm_board_machine(vm_board *b) { return b->m; }
+
+vm_machine *vm_board_idle_machine(vm_board *b)
+{
+    return b->started ? NULL : b->m;
+}
+
+int vm_board_run_count(vm_board *b, uint64_t count)
+{
+    if (b->started || !count)
+        return -1;
+    b->state = VM_BOARD_RUNNING;
+    atomic_store(&b->stop, 0);
+    vm_run_opts o = { .count = count };
+    vm_stop_reason r = vm_machine_run(b->m, &o);
+    publish_output(b);
+    pthread_mutex_lock(&b->lock);
+    if (b->state == VM_BOARD_RUNNING) {
+        if (r == VM_STOP_COUNT || r == VM_STOP_REQUEST) {
+            b->state = VM_BOARD_STOPPED;
+        } else {
+            b->state = VM_BOARD_ERROR;
+            snprintf(b->error, sizeof b->error, "the machine stopped: %s (%s)",
+                     vm_stop_reason_name(r), vm_machine_error(b->m));
+        }
+    }
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return b->state;
+}
 
 int vm_board_start(vm_board *b)
 {

@@ -6,9 +6,43 @@
  * GIL at all.  Handles are opaque pointers; every function tolerates NULL. */
 #include "core/vm.h"
 #include "devices/board.h"
+#include <pthread.h>
 #include <string.h>
 
 #define API __attribute__((visibility("default")))
+
+/* The live boards, so that the snapshot functions of the binding, which get
+ * a handle as a Python int, never follow a stale or made-up pointer. */
+#define MAX_LIVE 256
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static vm_board *live[MAX_LIVE];
+
+static void live_set(vm_board *old, vm_board *new)
+{
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] == old) {
+            live[i] = new;
+            break;
+        }
+    pthread_mutex_unlock(&live_lock);
+}
+
+/* The board's machine if handle is a live board with no run thread. */
+vm_machine *vmpy_board_idle_machine(uintptr_t handle, int *live_out)
+{
+    vm_machine *m = NULL;
+    *live_out = 0;
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; handle && i < MAX_LIVE; i++)
+        if ((uintptr_t)live[i] == handle) {
+            *live_out = 1;
+            m = vm_board_idle_machine(live[i]);
+            break;
+        }
+    pthread_mutex_unlock(&live_lock);
+    return m;
+}
 
 API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const char *kernel,
                              const char *initrd, const char *append, const char *disk,
@@ -20,10 +54,20 @@ API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const 
     };
     if (err && errlen)
         err[0] = 0;
-    return vm_board_new(&cfg, err, errlen);
+    vm_board *b = vm_board_new(&cfg, err, errlen);
+    if (b)
+        live_set(NULL, b);      /* a full table only costs snapshot support */
+    return b;
 }
 
-API void vmpy_board_free(vm_board *b) { vm_board_free(b); }
+API void vmpy_board_free(vm_board *b)
+{
+    if (b)
+        live_set(b, NULL);
+    vm_board_free(b);
+}
+
+API int vmpy_board_run(vm_board *b, uint64_t count) { return b ? vm_board_run_count(b, count) : -1; }
 API int vmpy_board_start(vm_board *b) { return b ? vm_board_start(b) : -1; }
 API void vmpy_board_stop(vm_board *b) { if (b) vm_board_stop(b); }
 API int vmpy_board_wait(vm_board *b, double timeout) { return b ? vm_board_wait(b, timeout) : -1; }
