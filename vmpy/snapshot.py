@@ -295,6 +295,11 @@ def configure_clock(self, ns_per_insn: int = 1, realtime_base_ns: int = 17040672
     _core.clock_configure(self, ns_per_insn, realtime_base_ns)
 
 
+def seed_random(self, seed: int) -> None:
+    """Seed of the deterministic random stream (getrandom, AT_RANDOM, virtio-rng)."""
+    _core.clock_seed(self, int(seed))
+
+
 def guest_time_ns(self) -> tuple:
     """(monotonic_ns, realtime_ns) as the guest would read them now."""
     _, mono, real = _core.clock_query(self)
@@ -311,3 +316,4 @@ Machine.deterministic = property(_get_deterministic, _set_deterministic,
                                  doc="True: guest time is derived from instructions retired")
 Machine.configure_clock = configure_clock
 Machine.guest_time_ns = guest_time_ns
+Machine.seed_random = seed_random

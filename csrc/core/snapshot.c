@@ -110,8 +110,9 @@ static int check_linux(vm_machine *m, snap_machine *sm)
         if (!strcmp(sm->devs[i].name, "linux"))
             return 0;
     return vm_set_error(m, VM_ENOTSUP,
-                        "snapshots of Linux user-mode machines are not supported yet "
-                        "(the process state has no snapshot section)");
+                        "snapshots of Linux user-mode machines are not supported: the process "
+                        "state (host file descriptors, brk, mmap layout, signal state, cwd) "
+                        "cannot be saved or restored");
 }
 
 static void take_cpus(vm_machine *m, vm_snapshot *s)
