@@ -166,3 +166,99 @@ def test_user_mode_snapshot_is_refused_clearly(time_random_elf):
     pc = m.cpus[0].pc
     m.run(count=10)
     assert m.cpus[0].pc != pc
+
+
+# ---- the example firmware: traces from a snapshot, input record/replay -------------
+
+def firmware_board(engine):
+    fw_dir = os.path.join(ROOT, "examples", "firmware")
+    if fw_dir not in sys.path:
+        sys.path.insert(0, fw_dir)
+    if not shutil.which(CROSS_CC):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CROSS_CC} missing under CI")
+        pytest.skip(f"{CROSS_CC} not installed")
+    import board
+    m = board.make_board(engine=engine)
+    m.deterministic = True
+    assert m.run(until=m.symbols["main_loop"], timeout=30) == "until"
+    return m
+
+
+def pc_trace(m, chunks, feeds=()):
+    """Runs the chunks (instruction counts), feeding feeds[i] (if any) to the
+    UART after chunk i; returns every executed pc, the UART output since the
+    start, the registers and a hash of RAM."""
+    import hashlib
+    pcs = []
+    h = m.on_code(lambda cpu, addr, size: pcs.append(addr))
+    out0 = len(m.uart.output)
+    for i, n in enumerate(chunks):
+        m.run(count=n)
+        if i < len(feeds) and feeds[i]:
+            m.uart.feed(feeds[i])
+    h.remove()
+    ram = hashlib.sha256()
+    for base, size, _perms, kind in m.regions():
+        if kind == "ram":
+            ram.update(m.read(base, size))
+    ram = ram.hexdigest()
+    return pcs, bytes(m.uart.output[out0:]), m.cpus[0].regs(), ram
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_firmware_traces_from_a_snapshot_are_identical(engine):
+    m = firmware_board(engine)
+    m.uart.feed(b"u")                 # uptime: reads the time CSR
+    s = m.snapshot()
+    first = pc_trace(m, [30000])
+    m.restore(s)
+    second = pc_trace(m, [30000])
+    assert first == second
+    assert b"uptime " in first[1] and len(first[0]) == 30000
+    # Through a file into a new machine (peripherals attached by the board).
+    import board
+    m2 = vmpy.Machine.from_snapshot(vmpy.Snapshot.from_bytes(s.to_bytes()),
+                                    board=lambda mm: _attach(mm, board), engine=engine)
+    assert pc_trace(m2, [30000]) == first
+
+
+def _attach(m, board):
+    m.uart = m.add_peripheral("uart0", board.UART_BASE, 0x1000, board.Uart16550())
+    m.temp = m.add_peripheral("temp0", board.TEMP_BASE, 0x1000, board.TempSensor())
+    m.gpio = m.add_peripheral("gpio0", board.GPIO_BASE, 0x1000, board.GpioBank())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_console_input_record_and_replay(engine, tmp_path):
+    from vmpy.console import InputLogError
+    m = firmware_board(engine)
+    s = m.snapshot()
+    log = tmp_path / "session.vmin"
+    # The recorded session: commands typed between runs of uneven length.
+    chunks = [7001, 3333, 12000, 5, 20000, 9000]
+    feeds = [b"t", b"u", b"tu", b"", b"u", b""]
+    with m.record_input(log):
+        recorded = pc_trace(m, chunks, feeds)
+    assert recorded[1].count(b"uptime ") == 3 and recorded[1].count(b"T=") == 2
+    # Replay from the same snapshot with different run() splits: the inputs
+    # arrive at the recorded instruction counts, so the future is the same.
+    m.restore(s)
+    with m.replay_input(log) as rp:
+        with pytest.raises(RuntimeError, match="replaying"):
+            m.uart.feed(b"x")
+        replayed = pc_trace(m, [sum(chunks) // 2, sum(chunks) - sum(chunks) // 2])
+        assert rp.done
+    assert replayed == recorded
+    # Without the log, the same runs give another story (no commands seen).
+    m.restore(s)
+    assert pc_trace(m, [sum(chunks)])[1] != recorded[1]
+    # Logs are checked before anything happens.
+    bad = tmp_path / "bad.vmin"
+    bad.write_text(log.read_text().replace('"device": "uart0"', '"device": "uart9"', 1))
+    with pytest.raises(InputLogError, match="uart9"):
+        m.replay_input(bad)
+    bad.write_text("not json\n")
+    with pytest.raises(InputLogError):
+        m.replay_input(bad)
+    m.run(count=10)                    # and the machine runs normally after

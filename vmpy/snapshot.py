@@ -306,6 +306,24 @@ def guest_time_ns(self) -> tuple:
     return mono, real
 
 
+def record_input(self, path):
+    """Log every input fed to the machine's input devices (UARTs) with the
+    instruction count at which it arrived; returns the recorder (close() it,
+    or use it as a context manager)."""
+    from .console import InputRecorder
+    return InputRecorder(self, path)
+
+
+def replay_input(self, path):
+    """Replay a log from record_input(): run() now stops at each recorded
+    instruction count and feeds the input there.  Start from the state the
+    recording started from.  Returns the replayer (close() it to stop)."""
+    from .console import InputReplayer
+    return InputReplayer(self, path)
+
+
+Machine.record_input = record_input
+Machine.replay_input = replay_input
 Machine.add_peripheral = add_peripheral
 Machine.peripherals = property(lambda self: dict(_peripherals(self)),
                                doc="{name: device} added with add_peripheral()")
