@@ -262,3 +262,108 @@ def test_console_input_record_and_replay(engine, tmp_path):
     with pytest.raises(InputLogError):
         m.replay_input(bad)
     m.run(count=10)                    # and the machine runs normally after
+
+
+# ---- the virt board: console input record/replay ---------------------------------
+
+# Polls the UART; for each byte received prints it, then mtime (CLINT, in
+# hex) and a newline; 'q' powers the board off.  mtime is guest time, so the
+# output shows the instruction count at which each byte was seen.
+ECHO_FW = """
+    .option norvc
+    csrr t0, mhartid
+    bnez t0, park
+    li   s0, 0x10000000          # UART
+    li   s1, 0x0200bff8          # CLINT mtime
+wait:
+    lbu  t1, 5(s0)               # LSR
+    andi t1, t1, 1
+    beqz t1, wait
+    lbu  t2, 0(s0)               # RBR
+    ld   t3, 0(s1)
+    sb   t2, 0(s0)
+    li   t4, 60
+hex:
+    srl  t5, t3, t4
+    andi t5, t5, 15
+    addi t5, t5, 48
+    li   t6, 58
+    blt  t5, t6, 1f
+    addi t5, t5, 39
+1:  sb   t5, 0(s0)
+    addi t4, t4, -4
+    bgez t4, hex
+    li   t5, 10
+    sb   t5, 0(s0)
+    li   t5, 113                 # 'q'
+    bne  t2, t5, wait
+    li   t5, 0x5555
+    li   t6, 0x100000
+    sw   t5, 0(t6)
+park:
+    wfi
+    j    park
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_fw(tmp_path_factory):
+    cross_as = CROSS_CC.replace("gcc", "as")
+    if not shutil.which(cross_as):
+        if os.environ.get("CI"):
+            pytest.fail(f"{cross_as} missing under CI")
+        pytest.skip(f"{cross_as} not installed")
+    d = tmp_path_factory.mktemp("echo")
+    (d / "e.s").write_text(ECHO_FW)
+    subprocess.run([cross_as, "-march=rv64gc", "-o", str(d / "e.o"), str(d / "e.s")], check=True, env=tool_env())
+    subprocess.run([CROSS_CC.replace("gcc", "objcopy"), "-O", "binary", "-j", ".text", str(d / "e.o"),
+                    str(d / "e.bin")], check=True, env=tool_env())
+    return str(d / "e.bin")
+
+
+def echo_board(fw):
+    from vmpy import boards
+    b = boards.virt(ram="16M", firmware=fw, rng=False)
+    b.deterministic = True
+    return b
+
+
+def test_board_console_record_and_replay(echo_fw, tmp_path):
+    import time
+    log = tmp_path / "console.vmin"
+    # Recorded: a live session on the board's own thread, typed at host pace.
+    a = echo_board(echo_fw)
+    start = a.snapshot()
+    rec = a.console.record(log)
+    a.start()
+    for ch in "hi!":
+        a.console.write(ch)
+        a.console.expect(ch + "[0-9a-f]{16}\n", timeout=20)
+        time.sleep(0.05)
+    a.console.write("q")
+    assert a.wait(20) == "poweroff"
+    rec.close()
+    recorded = bytes(a.console.log) + a.console.read(0.2)
+    final = a.snapshot().to_bytes(compress=False)
+    assert recorded.count(b"\n") == 4
+    # Replayed into a new board from the same start: identical output,
+    # mtime stamps included, and an identical final state.
+    b = echo_board(echo_fw)
+    b.restore(start)
+    rp = b.console.replay(log)
+    with pytest.raises(RuntimeError, match="replaying"):
+        b.console.write("x")
+    b.start()
+    assert b.wait(30) == "poweroff"
+    assert rp.done
+    replayed = b.console.read(0.5)
+    assert replayed == recorded
+    assert b.snapshot().to_bytes(compress=False) == final
+    # Another session (other timing) gives other stamps: the stamps do
+    # depend on when the input arrived.
+    c = echo_board(echo_fw)
+    c.start()
+    time.sleep(0.3)
+    c.console.write("hi!q")
+    assert c.wait(20) == "poweroff"
+    assert c.console.read(0.5) != recorded

@@ -37,6 +37,12 @@ _sig = {
     "vmpy_board_set_echo_fd": (None, [_B, ctypes.c_int]),
     "vmpy_board_icount": (ctypes.c_uint64, [_B]),
     "vmpy_board_run": (ctypes.c_int, [_B, ctypes.c_uint64]),
+    "vmpy_board_input_record": (ctypes.c_int, [_B, ctypes.c_int]),
+    "vmpy_board_input_pop": (ctypes.c_long, [_B, ctypes.POINTER(ctypes.c_uint64), ctypes.c_char_p,
+                                             ctypes.c_size_t]),
+    "vmpy_board_input_replay": (ctypes.c_int, [_B, ctypes.c_int]),
+    "vmpy_board_input_replay_add": (ctypes.c_int, [_B, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]),
+    "vmpy_board_input_replay_left": (ctypes.c_size_t, [_B]),
 }
 for _name, (_res, _args) in _sig.items():
     _f = getattr(_lib, _name)
@@ -126,7 +132,13 @@ class Board:
         from .snapshot import Snapshot
         if base is not None and not isinstance(base, Snapshot):
             raise TypeError("base must be a vmpy.Snapshot")
+        self._join_if_stopped()
         return Snapshot(_core.snapshot_take(self._h, base._core if base else None))
+
+    def _join_if_stopped(self) -> None:
+        """A guest that powered off has left the run thread: join it."""
+        if self.state != "running":
+            self.stop()
 
     def restore(self, snap) -> None:
         """Puts the board in the snapshot's state (taken from a board built
@@ -134,6 +146,7 @@ class Board:
         from .snapshot import Snapshot
         if not isinstance(snap, Snapshot):
             raise TypeError("restore() takes a vmpy.Snapshot")
+        self._join_if_stopped()
         _core.snapshot_restore(self._h, snap._core)
 
     @property

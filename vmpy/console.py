@@ -19,8 +19,12 @@ class Console:
         self._board = board
         self.buffer = b""           # received and not yet consumed by expect()
         self.log = bytearray()      # everything received
+        self._recorder = None       # record()/replay() (below)
+        self._replayer = None
 
     def _pull(self, timeout: float) -> bytes:
+        if self._recorder is not None:
+            self._recorder.drain()
         data = self._board._read(65536, timeout)
         if data:
             self.log += data
@@ -36,7 +40,21 @@ class Console:
     def write(self, data) -> None:
         if isinstance(data, str):
             data = data.encode()
+        if self._replayer is not None and not self._replayer.closed:
+            raise RuntimeError("the console is replaying recorded input: live input is refused")
         self._board._write(data)
+
+    def record(self, path) -> "BoardInputRecorder":
+        """Log the console input with the instruction count at which each
+        byte entered the UART (the log format of Machine.record_input)."""
+        self._recorder = BoardInputRecorder(self._board, path)
+        return self._recorder
+
+    def replay(self, path) -> "BoardInputReplayer":
+        """Feed a recorded log at its instruction counts (start from the
+        recording's start state, and drive the board the same way)."""
+        self._replayer = BoardInputReplayer(self._board, path)
+        return self._replayer
 
     def expect(self, pattern, timeout: float = 30.0) -> str:
         """Waits until pattern (a regex, str or bytes) appears in the output;
@@ -299,6 +317,81 @@ class InputReplayer:
                 del self.machine.__dict__["run"]
         for dev in self.devices.values():
             dev.attach_input(None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class BoardInputRecorder:
+    """Console input of a board, recorded in C and written out here."""
+
+    def __init__(self, board, path):
+        from .boards import _lib
+        self._lib, self._board = _lib, board
+        self._f = open(os.fspath(path), "w", encoding="ascii")
+        self._f.write(_json.dumps({"format": LOG_FORMAT, "version": LOG_VERSION, "isa": "riscv64",
+                                   "start_icount": board.icount}, sort_keys=True) + "\n")
+        self._f.flush()
+        if _lib.vmpy_board_input_record(board._h, 1):
+            raise MemoryError("cannot start recording")
+
+    def drain(self) -> None:
+        """Writes out what was recorded so far."""
+        import ctypes
+        if self._f is None:
+            return
+        at, buf = ctypes.c_uint64(), ctypes.create_string_buffer(4096)
+        while True:
+            n = self._lib.vmpy_board_input_pop(self._board._h, ctypes.byref(at), buf, len(buf))
+            if n < 0:
+                break
+            self._f.write(_json.dumps({"at": at.value, "device": "console", "data": buf.raw[:n].hex()},
+                                      sort_keys=True) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is None:
+            return
+        self.drain()
+        self._lib.vmpy_board_input_record(self._board._h, 0)
+        self._f.close()
+        self._f = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class BoardInputReplayer:
+    def __init__(self, board, path):
+        from .boards import _lib
+        _header, events = read_input_log(path, "riscv64")
+        bad = sorted({d for _, d, _ in events} - {"console"})
+        if bad:
+            raise InputLogError(f"the log has input for devices a board console does not take: {bad}")
+        if events and events[0][0] < board.icount:
+            raise InputLogError(f"the log's first input is at instruction {events[0][0]}, but the board "
+                                f"is already at {board.icount} (restore the recording's start state first)")
+        self._lib, self._board, self.closed = _lib, board, False
+        if _lib.vmpy_board_input_replay(board._h, 1):
+            raise MemoryError("cannot start replaying")
+        for at, _dev, data in events:
+            if _lib.vmpy_board_input_replay_add(board._h, at, data, len(data)):
+                raise MemoryError("cannot queue the log")
+
+    @property
+    def done(self) -> bool:
+        return self._lib.vmpy_board_input_replay_left(self._board._h) == 0
+
+    def close(self) -> None:
+        if not self.closed:
+            self._lib.vmpy_board_input_replay(self._board._h, 0)
+            self.closed = True
 
     def __enter__(self):
         return self

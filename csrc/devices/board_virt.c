@@ -16,6 +16,7 @@
  * waits in WFI. */
 #include "board.h"
 #include "devices.h"
+#include "input_log.h"
 #include "virtio.h"
 #include "core/riscv64/rv.h"
 #include "core/snapshot.h"
@@ -60,6 +61,7 @@ struct vm_board {
     pthread_cond_t cond;        /* input, output, stop, state changes */
     uint8_t in_q[IN_CAP];
     size_t in_head, in_len;
+    vm_input_log *rec, *play;   /* console input being recorded / replayed */
     uint8_t *out;               /* ring of console output for readers */
     size_t out_head, out_len;
     int echo_fd;
@@ -147,15 +149,41 @@ static void uart_tx(void *ctx, uint8_t byte)
         publish_output(b);
 }
 
+static uint64_t board_icount(vm_board *b)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < b->cfg.smp; i++)
+        n += vm_cpu_icount(vm_machine_cpu(b->m, i));
+    return n;
+}
+
+/* Replay: the recorded bytes whose instruction count has come, as far as
+ * the FIFO takes them (it took them at the same counts when recorded). */
+static void feed_replay(vm_board *b)
+{
+    uint8_t buf[256];
+    size_t room = uart16550_rx_room(b->uart);
+    size_t n = vm_input_log_due(b->play, board_icount(b), buf, room < sizeof buf ? room : sizeof buf);
+    if (n)
+        uart16550_rx_push(b->uart, buf, n);
+}
+
 static void feed_input(vm_board *b)
 {
     pthread_mutex_lock(&b->lock);
+    if (b->play) {
+        feed_replay(b);
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
     while (b->in_len && uart16550_rx_room(b->uart)) {
         size_t n = uart16550_rx_room(b->uart);
         size_t run = IN_CAP - b->in_head;
         if (n > b->in_len) n = b->in_len;
         if (n > run) n = run;
         uart16550_rx_push(b->uart, b->in_q + b->in_head, n);
+        if (b->rec)          /* out of memory loses the record, never the input */
+            vm_input_log_append(b->rec, board_icount(b), b->in_q + b->in_head, n);
         b->in_head = (b->in_head + n) % IN_CAP;
         b->in_len -= n;
     }
@@ -714,6 +742,8 @@ void vm_board_free(vm_board *b)
     clint_free(b->clint);
     syscon_free(b->syscon);
     goldfish_rtc_free(b->rtc);
+    vm_input_log_free(b->rec);
+    vm_input_log_free(b->play);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->cond);
     free(b->out);
@@ -834,6 +864,10 @@ size_t vm_board_console_read(vm_board *b, uint8_t *buf, size_t max, double timeo
 void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
 {
     pthread_mutex_lock(&b->lock);
+    if (b->play) {                      /* replaying: live input is not the guest's */
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
     for (size_t i = 0; i < n && b->in_len < IN_CAP; i++)
         b->in_q[(b->in_head + b->in_len++) % IN_CAP] = buf[i];
     pthread_cond_broadcast(&b->cond);
@@ -841,3 +875,57 @@ void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
 }
 
 void vm_board_set_echo_fd(vm_board *b, int fd) { b->echo_fd = fd; }
+
+/* ---- console input record/replay ------------------------------------------ */
+
+int vm_board_input_record(vm_board *b, bool on)
+{
+    vm_input_log *l = on ? vm_input_log_new() : NULL;
+    if (on && !l)
+        return -1;
+    pthread_mutex_lock(&b->lock);
+    vm_input_log *old = b->rec;
+    b->rec = l;
+    pthread_mutex_unlock(&b->lock);
+    vm_input_log_free(old);
+    return 0;
+}
+
+long vm_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)
+{
+    pthread_mutex_lock(&b->lock);
+    long n = b->rec ? vm_input_log_pop(b->rec, at, buf, max) : -1;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+int vm_board_input_replay(vm_board *b, bool on)
+{
+    vm_input_log *l = on ? vm_input_log_new() : NULL;
+    if (on && !l)
+        return -1;
+    pthread_mutex_lock(&b->lock);
+    vm_input_log *old = b->play;
+    b->play = l;
+    if (on)
+        b->in_len = 0;                  /* live input typed before does not count */
+    pthread_mutex_unlock(&b->lock);
+    vm_input_log_free(old);
+    return 0;
+}
+
+int vm_board_input_replay_add(vm_board *b, uint64_t at, const uint8_t *data, size_t n)
+{
+    pthread_mutex_lock(&b->lock);
+    int rc = b->play ? vm_input_log_append(b->play, at, data, n) : -1;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+size_t vm_board_input_replay_left(vm_board *b)
+{
+    pthread_mutex_lock(&b->lock);
+    size_t n = b->play ? vm_input_log_pending(b->play) : 0;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}

@@ -99,3 +99,16 @@ API uint64_t vmpy_board_icount(vm_board *b)
         n += vm_cpu_icount(vm_machine_cpu(m, i));
     return n;
 }
+
+/* Console input record/replay (vmpy/console.py). */
+API int vmpy_board_input_record(vm_board *b, int on) { return b ? vm_board_input_record(b, on != 0) : -1; }
+API long vmpy_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)
+{
+    return b && at && buf ? vm_board_input_pop(b, at, buf, max) : -1;
+}
+API int vmpy_board_input_replay(vm_board *b, int on) { return b ? vm_board_input_replay(b, on != 0) : -1; }
+API int vmpy_board_input_replay_add(vm_board *b, uint64_t at, const uint8_t *data, size_t n)
+{
+    return b && data ? vm_board_input_replay_add(b, at, data, n) : -1;
+}
+API size_t vmpy_board_input_replay_left(vm_board *b) { return b ? vm_board_input_replay_left(b) : 0; }
