@@ -163,6 +163,11 @@ def test_user_mode_snapshot_is_refused_clearly(time_random_elf):
     with pytest.raises(vmpy.VmpyError, match="Linux user-mode machines are not supported: "
                                               r"the process state \(host file descriptors, brk"):
         m.snapshot()
+    # Nor can a snapshot of another machine replace the process.
+    other = vmpy.Machine("riscv64")
+    other.map(0x10000, 0x1000, "rw")
+    with pytest.raises(vmpy.VmpyError, match="Linux user-mode machines are not supported"):
+        m.restore(other.snapshot())
     pc = m.cpus[0].pc
     m.run(count=10)
     assert m.cpus[0].pc != pc
