@@ -46,6 +46,7 @@ TIME_RANDOM_C = r"""
 #include <sys/random.h>
 #include <sys/time.h>
 #include <sys/times.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 static void hex(const char *name, const unsigned char *b, int n)
@@ -77,6 +78,9 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &m2);
     long long slept = (m2.tv_sec - m.tv_sec) * 1000000000ll + (m2.tv_nsec - m.tv_nsec);
     printf("slept_ms %lld\n", slept / 1000000);
+    struct utsname u;
+    uname(&u);
+    printf("uname %s %s\n", u.nodename, u.release);
     return 0;
 }
 """
@@ -116,6 +120,7 @@ def test_user_mode_time_and_randomness_are_deterministic(time_random_elf, engine
     assert a["time"] == "1704067200"
     # nanosleep advances guest time by the request (plus a few instructions).
     assert a["slept_ms"] == "5"
+    assert a["uname"] == "vmpy 6.1.0-vmpy"          # not the host's name and kernel
     # Another seed, another stream (and the stream is not all zeros).
     c = run_cli(time_random_elf, *det, "--seed", "42")
     assert c["getrandom"] != a["getrandom"] and c["at_random"] != a["at_random"]
@@ -372,3 +377,87 @@ def test_board_console_record_and_replay(echo_fw, tmp_path):
     c.console.write("hi!q")
     assert c.wait(20) == "poweroff"
     assert c.console.read(0.5) != recorded
+
+
+# Arms the goldfish RTC alarm 1 s ahead, sleeps in WFI until its interrupt
+# (PLIC source 11, M context of hart 0; mstatus.MIE stays clear, so WFI just
+# wakes), then prints the RTC time that passed, in hex, and powers off.
+RTC_SLEEP_FW = """
+    .option norvc
+    csrr t0, mhartid
+    bnez t0, park
+    li   s0, 0x101000            # goldfish RTC
+    lwu  t0, 0(s0)               # TIME_LOW latches TIME_HIGH
+    lwu  t1, 4(s0)
+    slli t1, t1, 32
+    or   s2, t0, t1
+    li   t2, 1000000000
+    add  t3, s2, t2
+    srli t4, t3, 32
+    sw   t4, 0x0c(s0)            # ALARM_HIGH
+    sw   t3, 0x08(s0)            # ALARM_LOW arms the alarm
+    li   t5, 1
+    sw   t5, 0x10(s0)            # IRQ_ENABLED
+    li   a0, 0xc00002c
+    sw   t5, 0(a0)               # PLIC priority[11] = 1
+    li   a0, 0xc002000
+    li   t6, 0x800
+    sw   t6, 0(a0)               # enable source 11 for context 0
+    li   a0, 0xc200000
+    sw   zero, 0(a0)             # threshold 0
+    csrs mie, t6                 # MEIE
+1:  wfi
+    csrr t6, mip
+    li   a1, 0x800
+    and  t6, t6, a1
+    beqz t6, 1b
+    lwu  t0, 0(s0)
+    lwu  t1, 4(s0)
+    slli t1, t1, 32
+    or   s3, t0, t1
+    sub  t3, s3, s2
+    li   s0, 0x10000000
+    li   t4, 60
+2:  srl  t5, t3, t4
+    andi t5, t5, 15
+    addi t5, t5, 48
+    li   t6, 58
+    blt  t5, t6, 3f
+    addi t5, t5, 39
+3:  sb   t5, 0(s0)
+    addi t4, t4, -4
+    bgez t4, 2b
+    li   t5, 10
+    sb   t5, 0(s0)
+    li   t5, 0x5555
+    li   t6, 0x100000
+    sw   t5, 0(t6)
+park:
+    wfi
+    j    park
+"""
+
+
+def test_board_idle_skips_to_the_rtc_alarm(tmp_path):
+    import time
+    cross_as = CROSS_CC.replace("gcc", "as")
+    if not shutil.which(cross_as):
+        pytest.skip(f"{cross_as} not installed")
+    (tmp_path / "r.s").write_text(RTC_SLEEP_FW)
+    subprocess.run([cross_as, "-march=rv64gc", "-o", str(tmp_path / "r.o"), str(tmp_path / "r.s")],
+                   check=True, env=tool_env())
+    subprocess.run([CROSS_CC.replace("gcc", "objcopy"), "-O", "binary", "-j", ".text", str(tmp_path / "r.o"),
+                    str(tmp_path / "r.bin")], check=True, env=tool_env())
+    from vmpy import boards
+    b = boards.virt(ram="16M", firmware=str(tmp_path / "r.bin"), rng=False)
+    b.deterministic = True
+    t0 = time.monotonic()
+    b.start()
+    assert b.wait(20) == "poweroff", b.error
+    host_s = time.monotonic() - t0
+    elapsed = int(b.console.read(0.5).strip(), 16)
+    # 1 s of guest time passed, of which the few dozen instructions are
+    # nanoseconds: the rest was skipped, not waited for on the host.
+    assert 1_000_000_000 <= elapsed < 1_000_010_000
+    assert b.icount < 1000
+    assert host_s < 0.9

@@ -241,13 +241,23 @@ static void tick(void *arg)
     uint64_t best = idle_deadline(b);
     if (!best)
         return;
-    if (vm_clock_deterministic(b->m) && best <= UINT64_MAX / 100) {
+    if (vm_clock_deterministic(b->m)) {
         /* Guest time is instructions retired, and sleeping harts retire
-         * none: skip to the deadline instead of waiting for it, so no host
-         * timing reaches the guest.  Without a deadline only input can
-         * wake the guest: wait for it on the host below. */
-        vm_clock_warp_to(b->m, best * 100);
-        return;
+         * none: skip to the next deadline (a hart's timer or the RTC's
+         * alarm) instead of waiting for it, so no host timing reaches the
+         * guest.  Without one only input can wake the guest: wait for it
+         * on the host below. */
+        uint64_t mono = best <= UINT64_MAX / 100 ? best * 100 : UINT64_MAX, alarm;
+        if (goldfish_rtc_alarm(b->rtc, &alarm)) {
+            uint64_t now_mono = vm_clock_monotonic_ns(b->m), now_real = vm_clock_realtime_ns(b->m);
+            uint64_t at = alarm > now_real ? now_mono + (alarm - now_real) : now_mono;
+            if (at < mono)
+                mono = at;
+        }
+        if (mono != UINT64_MAX) {
+            vm_clock_warp_to(b->m, mono);
+            return;
+        }
     }
     uint64_t ns = idle_ns(b, best);
     if (ns && !atomic_load(&b->stop)) {

@@ -90,6 +90,8 @@ uint64_t goldfish_rtc_read(void *r, uint64_t off, unsigned size);
 void goldfish_rtc_write(void *r, uint64_t off, unsigned size, uint64_t val);
 /* Raises the alarm interrupt if it is due (called from the board's tick). */
 void goldfish_rtc_poll(goldfish_rtc *r);
+/* The armed alarm (wall-clock ns), for a board that skips idle time. */
+bool goldfish_rtc_alarm(const goldfish_rtc *r, uint64_t *when_ns);
 
 /* ---- flattened device tree writer (fdt.c) ---- */
 typedef struct fdt fdt;

@@ -93,6 +93,14 @@ void goldfish_rtc_write(void *p, uint64_t off, unsigned size, uint64_t val)
     }
 }
 
+bool goldfish_rtc_alarm(const goldfish_rtc *r, uint64_t *when_ns)
+{
+    if (!r->alarm_armed)
+        return false;
+    *when_ns = r->alarm;
+    return true;
+}
+
 /* ---- snapshot section (version 1) ---------------------------------------- */
 
 int goldfish_rtc_save(void *p, uint8_t **data, size_t *len)

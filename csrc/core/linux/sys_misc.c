@@ -147,6 +147,14 @@ static int64_t sys_uname(lx_ctx *x)
     struct utsname u;
     if (uname(&u) < 0)
         return -errno;
+    if (vm_clock_deterministic(x->m)) {        /* the host's name and kernel are host state */
+        memset(&u, 0, sizeof u);
+        strcpy(u.sysname, "Linux");
+        strcpy(u.nodename, "vmpy");
+        strcpy(u.release, "6.1.0-vmpy");
+        strcpy(u.version, "#1 SMP");
+        strcpy(u.domainname, "(none)");
+    }
     /* struct new_utsname: six 65-byte fields, as on the host. */
     memset(u.machine, 0, sizeof u.machine);
     strcpy(u.machine, "riscv64");
