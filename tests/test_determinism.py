@@ -41,7 +41,9 @@ def available_engines():
 ENGINES = available_engines()
 
 TIME_RANDOM_C = r"""
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
 #include <sys/time.h>
@@ -73,6 +75,11 @@ int main(void)
         return 1;
     hex("getrandom", rnd, sizeof rnd);
     hex("at_random", (const unsigned char *)getauxval(AT_RANDOM), 16);
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0 || read(fd, rnd, 16) != 16)
+        return 2;
+    close(fd);
+    hex("urandom", rnd, 16);
     struct timespec d = { 0, 5000000 };
     nanosleep(&d, 0);
     clock_gettime(CLOCK_MONOTONIC, &m2);
@@ -124,6 +131,7 @@ def test_user_mode_time_and_randomness_are_deterministic(time_random_elf, engine
     # Another seed, another stream (and the stream is not all zeros).
     c = run_cli(time_random_elf, *det, "--seed", "42")
     assert c["getrandom"] != a["getrandom"] and c["at_random"] != a["at_random"]
+    assert c["urandom"] != a["urandom"] != a["getrandom"][:32]
     assert c["realtime"] == a["realtime"]
     assert set(a["getrandom"]) != {"0"}
 
@@ -133,6 +141,7 @@ def test_user_mode_without_deterministic_sees_the_host(time_random_elf):
     a = run_cli(time_random_elf)
     b = run_cli(time_random_elf)
     assert a["getrandom"] != b["getrandom"]          # host entropy: 2^-256 to collide
+    assert a["urandom"] != b["urandom"]
     assert abs(int(a["time"]) - time.time()) < 120   # the host's wall clock
 
 

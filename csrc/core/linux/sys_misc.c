@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -140,6 +142,36 @@ static int64_t sys_getrandom(lx_ctx *x)
     vm_clock_random(x->m, buf, len);
     int rc = lx_out_done(x, x->a[0], buf, len, bounce);
     return rc ? rc : (int64_t)len;
+}
+
+/* /dev/urandom and /dev/random in deterministic mode: a file of the next
+ * LX_DET_RANDOM_FILE bytes of the seeded stream (a program that reads more
+ * than that from one open sees end of file).  -errno on failure. */
+#define LX_DET_RANDOM_FILE (256u << 10)
+int lx_det_random_fd(lx_ctx *x)
+{
+    uint8_t *buf = malloc(LX_DET_RANDOM_FILE);
+    int fd = buf ? memfd_create("urandom", MFD_CLOEXEC) : -1;
+    if (fd < 0) {
+        free(buf);
+        return -ENOMEM;
+    }
+    vm_clock_random(x->m, buf, LX_DET_RANDOM_FILE);
+    size_t done = 0;
+    while (done < LX_DET_RANDOM_FILE) {
+        ssize_t n = write(fd, buf + done, LX_DET_RANDOM_FILE - done);
+        if (n <= 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            done += (size_t)n;
+    }
+    free(buf);
+    if (done < LX_DET_RANDOM_FILE) {
+        close(fd);
+        return -EIO;
+    }
+    lseek(fd, 0, SEEK_SET);
+    return fd;
 }
 
 static int64_t sys_uname(lx_ctx *x)
