@@ -24,6 +24,7 @@ sys.path.insert(0, HERE)
 
 import registry               # noqa: E402
 import suites                 # noqa: E402,F401  (registers the benchmarks)
+import bench_snapshot         # noqa: E402,F401  (registers "snapshot")
 
 
 def parse_args(argv):

@@ -423,3 +423,104 @@ def test_deterministic_time_follows_instructions(tmp_path):
     mono, real = m.guest_time_ns()
     assert mono == 5000 * 100
     assert real == 1704067200 * 10**9 + 5000 * 100
+
+
+# ---- device state: the virt board's devices in snapshots ------------------------
+
+BAREMETAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baremetal")
+CROSS_CC = os.environ.get("VMPY_CROSS_CC", "riscv64-linux-gnu-gcc")
+
+
+@pytest.fixture(scope="module")
+def baremetal_bin(tmp_path_factory):
+    """tests/baremetal: exercises the CLINT timer and software interrupts, WFI,
+    the PLIC (pending, claim/complete) and the UART, then powers off."""
+    if not shutil.which(CROSS_CC):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CROSS_CC} missing under CI")
+        pytest.skip(f"{CROSS_CC} not installed")
+    out = tmp_path_factory.mktemp("bm")
+    elf, binary = out / "t.elf", out / "t.bin"
+    subprocess.run([CROSS_CC, "-march=rv64g", "-mabi=lp64d", "-mcmodel=medany", "-O1", "-nostdlib",
+                    "-static", "-ffreestanding", "-fno-pic", "-no-pie", "-Wl,--build-id=none",
+                    "-Wl,--no-warn-rwx-segments", "-T", os.path.join(BAREMETAL, "link.ld"),
+                    os.path.join(BAREMETAL, "start.S"), os.path.join(BAREMETAL, "tests.c"),
+                    "-o", str(elf)], check=True)
+    subprocess.run([OBJCOPY, "-O", "binary", str(elf), str(binary)], check=True)
+    return str(binary)
+
+
+def new_board(binary, **kw):
+    from vmpy import boards
+    b = boards.virt(ram="32M", firmware=binary, **kw)
+    b.deterministic = True
+    return b
+
+
+def board_state(b):
+    """Everything of the board as bytes: cpus, RAM, every device, clock."""
+    return b.snapshot().to_bytes(compress=False)
+
+
+def test_board_devices_round_trip_mid_run(baremetal_bin, tmp_path):
+    # Cut the program every 1500 instructions: the cuts land with timers
+    # armed, interrupts pending or claimed, UART registers set, a hart in
+    # WFI.  A second board built from scratch and restored from the cut (in
+    # memory and through a file) must then run exactly as the first.
+    ref = new_board(baremetal_bin)
+    ref.run(10**7)
+    full_output = ref.console.read(0.5)
+    total = ref.icount
+    assert full_output.endswith(b"done\n") and b"FAIL" not in full_output
+    a = new_board(baremetal_bin)
+    cuts = 0
+    for cut in range(1500, total, 1500):
+        a.run(cut - a.icount)
+        before = a.console.read(0.2)
+        s = a.snapshot()
+        b = new_board(baremetal_bin)
+        if cuts % 4 == 0:                    # every 4th through a file
+            s.save(tmp_path / "b.vmsnap")
+            b.restore(Snapshot.load(tmp_path / "b.vmsnap"))
+        else:
+            b.restore(s)
+        assert board_state(b) == board_state(a)
+        sa, sb = a.run(2000), b.run(2000)
+        assert sa == sb
+        assert board_state(a) == board_state(b), f"diverged after the cut at {cut}"
+        out_a, out_b = a.console.read(0.2), b.console.read(0.2)
+        assert out_a == out_b
+        a.restore(s)                         # and back in place: same again
+        a.run(2000)
+        assert board_state(a) == board_state(b)
+        assert a.console.read(0.2) == out_b
+        a.restore(s)
+        b.close()
+        cuts += 1
+    assert cuts >= 10
+    # The output seen around all the cuts is the uninterrupted run's.
+    a.run(10**7)
+    assert a.state == "poweroff"
+
+
+def test_board_device_mismatch_is_refused_unchanged(baremetal_bin):
+    a = new_board(baremetal_bin)          # virtio slot 0 holds the rng
+    a.run(5000)
+    s = a.snapshot()
+    b = new_board(baremetal_bin, rng=False)
+    b.run(100)
+    before = board_state(b)
+    with pytest.raises(vmpy.FormatError, match="virtio0"):
+        b.restore(s)
+    assert board_state(b) == before
+    # A bare machine has none of the board's devices.
+    m = vmpy.Machine("riscv64")
+    with pytest.raises(vmpy.FormatError, match="device '(plic|clint|uart0|syscon|rtc|virtio0)'"):
+        m.restore(s)
+    # A running board cannot be snapshotted.
+    a.start()
+    try:
+        with pytest.raises(RuntimeError, match="running"):
+            a.snapshot()
+    finally:
+        a.stop()

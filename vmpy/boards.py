@@ -40,6 +40,13 @@ _sig = {
     "vmpy_board_hvc_read": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_double]),
     "vmpy_board_hvc_write": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_icount": (ctypes.c_uint64, [_B]),
+    "vmpy_board_run": (ctypes.c_int, [_B, ctypes.c_uint64]),
+    "vmpy_board_input_record": (ctypes.c_int, [_B, ctypes.c_int]),
+    "vmpy_board_input_pop": (ctypes.c_long, [_B, ctypes.POINTER(ctypes.c_uint64), ctypes.c_char_p,
+                                             ctypes.c_size_t]),
+    "vmpy_board_input_replay": (ctypes.c_int, [_B, ctypes.c_int]),
+    "vmpy_board_input_replay_add": (ctypes.c_int, [_B, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]),
+    "vmpy_board_input_replay_left": (ctypes.c_size_t, [_B]),
 }
 for _name, (_res, _args) in _sig.items():
     _f = getattr(_lib, _name)
@@ -136,6 +143,50 @@ class Board:
     @property
     def icount(self) -> int:
         return _lib.vmpy_board_icount(self._h)
+
+    # -- snapshots and deterministic time (issue 8); the board must be stopped --
+    def run(self, count: int) -> str:
+        """Runs count instructions (all harts) on this thread; returns the state."""
+        if count <= 0:
+            raise ValueError("count must be positive")
+        st = _lib.vmpy_board_run(self._h, int(count))
+        if st < 0:
+            raise RuntimeError("the board is running in its thread (stop it first)")
+        return STATES[st]
+
+    def snapshot(self, base=None):
+        """CPU state, RAM and every device's state (vmpy.Snapshot)."""
+        from .snapshot import Snapshot
+        if base is not None and not isinstance(base, Snapshot):
+            raise TypeError("base must be a vmpy.Snapshot")
+        self._join_if_stopped()
+        return Snapshot(_core.snapshot_take(self._h, base._core if base else None))
+
+    def _join_if_stopped(self) -> None:
+        """A guest that powered off has left the run thread: join it."""
+        if self.state != "running":
+            self.stop()
+
+    def restore(self, snap) -> None:
+        """Puts the board in the snapshot's state (taken from a board built
+        the same way); on vmpy.FormatError nothing has changed."""
+        from .snapshot import Snapshot
+        if not isinstance(snap, Snapshot):
+            raise TypeError("restore() takes a vmpy.Snapshot")
+        self._join_if_stopped()
+        _core.snapshot_restore(self._h, snap._core)
+
+    @property
+    def deterministic(self) -> bool:
+        return _core.clock_query(self._h)[0]
+
+    @deterministic.setter
+    def deterministic(self, on: bool) -> None:
+        _core.clock_set_deterministic(self._h, bool(on))
+
+    def seed(self, seed: int) -> None:
+        """Seed of the deterministic random stream (virtio-rng)."""
+        _core.clock_seed(self._h, int(seed))
 
     def set_echo_fd(self, fd: int) -> None:
         """Copies console output to fd as it comes (-1: off)."""

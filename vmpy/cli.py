@@ -12,6 +12,9 @@ from . import FormatError, GuestMemoryError, Machine, VmpyError
 def _cmd_run(args) -> int:
     m = Machine("riscv64", engine=args.engine)
     m.set_verbose(args.verbose)
+    if args.deterministic:          # before exec: AT_RANDOM comes from the seeded stream too
+        m.deterministic = True
+        m.seed_random(args.seed)
     prog = args.program
     try:
         m.linux_exec(prog, [prog] + args.args, [f"{k}={v}" for k, v in os.environ.items()])
@@ -59,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", default=None, help="execution engine (interp)")
     r.add_argument("--stats", action="store_true", help="print instructions, seconds and MIPS on stderr")
     r.add_argument("--verbose", action="store_true", help="warn about unsupported syscalls")
+    r.add_argument("--deterministic", action="store_true",
+                   help="guest time from instructions retired, seeded randomness (no host time or entropy)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the deterministic random stream")
     from .gdbserver import add_gdb_option
     add_gdb_option(r)
     r.add_argument("program")

@@ -51,6 +51,7 @@ class Uart16550:
     def __init__(self):
         self.output = bytearray()
         self.input = bytearray()
+        self._tap = None            # input recording/replay (vmpy.console)
 
     def read(self, offset: int, size: int) -> int:
         if offset == 0 and self.input:
@@ -64,6 +65,17 @@ class Uart16550:
             self.output.append(value & 0xFF)
 
     def feed(self, data: bytes) -> None:
+        if self._tap is not None:
+            if self._tap.replaying:
+                raise RuntimeError("the UART is replaying recorded input: live input is refused")
+            self._tap.record(data)
+        self.input += data
+
+    # input record/replay (Machine.record_input / replay_input)
+    def attach_input(self, tap) -> None:
+        self._tap = tap
+
+    def feed_replayed(self, data: bytes) -> None:
         self.input += data
 
     def lines(self):

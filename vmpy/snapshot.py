@@ -295,12 +295,35 @@ def configure_clock(self, ns_per_insn: int = 1, realtime_base_ns: int = 17040672
     _core.clock_configure(self, ns_per_insn, realtime_base_ns)
 
 
+def seed_random(self, seed: int) -> None:
+    """Seed of the deterministic random stream (getrandom, AT_RANDOM, virtio-rng)."""
+    _core.clock_seed(self, int(seed))
+
+
 def guest_time_ns(self) -> tuple:
     """(monotonic_ns, realtime_ns) as the guest would read them now."""
     _, mono, real = _core.clock_query(self)
     return mono, real
 
 
+def record_input(self, path):
+    """Log every input fed to the machine's input devices (UARTs) with the
+    instruction count at which it arrived; returns the recorder (close() it,
+    or use it as a context manager)."""
+    from .console import InputRecorder
+    return InputRecorder(self, path)
+
+
+def replay_input(self, path):
+    """Replay a log from record_input(): run() now stops at each recorded
+    instruction count and feeds the input there.  Start from the state the
+    recording started from.  Returns the replayer (close() it to stop)."""
+    from .console import InputReplayer
+    return InputReplayer(self, path)
+
+
+Machine.record_input = record_input
+Machine.replay_input = replay_input
 Machine.add_peripheral = add_peripheral
 Machine.peripherals = property(lambda self: dict(_peripherals(self)),
                                doc="{name: device} added with add_peripheral()")
@@ -311,3 +334,4 @@ Machine.deterministic = property(_get_deterministic, _set_deterministic,
                                  doc="True: guest time is derived from instructions retired")
 Machine.configure_clock = configure_clock
 Machine.guest_time_ns = guest_time_ns
+Machine.seed_random = seed_random

@@ -6,6 +6,8 @@
  * same snapshot read the same times at the same instructions.  The clock
  * settings are part of every snapshot. */
 #include "snapshot_int.h"
+#include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 int vm_clock_set_deterministic(vm_machine *m, bool on)
@@ -62,7 +64,7 @@ uint64_t vm_clock_monotonic_ns(vm_machine *m)
     snap_clock c;
     vm_snap_clock_get(m, &c);
     if (c.deterministic)
-        return machine_insns(m) * c.ns_per_insn;
+        return machine_insns(m) * c.ns_per_insn + c.warp_ns;
     return host_ns_since_start();
 }
 
@@ -71,8 +73,61 @@ uint64_t vm_clock_realtime_ns(vm_machine *m)
     snap_clock c;
     vm_snap_clock_get(m, &c);
     if (c.deterministic)
-        return c.realtime_base_ns + machine_insns(m) * c.ns_per_insn;
+        return c.realtime_base_ns + machine_insns(m) * c.ns_per_insn + c.warp_ns;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void vm_clock_warp_to(vm_machine *m, uint64_t mono_ns)
+{
+    snap_machine *sm = vm_snap_machine(m, true);
+    if (!sm || !sm->clock.deterministic)
+        return;
+    uint64_t now = machine_insns(m) * sm->clock.ns_per_insn + sm->clock.warp_ns;
+    if (mono_ns > now)
+        sm->clock.warp_ns += mono_ns - now;
+}
+
+int vm_clock_seed(vm_machine *m, uint64_t seed)
+{
+    snap_machine *sm = vm_snap_machine(m, true);
+    if (!sm)
+        return vm_set_error(m, VM_ENOMEM, "out of memory");
+    sm->clock.rng_seed = seed;
+    sm->clock.rng_counter = 0;
+    return 0;
+}
+
+/* SplitMix64 over (seed, block number): a counter-based generator, so the
+ * stream's position is one integer that snapshots carry.  Not for secrets:
+ * a deterministic guest wants reproducibility, not unpredictability. */
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void vm_clock_random(vm_machine *m, void *buf, size_t len)
+{
+    uint8_t *out = buf;
+    snap_machine *sm = vm_snap_machine(m, true);
+    if (!sm || !sm->clock.deterministic) {
+        while (len) {
+            ssize_t n = getrandom(out, len, 0);
+            if (n <= 0)
+                break;              /* only EINTR-like failures: left as is */
+            out += n;
+            len -= (size_t)n;
+        }
+        return;
+    }
+    while (len) {
+        uint64_t v = mix(sm->clock.rng_seed + 0x9e3779b97f4a7c15ull * ++sm->clock.rng_counter);
+        size_t k = len < 8 ? len : 8;
+        memcpy(out, &v, k);
+        out += k;
+        len -= k;
+    }
 }

@@ -110,8 +110,9 @@ static int check_linux(vm_machine *m, snap_machine *sm)
         if (!strcmp(sm->devs[i].name, "linux"))
             return 0;
     return vm_set_error(m, VM_ENOTSUP,
-                        "snapshots of Linux user-mode machines are not supported yet "
-                        "(the process state has no snapshot section)");
+                        "snapshots of Linux user-mode machines are not supported: the process "
+                        "state (host file descriptors, brk, mmap layout, signal state, cwd) "
+                        "cannot be saved or restored");
 }
 
 static void take_cpus(vm_machine *m, vm_snapshot *s)
@@ -301,8 +302,14 @@ static int restore_check(vm_machine *m, snap_machine *sm, const vm_snapshot *s)
         if (d->ops.check && d->ops.check(d->opaque, sec->data, sec->len))
             return vm_set_error(m, VM_EFORMAT, "the snapshot's state for device '%s' is invalid", d->name);
     }
-    if (s->nsections != ndevs)
-        return vm_set_error(m, VM_EFORMAT, "the snapshot has state for devices this machine does not have");
+    for (size_t i = 0; i < s->nsections; i++) {
+        bool known = false;
+        for (size_t j = 0; j < ndevs && !known; j++)
+            known = !strcmp(sm->devs[j].name, s->sections[i].name);
+        if (!known)
+            return vm_set_error(m, VM_EFORMAT, "the snapshot has state for device '%s', which this machine does not have",
+                                s->sections[i].name);
+    }
     for (size_t i = 0; i < s->nregions; i++) {
         const snap_region *sr = &s->regions[i];
         for (size_t j = 0; !sr->is_mmio && j < m->nregions; j++) {

@@ -60,7 +60,9 @@ int vm_snapshot_read(const vm_snapshot *s, uint64_t addr, void *buf, size_t len)
  * checksum, compression, atomic write) wraps it.  deserialize validates every
  * length, index and field before building anything and never returns a
  * partial snapshot. */
-#define VM_SNAPSHOT_PAYLOAD_VERSION 1
+/* Version 2 added the clock's warp and random stream to META; version 1
+ * payloads are still read. */
+#define VM_SNAPSHOT_PAYLOAD_VERSION 2
 int vm_snapshot_serialize(const vm_snapshot *s, uint8_t **out, size_t *len,
                           char *err, size_t errlen);          /* *out: free() it */
 vm_snapshot *vm_snapshot_deserialize(const void *buf, size_t len, char *err, size_t errlen);
@@ -98,6 +100,15 @@ int vm_clock_configure(vm_machine *m, uint64_t ns_per_insn, uint64_t realtime_ba
 uint64_t vm_clock_monotonic_ns(vm_machine *m);
 /* Wall-clock guest nanoseconds since the Unix epoch (CLOCK_REALTIME, RTC). */
 uint64_t vm_clock_realtime_ns(vm_machine *m);
+/* Deterministic mode only: moves guest time forward to at least mono_ns
+ * (monotonic) without retiring instructions, as a board does when every
+ * hart sleeps until a timer.  A no-op otherwise or if mono_ns is past. */
+void vm_clock_warp_to(vm_machine *m, uint64_t mono_ns);
+/* Random bytes for the guest (getrandom, AT_RANDOM, virtio-rng): the host's
+ * in normal mode; in deterministic mode a stream that depends only on the
+ * seed and on how many bytes were drawn before (and is part of snapshots). */
+void vm_clock_random(vm_machine *m, void *buf, size_t len);
+int vm_clock_seed(vm_machine *m, uint64_t seed);
 
 #ifdef __cplusplus
 }

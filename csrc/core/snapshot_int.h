@@ -42,6 +42,9 @@ typedef struct snap_clock {
     bool deterministic;
     uint64_t ns_per_insn;
     uint64_t realtime_base_ns;
+    uint64_t warp_ns;             /* time skipped while every hart slept (deterministic) */
+    uint64_t rng_seed;            /* deterministic random stream: seed and blocks used */
+    uint64_t rng_counter;
 } snap_clock;
 
 struct vm_snapshot {

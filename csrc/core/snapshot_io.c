@@ -85,6 +85,9 @@ static void put_meta(wbuf *w, const vm_snapshot *s)
     put_u(w, s->clock.realtime_base_ns, 8);
     put_u(w, s->nregions, 4);
     put_u(w, s->nsections, 4);
+    put_u(w, s->clock.warp_ns, 8);          /* version 2 */
+    put_u(w, s->clock.rng_seed, 8);
+    put_u(w, s->clock.rng_counter, 8);
     rec_end(w, at);
 }
 
@@ -236,9 +239,14 @@ static vm_snapshot *parse_meta(rbuf *r, errbuf *e, uint32_t *nregions, uint32_t 
     clk.realtime_base_ns = get_u(b, 8);
     *nregions = (uint32_t)get_u(b, 4);
     *nsections = (uint32_t)get_u(b, 4);
+    if (version >= 2) {                      /* the clock's warp and random stream */
+        clk.warp_ns = get_u(b, 8);
+        clk.rng_seed = get_u(b, 8);
+        clk.rng_counter = get_u(b, 8);
+    }
     if (b->bad || b->pos != b->len)
         return fail(e, NULL, "snapshot META record is malformed");
-    if (version != VM_SNAPSHOT_PAYLOAD_VERSION)
+    if (version < 1 || version > VM_SNAPSHOT_PAYLOAD_VERSION)
         return fail(e, NULL, "snapshot payload version %llu is not supported (this vmpy reads %d)",
                     (unsigned long long)version, VM_SNAPSHOT_PAYLOAD_VERSION);
     const vm_isa *isa = vm_snap_isa_by_name(name);

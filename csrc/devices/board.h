@@ -33,6 +33,12 @@ enum { VM_BOARD_CREATED, VM_BOARD_RUNNING, VM_BOARD_POWEROFF, VM_BOARD_REBOOT,
 vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen);
 void vm_board_free(vm_board *b);
 struct vm_machine *vm_board_machine(vm_board *b);
+/* The machine when no run thread uses it (for snapshots), else NULL. */
+struct vm_machine *vm_board_idle_machine(vm_board *b);
+/* Runs count instructions (all harts) on the calling thread; the board must
+ * not be started.  Returns the state afterwards (VM_BOARD_STOPPED when the
+ * count ran out), -1 if it could not run. */
+int vm_board_run_count(vm_board *b, uint64_t count);
 
 int vm_board_start(vm_board *b);             /* starts the run thread */
 void vm_board_stop(vm_board *b);             /* stops it and waits (idempotent) */
@@ -46,6 +52,17 @@ const char *vm_board_error(vm_board *b);
 /* Console (the UART): bytes the guest wrote, and bytes for the guest. */
 size_t vm_board_console_read(vm_board *b, uint8_t *buf, size_t max, double timeout);
 void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n);
+/* Console input record/replay: recording stamps every byte that enters
+ * the UART with the instruction count (all harts) at that moment; pop
+ * drains the record (entry length, or -1 when empty).  Replay ignores live
+ * input and feeds the added entries at their counts, at the first slice
+ * boundary at or past them, which is the recorded one when the board is
+ * driven the same way (start(), or the same run(count) calls). */
+int vm_board_input_record(vm_board *b, bool on);
+long vm_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max);
+int vm_board_input_replay(vm_board *b, bool on);
+int vm_board_input_replay_add(vm_board *b, uint64_t at, const uint8_t *data, size_t n);
+size_t vm_board_input_replay_left(vm_board *b);
 /* Also copy console output to a file descriptor as it comes (-1: off). */
 void vm_board_set_echo_fd(vm_board *b, int fd);
 

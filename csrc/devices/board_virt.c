@@ -16,8 +16,10 @@
  * waits in WFI. */
 #include "board.h"
 #include "devices.h"
+#include "input_log.h"
 #include "virtio.h"
 #include "core/riscv64/rv.h"
+#include "core/snapshot.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -61,6 +63,7 @@ struct vm_board {
     pthread_cond_t cond;        /* input, output, stop, state changes */
     uint8_t in_q[IN_CAP];
     size_t in_head, in_len;
+    vm_input_log *rec, *play;   /* console input being recorded / replayed */
     uint8_t *out;               /* ring of console output for readers */
     size_t out_head, out_len;
     int echo_fd;
@@ -99,6 +102,7 @@ static void clint_set_mtimecmp(void *ctx, int h, uint64_t v)
 
 static uint64_t clint_get_mtimecmp(void *ctx, int h) { return hart(ctx, h)->mtimecmp; }
 static uint64_t clint_mtime(void *ctx) { return rv_time_now(((vm_board *)ctx)->m); }
+static uint64_t rtc_now(void *ctx) { return vm_clock_realtime_ns(((vm_board *)ctx)->m); }
 
 static void power(void *ctx, int what, int code)
 {
@@ -147,15 +151,41 @@ static void uart_tx(void *ctx, uint8_t byte)
         publish_output(b);
 }
 
+static uint64_t board_icount(vm_board *b)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < b->cfg.smp; i++)
+        n += vm_cpu_icount(vm_machine_cpu(b->m, i));
+    return n;
+}
+
+/* Replay: the recorded bytes whose instruction count has come, as far as
+ * the FIFO takes them (it took them at the same counts when recorded). */
+static void feed_replay(vm_board *b)
+{
+    uint8_t buf[256];
+    size_t room = uart16550_rx_room(b->uart);
+    size_t n = vm_input_log_due(b->play, board_icount(b), buf, room < sizeof buf ? room : sizeof buf);
+    if (n)
+        uart16550_rx_push(b->uart, buf, n);
+}
+
 static void feed_input(vm_board *b)
 {
     pthread_mutex_lock(&b->lock);
+    if (b->play) {
+        feed_replay(b);
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
     while (b->in_len && uart16550_rx_room(b->uart)) {
         size_t n = uart16550_rx_room(b->uart);
         size_t run = IN_CAP - b->in_head;
         if (n > b->in_len) n = b->in_len;
         if (n > run) n = run;
         uart16550_rx_push(b->uart, b->in_q + b->in_head, n);
+        if (b->rec)          /* out of memory loses the record, never the input */
+            vm_input_log_append(b->rec, board_icount(b), b->in_q + b->in_head, n);
         b->in_head = (b->in_head + n) % IN_CAP;
         b->in_len -= n;
     }
@@ -164,25 +194,31 @@ static void feed_input(vm_board *b)
 
 /* ---- the run thread ----------------------------------------------------- */
 
-/* Nanoseconds until the earliest timer of an idle hart could fire. */
-static uint64_t idle_ns(vm_board *b)
+/* When every hart sleeps in WFI: the earliest timer deadline (mtime ticks)
+ * that could wake one, UINT64_MAX for none.  0: some hart is awake. */
+static uint64_t idle_deadline(vm_board *b)
 {
-    uint64_t now = rv_time_now(b->m), best = UINT64_MAX;
+    uint64_t best = UINT64_MAX;
     for (int i = 0; i < b->cfg.smp; i++) {
         rv_cpu *c = hart(b, i);
-        if (!c->wfi)
-            return 0;
-        if (rv_irq_wfi_wakes(c))
+        if (!c->wfi || rv_irq_wfi_wakes(c))
             return 0;
         if ((c->mie >> RV_IRQ_MTI) & 1 && c->mtimecmp < best)
             best = c->mtimecmp;
         if (((c->mie >> RV_IRQ_STI) & 1) && (c->menvcfg >> 63) && c->stimecmp < best)
             best = c->stimecmp;
     }
+    return best;
+}
+
+/* Nanoseconds until the earliest timer of an idle hart could fire. */
+static uint64_t idle_ns(vm_board *b, uint64_t best)
+{
+    uint64_t now = rv_time_now(b->m);
     if (best <= now)
         return 0;
     uint64_t ns = (best - now) * 100;
-    return ns > 50000000 ? 50000000 : ns;      /* wake at least every 50 ms */
+    return ns > 50000000 || best - now > 50000000 ? 50000000 : ns;   /* wake at least every 50 ms */
 }
 
 static void idle_wait(vm_board *b, uint64_t ns)
@@ -206,7 +242,28 @@ static void tick(void *arg)
     goldfish_rtc_poll(b->rtc);
     virtio_console_poll(b->hvc);   /* host input for the virtio console */
     virtio_net_poll(b->net);       /* slirp's sockets and timers */
-    uint64_t ns = idle_ns(b);
+    uint64_t best = idle_deadline(b);
+    if (!best)
+        return;
+    if (vm_clock_deterministic(b->m)) {
+        /* Guest time is instructions retired, and sleeping harts retire
+         * none: skip to the next deadline (a hart's timer or the RTC's
+         * alarm) instead of waiting for it, so no host timing reaches the
+         * guest.  Without one only input can wake the guest: wait for it
+         * on the host below. */
+        uint64_t mono = best <= UINT64_MAX / 100 ? best * 100 : UINT64_MAX, alarm;
+        if (goldfish_rtc_alarm(b->rtc, &alarm)) {
+            uint64_t now_mono = vm_clock_monotonic_ns(b->m), now_real = vm_clock_realtime_ns(b->m);
+            uint64_t at = alarm > now_real ? now_mono + (alarm - now_real) : now_mono;
+            if (at < mono)
+                mono = at;
+        }
+        if (mono != UINT64_MAX) {
+            vm_clock_warp_to(b->m, mono);
+            return;
+        }
+    }
+    uint64_t ns = idle_ns(b, best);
     if (b->net && ns > 1000000)
         ns = 1000000;              /* nobody wakes us for network input: poll each ms */
     if (ns && !atomic_load(&b->stop)) {
@@ -500,7 +557,7 @@ static int map_devices(vm_board *b, char *err, size_t errlen)
     clint_ops ops = { b, clint_set_msip, clint_set_mtimecmp, clint_get_mtimecmp, clint_mtime };
     b->clint = clint_new(smp, ops);
     b->syscon = syscon_new(power, b);
-    b->rtc = goldfish_rtc_new((vm_irq_line){ plic_set_irq, b->plic, RTC_IRQ });
+    b->rtc = goldfish_rtc_new((vm_irq_line){ plic_set_irq, b->plic, RTC_IRQ }, rtc_now, b);
     if (!b->uart || !b->clint || !b->syscon || !b->rtc)
         return fail(err, errlen, "out of memory for devices");
     /* The address space does not own these devices (free_opaque NULL): the
@@ -555,6 +612,28 @@ static int map_virtio(vm_board *b, char *err, size_t errlen)
             return fail(err, errlen, "out of memory for virtio slots");
     }
     return 0;
+}
+
+/* Every device's state joins the machine's snapshots, one section each. */
+static int register_sections(vm_board *b, char *err, size_t errlen)
+{
+#define OPS(name) { name##_save, name##_check, name##_load }
+    static const vm_snap_section_ops plic_ops = OPS(plic), clint_ops = OPS(clint),
+        uart_ops = OPS(uart16550), syscon_ops = OPS(syscon), rtc_ops = OPS(goldfish_rtc),
+        virtio_ops = OPS(virtio_mmio);
+#undef OPS
+    vm_machine *m = b->m;
+    int rc = vm_snapshot_section_register(m, "plic", &plic_ops, b->plic) ||
+             vm_snapshot_section_register(m, "clint", &clint_ops, b->clint) ||
+             vm_snapshot_section_register(m, "uart0", &uart_ops, b->uart) ||
+             vm_snapshot_section_register(m, "syscon", &syscon_ops, b->syscon) ||
+             vm_snapshot_section_register(m, "rtc", &rtc_ops, b->rtc);
+    for (int i = 0; !rc && i < b->nvirtio; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "virtio%d", i);
+        rc = vm_snapshot_section_register(m, name, &virtio_ops, b->virtio[i]);
+    }
+    return rc ? fail(err, errlen, "cannot register device state: %s", vm_machine_error(m)) : 0;
 }
 
 static int load_images(vm_board *b, char *err, size_t errlen)
@@ -667,6 +746,8 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
     if (!rc)
         rc = map_virtio(b, err, errlen);
     if (!rc)
+        rc = register_sections(b, err, errlen);
+    if (!rc)
         rc = load_images(b, err, errlen);
     b->cfg.firmware = b->cfg.kernel = b->cfg.initrd = b->cfg.append = b->cfg.disk = NULL;
     b->cfg.hostfwd = NULL;
@@ -690,6 +771,8 @@ void vm_board_free(vm_board *b)
     clint_free(b->clint);
     syscon_free(b->syscon);
     goldfish_rtc_free(b->rtc);
+    vm_input_log_free(b->rec);
+    vm_input_log_free(b->play);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->cond);
     free(b->out);
@@ -697,6 +780,35 @@ void vm_board_free(vm_board *b)
 }
 
 vm_machine *vm_board_machine(vm_board *b) { return b->m; }
+
+vm_machine *vm_board_idle_machine(vm_board *b)
+{
+    return b->started ? NULL : b->m;
+}
+
+int vm_board_run_count(vm_board *b, uint64_t count)
+{
+    if (b->started || !count)
+        return -1;
+    b->state = VM_BOARD_RUNNING;
+    atomic_store(&b->stop, 0);
+    vm_run_opts o = { .count = count };
+    vm_stop_reason r = vm_machine_run(b->m, &o);
+    publish_output(b);
+    pthread_mutex_lock(&b->lock);
+    if (b->state == VM_BOARD_RUNNING) {
+        if (r == VM_STOP_COUNT || r == VM_STOP_REQUEST) {
+            b->state = VM_BOARD_STOPPED;
+        } else {
+            b->state = VM_BOARD_ERROR;
+            snprintf(b->error, sizeof b->error, "the machine stopped: %s (%s)",
+                     vm_stop_reason_name(r), vm_machine_error(b->m));
+        }
+    }
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return b->state;
+}
 
 int vm_board_start(vm_board *b)
 {
@@ -781,6 +893,10 @@ size_t vm_board_console_read(vm_board *b, uint8_t *buf, size_t max, double timeo
 void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n)
 {
     pthread_mutex_lock(&b->lock);
+    if (b->play) {                      /* replaying: live input is not the guest's */
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
     for (size_t i = 0; i < n && b->in_len < IN_CAP; i++)
         b->in_q[(b->in_head + b->in_len++) % IN_CAP] = buf[i];
     pthread_cond_broadcast(&b->cond);
@@ -803,4 +919,58 @@ size_t vm_board_hvc_write(vm_board *b, const uint8_t *buf, size_t n)
     pthread_cond_broadcast(&b->cond);           /* wake an idle run thread */
     pthread_mutex_unlock(&b->lock);
     return done;
+}
+
+/* ---- console input record/replay ------------------------------------------ */
+
+int vm_board_input_record(vm_board *b, bool on)
+{
+    vm_input_log *l = on ? vm_input_log_new() : NULL;
+    if (on && !l)
+        return -1;
+    pthread_mutex_lock(&b->lock);
+    vm_input_log *old = b->rec;
+    b->rec = l;
+    pthread_mutex_unlock(&b->lock);
+    vm_input_log_free(old);
+    return 0;
+}
+
+long vm_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)
+{
+    pthread_mutex_lock(&b->lock);
+    long n = b->rec ? vm_input_log_pop(b->rec, at, buf, max) : -1;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+int vm_board_input_replay(vm_board *b, bool on)
+{
+    vm_input_log *l = on ? vm_input_log_new() : NULL;
+    if (on && !l)
+        return -1;
+    pthread_mutex_lock(&b->lock);
+    vm_input_log *old = b->play;
+    b->play = l;
+    if (on)
+        b->in_len = 0;                  /* live input typed before does not count */
+    pthread_mutex_unlock(&b->lock);
+    vm_input_log_free(old);
+    return 0;
+}
+
+int vm_board_input_replay_add(vm_board *b, uint64_t at, const uint8_t *data, size_t n)
+{
+    pthread_mutex_lock(&b->lock);
+    int rc = b->play ? vm_input_log_append(b->play, at, data, n) : -1;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+}
+
+size_t vm_board_input_replay_left(vm_board *b)
+{
+    pthread_mutex_lock(&b->lock);
+    size_t n = b->play ? vm_input_log_pending(b->play) : 0;
+    pthread_mutex_unlock(&b->lock);
+    return n;
 }

@@ -3,6 +3,7 @@
  * 0xbff8.  Compare registers live in the harts (the board's callbacks), so
  * the cpu loop checks deadlines without calling into the device. */
 #include "devices.h"
+#include "devstate.h"
 #include <stdlib.h>
 
 #define MSIP_BASE 0x0000
@@ -80,4 +81,43 @@ void clint_write(void *p, uint64_t off, unsigned size, uint64_t val)
         c->ops.set_mtimecmp(c->ops.ctx, hart, merge(old, off, size, val));
     }
     /* mtime is read-only here: it follows the host clock. */
+}
+
+/* ---- snapshot section (version 1): msip per hart.  mtime is the machine's
+ * clock and mtimecmp lives in the harts, so both travel with the core. ---- */
+
+int clint_save(void *p, uint8_t **data, size_t *len)
+{
+    const clint *c = p;
+    ds_writer w = { 0 };
+    ds_put(&w, 1, 4);
+    ds_put(&w, (uint64_t)c->nharts, 4);
+    for (int i = 0; i < c->nharts; i++)
+        ds_put(&w, c->msip[i], 1);
+    return ds_finish(&w, data, len);
+}
+
+/* Parses a blob; msip_out (nharts bytes) may be NULL. */
+static bool parse(const clint *c, const uint8_t *data, size_t len, uint32_t *msip_out)
+{
+    ds_reader r = ds_open(data, len);
+    if (ds_get(&r, 4) != 1 || ds_get(&r, 4) != (uint64_t)c->nharts)
+        return false;
+    for (int i = 0; i < c->nharts; i++) {
+        uint32_t v = (uint32_t)ds_get(&r, 1) & 1;
+        if (msip_out)
+            msip_out[i] = v;
+    }
+    return ds_done(&r);
+}
+
+int clint_check(void *p, const uint8_t *data, size_t len)
+{
+    return parse(p, data, len, NULL) ? 0 : -1;
+}
+
+void clint_load(void *p, const uint8_t *data, size_t len)
+{
+    clint *c = p;
+    parse(c, data, len, c->msip);    /* the harts' MSIP bits come back with their mip */
 }

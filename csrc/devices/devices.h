@@ -33,6 +33,15 @@ void uart16550_write(void *u, uint64_t off, unsigned size, uint64_t val);
 size_t uart16550_rx_room(const uart16550 *u);
 void uart16550_rx_push(uart16550 *u, const uint8_t *buf, size_t n);
 
+/* Snapshot sections (vm_snap_section_ops in core/snapshot.h): every device
+ * that holds state has name_save / name_check / name_load, with opaque the
+ * device.  The blob format is devstate.h's, versioned per device. */
+#define VM_DEVICE_SNAP_DECL(name) \
+    int name##_save(void *dev, uint8_t **data, size_t *len); \
+    int name##_check(void *dev, const uint8_t *data, size_t len); \
+    void name##_load(void *dev, const uint8_t *data, size_t len);
+VM_DEVICE_SNAP_DECL(uart16550)
+
 /* ---- CLINT / ACLINT mtimer + mswi (clint.c) ---- */
 typedef struct clint_ops {
     void *ctx;
@@ -46,6 +55,7 @@ clint *clint_new(int nharts, clint_ops ops);
 void clint_free(void *c);
 uint64_t clint_read(void *c, uint64_t off, unsigned size);
 void clint_write(void *c, uint64_t off, unsigned size, uint64_t val);
+VM_DEVICE_SNAP_DECL(clint)
 #define CLINT_SIZE 0x10000
 
 /* ---- PLIC (plic.c): contexts 2h (M) and 2h+1 (S) of hart h ---- */
@@ -59,6 +69,7 @@ uint64_t plic_read(void *p, uint64_t off, unsigned size);
 void plic_write(void *p, uint64_t off, unsigned size, uint64_t val);
 /* A device's interrupt line into the PLIC (use as vm_irq_line.fn, ctx = plic). */
 void plic_set_irq(void *p, int source, bool level);
+VM_DEVICE_SNAP_DECL(plic)
 
 /* ---- syscon / SiFive test finisher (syscon.c) ---- */
 enum { SYSCON_POWEROFF = 1, SYSCON_REBOOT = 2, SYSCON_FAIL = 3 };
@@ -67,15 +78,20 @@ syscon *syscon_new(void (*power)(void *ctx, int what, int code), void *ctx);
 void syscon_free(void *s);
 uint64_t syscon_read(void *s, uint64_t off, unsigned size);
 void syscon_write(void *s, uint64_t off, unsigned size, uint64_t val);
+VM_DEVICE_SNAP_DECL(syscon)
 
 /* ---- Goldfish RTC (goldfish_rtc.c) ---- */
 typedef struct goldfish_rtc goldfish_rtc;
-goldfish_rtc *goldfish_rtc_new(vm_irq_line irq);
+/* now(ctx): guest wall-clock ns since the epoch (NULL: the host's). */
+goldfish_rtc *goldfish_rtc_new(vm_irq_line irq, uint64_t (*now)(void *ctx), void *now_ctx);
+VM_DEVICE_SNAP_DECL(goldfish_rtc)
 void goldfish_rtc_free(void *r);
 uint64_t goldfish_rtc_read(void *r, uint64_t off, unsigned size);
 void goldfish_rtc_write(void *r, uint64_t off, unsigned size, uint64_t val);
 /* Raises the alarm interrupt if it is due (called from the board's tick). */
 void goldfish_rtc_poll(goldfish_rtc *r);
+/* The armed alarm (wall-clock ns), for a board that skips idle time. */
+bool goldfish_rtc_alarm(const goldfish_rtc *r, uint64_t *when_ns);
 
 /* ---- flattened device tree writer (fdt.c) ---- */
 typedef struct fdt fdt;

@@ -2,6 +2,7 @@
  * OpenSBI use, a receive FIFO fed by the host, transmit straight to a
  * callback (the line is infinitely fast). */
 #include "devices.h"
+#include "devstate.h"
 #include <stdlib.h>
 
 #define RX_FIFO 256
@@ -135,4 +136,53 @@ void uart16550_write(void *opaque, uint64_t off, unsigned size, uint64_t val)
     default: break;
     }
     update_irq(u);
+}
+
+/* ---- snapshot section (devstate.h format, version 1) -------------------- */
+
+int uart16550_save(void *opaque, uint8_t **data, size_t *len)
+{
+    const uart16550 *u = opaque;
+    ds_writer w = { 0 };
+    ds_put(&w, 1, 4);
+    const uint8_t regs[] = { u->ier, u->lcr, u->mcr, u->scr, u->fcr, u->dll, u->dlm, u->thr_pending };
+    for (size_t i = 0; i < sizeof regs; i++)
+        ds_put(&w, regs[i], 1);
+    ds_put(&w, u->rx_count, 2);
+    for (unsigned i = 0; i < u->rx_count; i++)          /* the FIFO in order, unrolled */
+        ds_put(&w, u->rx[(u->rx_head + i) % RX_FIFO], 1);
+    return ds_finish(&w, data, len);
+}
+
+/* Parses a blob into *u (a copy of the live device). */
+static bool parse(uart16550 *u, const uint8_t *data, size_t len)
+{
+    ds_reader r = ds_open(data, len);
+    if (ds_get(&r, 4) != 1)
+        return false;
+    uint8_t *regs[] = { &u->ier, &u->lcr, &u->mcr, &u->scr, &u->fcr, &u->dll, &u->dlm };
+    for (size_t i = 0; i < sizeof regs / sizeof *regs; i++)
+        *regs[i] = (uint8_t)ds_get(&r, 1);
+    u->thr_pending = ds_get(&r, 1) != 0;
+    uint64_t n = ds_get(&r, 2);
+    if (n > RX_FIFO)
+        return false;
+    u->rx_head = 0;
+    u->rx_count = (unsigned)n;
+    for (unsigned i = 0; i < n; i++)
+        u->rx[i] = (uint8_t)ds_get(&r, 1);
+    return ds_done(&r);
+}
+
+int uart16550_check(void *opaque, const uint8_t *data, size_t len)
+{
+    uart16550 tmp = *(uart16550 *)opaque;
+    return parse(&tmp, data, len) ? 0 : -1;
+}
+
+void uart16550_load(void *opaque, const uint8_t *data, size_t len)
+{
+    uart16550 *u = opaque, tmp = *u;
+    if (parse(&tmp, data, len))
+        *u = tmp;       /* the PLIC's saved line level already matches */
 }

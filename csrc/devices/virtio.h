@@ -49,6 +49,7 @@ void virtio_mmio_flush(virtio_mmio *v);
 void virtio_mmio_notify(virtio_mmio *v, int q);
 uint64_t virtio_mmio_read(void *v, uint64_t off, unsigned size);
 void virtio_mmio_write(void *v, uint64_t off, unsigned size, uint64_t val);
+VM_DEVICE_SNAP_DECL(virtio_mmio)
 
 /* Back ends: NULL (message in err) on failure. */
 virtio_mmio *virtio_blk_new(vm_machine *m, vm_irq_line irq, const char *path, bool readonly,

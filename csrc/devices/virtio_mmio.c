@@ -4,6 +4,8 @@
  * guest input (descriptors outside RAM, loops, oversized chains) marks the
  * device as needing a reset instead of touching host memory. */
 #include "virtio.h"
+#include "devstate.h"
+#include "core/snapshot.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +145,8 @@ static int build_chain(virtio_mmio *v, vq *q, uint16_t head, virtio_chain *ch)
         uint8_t *p = ram(v, addr, len);
         if (len && !p)
             return -1;
+        if (flags & DESC_F_WRITE)       /* the back end writes it: incremental snapshots must know */
+            vm_mem_note_dirty(v->m, addr, len);
         ch->seg[ch->nseg].p = p;
         ch->seg[ch->nseg].len = len;
         ch->seg[ch->nseg].write = flags & DESC_F_WRITE;
@@ -165,6 +169,7 @@ static void process(virtio_mmio *v, int qi)
         v->status |= STATUS_NEEDS_RESET;
         return;
     }
+    vm_mem_note_dirty(v->m, q->used, 4 + 8ull * q->num);
     virtio_chain *ch = malloc(sizeof *ch);
     if (!ch)
         return;
@@ -290,4 +295,78 @@ void virtio_mmio_notify(virtio_mmio *v, int q)
 {
     if (v && q >= 0 && q < v->d.nqueues)
         process(v, q);
+}
+
+/* ---- snapshot section (version 1) ----------------------------------------
+ * The transport and its queues: status, feature selections, interrupt
+ * status and each queue's size, addresses and next available index.  The
+ * rings themselves are guest RAM.  The back end's own state is not here: a
+ * disk image's contents stay in its file (take snapshots with the disk
+ * read-only, or copy the file alongside). */
+
+int virtio_mmio_save(void *opaque, uint8_t **data, size_t *len)
+{
+    const virtio_mmio *v = opaque;
+    ds_writer w = { 0 };
+    ds_put(&w, 1, 4);
+    ds_put(&w, v->d.device_id, 4);
+    ds_put(&w, v->status, 4);
+    ds_put(&w, v->dev_features_sel, 4);
+    ds_put(&w, v->drv_features_sel, 4);
+    ds_put(&w, v->queue_sel, 4);
+    ds_put(&w, v->int_status, 4);
+    ds_put(&w, v->drv_features, 8);
+    ds_put(&w, MAX_QUEUES, 4);
+    for (int i = 0; i < MAX_QUEUES; i++) {
+        const vq *q = &v->q[i];
+        ds_put(&w, q->num, 4);
+        ds_put(&w, q->ready, 4);
+        ds_put(&w, q->desc, 8);
+        ds_put(&w, q->avail, 8);
+        ds_put(&w, q->used, 8);
+        ds_put(&w, q->last_avail, 2);
+    }
+    return ds_finish(&w, data, len);
+}
+
+/* Parses into *v (a copy of the live device); the device behind the slot
+ * must be the same kind. */
+static bool parse(virtio_mmio *v, const uint8_t *data, size_t len)
+{
+    ds_reader r = ds_open(data, len);
+    if (ds_get(&r, 4) != 1 || ds_get(&r, 4) != v->d.device_id)
+        return false;
+    v->status = (uint32_t)ds_get(&r, 4);
+    v->dev_features_sel = (uint32_t)ds_get(&r, 4);
+    v->drv_features_sel = (uint32_t)ds_get(&r, 4);
+    v->queue_sel = (uint32_t)ds_get(&r, 4);
+    v->int_status = (uint32_t)ds_get(&r, 4);
+    v->drv_features = ds_get(&r, 8);
+    if (ds_get(&r, 4) != MAX_QUEUES)
+        return false;
+    for (int i = 0; i < MAX_QUEUES; i++) {
+        vq *q = &v->q[i];
+        q->num = (uint32_t)ds_get(&r, 4);
+        q->ready = (uint32_t)ds_get(&r, 4);
+        q->desc = ds_get(&r, 8);
+        q->avail = ds_get(&r, 8);
+        q->used = ds_get(&r, 8);
+        q->last_avail = (uint16_t)ds_get(&r, 2);
+        if (q->num > QUEUE_MAX || (q->num & (q->num - 1)))
+            return false;          /* process() relies on a power of two */
+    }
+    return ds_done(&r);
+}
+
+int virtio_mmio_check(void *opaque, const uint8_t *data, size_t len)
+{
+    virtio_mmio tmp = *(virtio_mmio *)opaque;
+    return parse(&tmp, data, len) ? 0 : -1;
+}
+
+void virtio_mmio_load(void *opaque, const uint8_t *data, size_t len)
+{
+    virtio_mmio *v = opaque, tmp = *v;
+    if (parse(&tmp, data, len))
+        *v = tmp;
 }

@@ -1,7 +1,8 @@
 /* virtio_rng.c — virtio entropy device (id 4): fills each buffer from the
- * host's getrandom. */
+ * machine's random source (vm_clock_random: the host's getrandom, or a
+ * seeded stream in deterministic mode). */
 #include "virtio.h"
-#include <sys/random.h>
+#include "core/snapshot.h"
 
 static uint32_t rng_request(void *dev, int q, const virtio_chain *ch)
 {
@@ -9,13 +10,7 @@ static uint32_t rng_request(void *dev, int q, const virtio_chain *ch)
     for (int i = 0; i < ch->nseg; i++) {
         if (!ch->seg[i].write)
             continue;
-        size_t done = 0;
-        while (done < ch->seg[i].len) {
-            ssize_t n = getrandom(ch->seg[i].p + done, ch->seg[i].len - done, 0);
-            if (n <= 0)
-                return total;
-            done += (size_t)n;
-        }
+        vm_clock_random(dev, ch->seg[i].p, ch->seg[i].len);
         total += ch->seg[i].len;
     }
     return total;
@@ -23,6 +18,6 @@ static uint32_t rng_request(void *dev, int q, const virtio_chain *ch)
 
 virtio_mmio *virtio_rng_new(vm_machine *m, vm_irq_line irq)
 {
-    virtio_device d = { .device_id = 4, .nqueues = 1, .request = rng_request };
+    virtio_device d = { .device_id = 4, .nqueues = 1, .request = rng_request, .dev = m };
     return virtio_mmio_new(m, irq, d);
 }

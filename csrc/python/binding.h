@@ -81,6 +81,9 @@ static inline const char *vmpy_machine_busy(const PyMachine *pm)
 
 /* Optional parts registered by module init. */
 int vmpy_snapshot_register(PyObject *module);   /* snapshot_obj.c */
+/* board_obj.c: the machine of a live, idle board given its handle (NULL:
+ * *live says whether the handle is a board at all). */
+vm_machine *vmpy_board_idle_machine(uintptr_t handle, int *live);
 /* tools/repl, when built with Tcl: weak so the core builds without it. */
 int vmpy_repl_register(PyObject *module) __attribute__((weak));
 /* csrc/python/gdb_obj.c: vmpy._core.GdbServer. */

@@ -7,9 +7,43 @@
 #include "core/vm.h"
 #include "devices/board.h"
 #include "devices/virtio.h"
+#include <pthread.h>
 #include <string.h>
 
 #define API __attribute__((visibility("default")))
+
+/* The live boards, so that the snapshot functions of the binding, which get
+ * a handle as a Python int, never follow a stale or made-up pointer. */
+#define MAX_LIVE 256
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static vm_board *live[MAX_LIVE];
+
+static void live_set(vm_board *old, vm_board *new)
+{
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (live[i] == old) {
+            live[i] = new;
+            break;
+        }
+    pthread_mutex_unlock(&live_lock);
+}
+
+/* The board's machine if handle is a live board with no run thread. */
+vm_machine *vmpy_board_idle_machine(uintptr_t handle, int *live_out)
+{
+    vm_machine *m = NULL;
+    *live_out = 0;
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; handle && i < MAX_LIVE; i++)
+        if ((uintptr_t)live[i] == handle) {
+            *live_out = 1;
+            m = vm_board_idle_machine(live[i]);
+            break;
+        }
+    pthread_mutex_unlock(&live_lock);
+    return m;
+}
 
 API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const char *kernel,
                              const char *initrd, const char *append, const char *disk,
@@ -23,13 +57,23 @@ API vm_board *vmpy_board_new(uint64_t ram, int smp, const char *firmware, const 
     };
     if (err && errlen)
         err[0] = 0;
-    return vm_board_new(&cfg, err, errlen);
+    vm_board *b = vm_board_new(&cfg, err, errlen);
+    if (b)
+        live_set(NULL, b);      /* a full table only costs snapshot support */
+    return b;
 }
 
 /* Was vmpy built with libslirp (virtio-net)? */
 API int vmpy_board_net_available(void) { return virtio_net_available(); }
 
-API void vmpy_board_free(vm_board *b) { vm_board_free(b); }
+API void vmpy_board_free(vm_board *b)
+{
+    if (b)
+        live_set(b, NULL);
+    vm_board_free(b);
+}
+
+API int vmpy_board_run(vm_board *b, uint64_t count) { return b ? vm_board_run_count(b, count) : -1; }
 API int vmpy_board_start(vm_board *b) { return b ? vm_board_start(b) : -1; }
 API void vmpy_board_stop(vm_board *b) { if (b) vm_board_stop(b); }
 API int vmpy_board_wait(vm_board *b, double timeout) { return b ? vm_board_wait(b, timeout) : -1; }
@@ -71,3 +115,16 @@ API uint64_t vmpy_board_icount(vm_board *b)
         n += vm_cpu_icount(vm_machine_cpu(m, i));
     return n;
 }
+
+/* Console input record/replay (vmpy/console.py). */
+API int vmpy_board_input_record(vm_board *b, int on) { return b ? vm_board_input_record(b, on != 0) : -1; }
+API long vmpy_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)
+{
+    return b && at && buf ? vm_board_input_pop(b, at, buf, max) : -1;
+}
+API int vmpy_board_input_replay(vm_board *b, int on) { return b ? vm_board_input_replay(b, on != 0) : -1; }
+API int vmpy_board_input_replay_add(vm_board *b, uint64_t at, const uint8_t *data, size_t n)
+{
+    return b && data ? vm_board_input_replay_add(b, at, data, n) : -1;
+}
+API size_t vmpy_board_input_replay_left(vm_board *b) { return b ? vm_board_input_replay_left(b) : 0; }

@@ -178,6 +178,25 @@ static PyMachine *as_machine(PyObject *mod, PyObject *o, bool idle)
     return pm;
 }
 
+/* A Machine, or a board's handle (an int from vmpy/boards.py). */
+static vm_machine *as_vm(PyObject *mod, PyObject *o, bool idle)
+{
+    if (!PyLong_Check(o)) {
+        PyMachine *pm = as_machine(mod, o, idle);
+        return pm ? pm->vm : NULL;
+    }
+    unsigned long long h = PyLong_AsUnsignedLongLong(o);
+    if (h == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    int live;
+    vm_machine *vm = vmpy_board_idle_machine((uintptr_t)h, &live);
+    if (!vm)
+        PyErr_SetString(live ? PyExc_RuntimeError : PyExc_ValueError,
+                        live ? "cannot snapshot or restore a running board (stop it first)"
+                             : "not a live board handle");
+    return vm;
+}
+
 static vm_snapshot *as_snapshot(PyObject *mod, PyObject *o)
 {
     PyObject *tp = PyObject_GetAttrString(mod, "Snapshot");
@@ -196,13 +215,13 @@ static PyObject *mod_snapshot_take(PyObject *mod, PyObject *args)
     PyObject *mo, *bo = Py_None;
     if (!PyArg_ParseTuple(args, "O|O:snapshot_take", &mo, &bo))
         return NULL;
-    PyMachine *pm = as_machine(mod, mo, true);
+    vm_machine *vm = as_vm(mod, mo, true);
     vm_snapshot *base = NULL;
-    if (!pm || (bo != Py_None && !(base = as_snapshot(mod, bo))))
+    if (!vm || (bo != Py_None && !(base = as_snapshot(mod, bo))))
         return NULL;
     vm_snapshot *s;
-    int err = vm_snapshot_take(pm->vm, base, &s);
-    return err ? vmpy_raise(mod_state(mod), pm->vm, err) : snapshot_wrap(mod, s);
+    int err = vm_snapshot_take(vm, base, &s);
+    return err ? vmpy_raise(mod_state(mod), vm, err) : snapshot_wrap(mod, s);
 }
 
 static PyObject *mod_snapshot_restore(PyObject *mod, PyObject *args)
@@ -210,12 +229,12 @@ static PyObject *mod_snapshot_restore(PyObject *mod, PyObject *args)
     PyObject *mo, *so;
     if (!PyArg_ParseTuple(args, "OO:snapshot_restore", &mo, &so))
         return NULL;
-    PyMachine *pm = as_machine(mod, mo, true);
-    vm_snapshot *s = pm ? as_snapshot(mod, so) : NULL;
+    vm_machine *vm = as_vm(mod, mo, true);
+    vm_snapshot *s = vm ? as_snapshot(mod, so) : NULL;
     if (!s)
         return NULL;
-    int err = vm_snapshot_restore(pm->vm, s);
-    return err ? vmpy_raise(mod_state(mod), pm->vm, err) : Py_NewRef(Py_None);
+    int err = vm_snapshot_restore(vm, s);
+    return err ? vmpy_raise(mod_state(mod), vm, err) : Py_NewRef(Py_None);
 }
 
 static PyObject *mod_snapshot_deserialize(PyObject *mod, PyObject *arg)
@@ -240,11 +259,11 @@ static PyObject *mod_clock_set(PyObject *mod, PyObject *args)
     int on;
     if (!PyArg_ParseTuple(args, "Op:clock_set_deterministic", &mo, &on))
         return NULL;
-    PyMachine *pm = as_machine(mod, mo, false);
-    if (!pm)
+    vm_machine *vm = as_vm(mod, mo, PyLong_Check(mo));
+    if (!vm)
         return NULL;
-    int err = vm_clock_set_deterministic(pm->vm, on);
-    return err ? vmpy_raise(mod_state(mod), pm->vm, err) : Py_NewRef(Py_None);
+    int err = vm_clock_set_deterministic(vm, on);
+    return err ? vmpy_raise(mod_state(mod), vm, err) : Py_NewRef(Py_None);
 }
 
 static PyObject *mod_clock_configure(PyObject *mod, PyObject *args)
@@ -253,22 +272,35 @@ static PyObject *mod_clock_configure(PyObject *mod, PyObject *args)
     unsigned long long ns, base;
     if (!PyArg_ParseTuple(args, "OKK:clock_configure", &mo, &ns, &base))
         return NULL;
-    PyMachine *pm = as_machine(mod, mo, false);
-    if (!pm)
+    vm_machine *vm = as_vm(mod, mo, PyLong_Check(mo));
+    if (!vm)
         return NULL;
-    int err = vm_clock_configure(pm->vm, ns, base);
-    return err ? vmpy_raise(mod_state(mod), pm->vm, err) : Py_NewRef(Py_None);
+    int err = vm_clock_configure(vm, ns, base);
+    return err ? vmpy_raise(mod_state(mod), vm, err) : Py_NewRef(Py_None);
+}
+
+static PyObject *mod_clock_seed(PyObject *mod, PyObject *args)
+{
+    PyObject *mo;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "OK:clock_seed", &mo, &seed))
+        return NULL;
+    vm_machine *vm = as_vm(mod, mo, PyLong_Check(mo));
+    if (!vm)
+        return NULL;
+    int err = vm_clock_seed(vm, seed);
+    return err ? vmpy_raise(mod_state(mod), vm, err) : Py_NewRef(Py_None);
 }
 
 /* clock_query(machine) -> (deterministic, monotonic_ns, realtime_ns) */
 static PyObject *mod_clock_query(PyObject *mod, PyObject *mo)
 {
-    PyMachine *pm = as_machine(mod, mo, false);
-    if (!pm)
+    vm_machine *vm = as_vm(mod, mo, PyLong_Check(mo));
+    if (!vm)
         return NULL;
-    return Py_BuildValue("(OKK)", vm_clock_deterministic(pm->vm) ? Py_True : Py_False,
-                         (unsigned long long)vm_clock_monotonic_ns(pm->vm),
-                         (unsigned long long)vm_clock_realtime_ns(pm->vm));
+    return Py_BuildValue("(OKK)", vm_clock_deterministic(vm) ? Py_True : Py_False,
+                         (unsigned long long)vm_clock_monotonic_ns(vm),
+                         (unsigned long long)vm_clock_realtime_ns(vm));
 }
 
 /* snapshot_forget(machine): drops the machine's snapshot state (its mark and
@@ -289,6 +321,7 @@ static PyMethodDef snapshot_functions[] = {
     { "snapshot_forget", mod_snapshot_forget, METH_O, "snapshot_forget(machine): drop its snapshot state" },
     { "clock_set_deterministic", mod_clock_set, METH_VARARGS, "clock_set_deterministic(machine, on)" },
     { "clock_configure", mod_clock_configure, METH_VARARGS, "clock_configure(machine, ns_per_insn, realtime_base_ns)" },
+    { "clock_seed", mod_clock_seed, METH_VARARGS, "clock_seed(machine, seed): deterministic random stream" },
     { "clock_query", mod_clock_query, METH_O, "clock_query(machine) -> (deterministic, monotonic_ns, realtime_ns)" },
     { NULL },
 };

@@ -89,6 +89,8 @@ int64_t lx_sys_mem(lx_ctx *x, bool *known);
 int64_t lx_sys_io(lx_ctx *x, bool *known);
 int64_t lx_sys_path(lx_ctx *x, bool *known);
 int64_t lx_sys_misc(lx_ctx *x, bool *known);
+/* Deterministic mode's /dev/urandom: a host fd of seeded-stream bytes (sys_misc.c). */
+int lx_det_random_fd(lx_ctx *x);
 int64_t lx_sys_proc(lx_ctx *x, bool *known);
 
 /* Loads the static ELF at path (relative to dirfd) into m with a fresh

@@ -2,6 +2,7 @@
  * loads the program, builds the initial stack exactly as Linux's
  * binfmt_elf does (strings, argv, envp, auxv), and owns the process state. */
 #include "linux.h"
+#include "../snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,8 +178,8 @@ static int build_stack(vm_machine *m, stack_img *s, const vm_elf_info *info, con
     uint64_t platform = abi->platform ? push_bytes(s, abi->platform, strlen(abi->platform) + 1) : 0;
     s->sp &= ~15ull;
     uint8_t rnd[16];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        memset(rnd, 0x5a, sizeof rnd);
+    memset(rnd, 0x5a, sizeof rnd);
+    vm_clock_random(m, rnd, sizeof rnd);      /* the seeded stream in deterministic mode */
     uint64_t random = push_bytes(s, rnd, sizeof rnd);
 
     uint64_t aux[][2] = {

@@ -2,14 +2,23 @@
  *
  * The guest is one single-threaded process: its pid and tid are the host
  * pid; signals are recorded but not delivered, except that a signal a
- * process sends itself with the default action terminates it (abort()). */
+ * process sends itself with the default action terminates it (abort()).
+ *
+ * Time and randomness come from the machine's clock (core/clock.c): in
+ * deterministic mode clock_gettime, gettimeofday, times, getrusage and
+ * sysinfo report guest time derived from instructions retired, sleeps
+ * advance that time instead of waiting, and getrandom draws from the seeded
+ * stream, so no host time or entropy reaches the guest. */
 #include "linux.h"
+#include "../snapshot.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -30,13 +39,44 @@ static int64_t out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t n)
     return addr && lx_copy_out(x, addr, src, n) ? -EFAULT : 0;
 }
 
+static struct timespec ns_to_ts(uint64_t ns)
+{
+    return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
+}
+
+/* Deterministic guest time for a Linux clock id: the wall clocks follow
+ * the guest's realtime, every other clock (monotonic, boottime, cpu time)
+ * its monotonic time.  False for clock ids Linux does not have. */
+static bool det_clock(lx_ctx *x, int64_t clk, uint64_t *ns)
+{
+    switch (clk) {
+    case CLOCK_REALTIME: case CLOCK_REALTIME_COARSE: case CLOCK_TAI: case CLOCK_REALTIME_ALARM:
+        *ns = vm_clock_realtime_ns(x->m);
+        return true;
+    case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW: case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME: case CLOCK_BOOTTIME_ALARM:
+    case CLOCK_PROCESS_CPUTIME_ID: case CLOCK_THREAD_CPUTIME_ID:
+        *ns = vm_clock_monotonic_ns(x->m);
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int64_t sys_clock(lx_ctx *x)
 {
     struct timespec ts;
     clockid_t clk = (clockid_t)x->a[0];
-    int rc = x->nr == LX_clock_gettime ? clock_gettime(clk, &ts) : clock_getres(clk, &ts);
-    if (rc < 0)
-        return -errno;
+    if (vm_clock_deterministic(x->m)) {
+        uint64_t ns;
+        if (!det_clock(x, (int64_t)(int32_t)x->a[0], &ns))
+            return -EINVAL;
+        ts = x->nr == LX_clock_gettime ? ns_to_ts(ns) : (struct timespec){ 0, 1 };
+    } else {
+        int rc = x->nr == LX_clock_gettime ? clock_gettime(clk, &ts) : clock_getres(clk, &ts);
+        if (rc < 0)
+            return -errno;
+    }
     if (x->nr == LX_clock_gettime && !x->a[1])
         return -EFAULT;
     return out_opt(x, x->a[1], &ts, sizeof ts);
@@ -45,10 +85,29 @@ static int64_t sys_clock(lx_ctx *x)
 static int64_t sys_gettimeofday(lx_ctx *x)
 {
     struct timeval tv;
-    gettimeofday(&tv, NULL);
+    if (vm_clock_deterministic(x->m)) {
+        uint64_t ns = vm_clock_realtime_ns(x->m);
+        tv = (struct timeval){ .tv_sec = (time_t)(ns / 1000000000u), .tv_usec = (suseconds_t)(ns % 1000000000u / 1000) };
+    } else {
+        gettimeofday(&tv, NULL);
+    }
     int32_t tz[2] = { 0, 0 };
     if (out_opt(x, x->a[0], &tv, sizeof tv) || out_opt(x, x->a[1], tz, sizeof tz))
         return -EFAULT;
+    return 0;
+}
+
+/* A sleep in deterministic mode: guest time jumps to the wake-up time and
+ * the call returns at once (nothing else runs that could interrupt it). */
+static int64_t det_sleep(lx_ctx *x, bool clk, const struct timespec *req)
+{
+    uint64_t now, want = (uint64_t)req->tv_sec * 1000000000u + (uint64_t)req->tv_nsec;
+    int64_t id = clk ? (int64_t)(int32_t)x->a[0] : CLOCK_MONOTONIC;
+    if (!det_clock(x, id, &now))
+        return -EINVAL;
+    bool absolute = clk && (x->a[1] & 1);          /* TIMER_ABSTIME */
+    uint64_t delta = absolute ? (want > now ? want - now : 0) : want;
+    vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + delta);
     return 0;
 }
 
@@ -61,6 +120,8 @@ static int64_t sys_sleep(lx_ctx *x)
         return -EFAULT;
     if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0)
         return -EINVAL;
+    if (vm_clock_deterministic(x->m))
+        return det_sleep(x, clk, &req);
     int rc = clk ? -clock_nanosleep((clockid_t)x->a[0], (int)x->a[1], &req, &rem)
                  : (int)ret_errno(nanosleep(&req, &rem));
     if (rc == -EINTR && out_opt(x, rem_addr, &rem, sizeof rem))
@@ -71,14 +132,46 @@ static int64_t sys_sleep(lx_ctx *x)
 static int64_t sys_getrandom(lx_ctx *x)
 {
     size_t len = x->a[1] > (32u << 20) - 1 ? (32u << 20) - 1 : (size_t)x->a[1];
+    if (x->a[2] & ~(uint64_t)(GRND_NONBLOCK | GRND_RANDOM | 4 /* GRND_INSECURE */))
+        return -EINVAL;
     void *bounce;
     void *buf = lx_out_buf(x, x->a[0], len, &bounce);
-    if (!buf)
+    if (!buf && len)
         return -EFAULT;
-    ssize_t r = getrandom(buf, len, (unsigned)x->a[2] & (GRND_NONBLOCK | GRND_RANDOM));
-    int64_t res = ret_errno(r);
-    int rc = lx_out_done(x, x->a[0], buf, r > 0 ? (size_t)r : 0, bounce);
-    return rc ? rc : res;
+    /* The machine's source: the host's getrandom, or the deterministic stream. */
+    vm_clock_random(x->m, buf, len);
+    int rc = lx_out_done(x, x->a[0], buf, len, bounce);
+    return rc ? rc : (int64_t)len;
+}
+
+/* /dev/urandom and /dev/random in deterministic mode: a file of the next
+ * LX_DET_RANDOM_FILE bytes of the seeded stream (a program that reads more
+ * than that from one open sees end of file).  -errno on failure. */
+#define LX_DET_RANDOM_FILE (256u << 10)
+int lx_det_random_fd(lx_ctx *x)
+{
+    uint8_t *buf = malloc(LX_DET_RANDOM_FILE);
+    int fd = buf ? memfd_create("urandom", MFD_CLOEXEC) : -1;
+    if (fd < 0) {
+        free(buf);
+        return -ENOMEM;
+    }
+    vm_clock_random(x->m, buf, LX_DET_RANDOM_FILE);
+    size_t done = 0;
+    while (done < LX_DET_RANDOM_FILE) {
+        ssize_t n = write(fd, buf + done, LX_DET_RANDOM_FILE - done);
+        if (n <= 0 && errno != EINTR)
+            break;
+        if (n > 0)
+            done += (size_t)n;
+    }
+    free(buf);
+    if (done < LX_DET_RANDOM_FILE) {
+        close(fd);
+        return -EIO;
+    }
+    lseek(fd, 0, SEEK_SET);
+    return fd;
 }
 
 static int64_t sys_uname(lx_ctx *x)
@@ -86,6 +179,14 @@ static int64_t sys_uname(lx_ctx *x)
     struct utsname u;
     if (uname(&u) < 0)
         return -errno;
+    if (vm_clock_deterministic(x->m)) {        /* the host's name and kernel are host state */
+        memset(&u, 0, sizeof u);
+        strcpy(u.sysname, "Linux");
+        strcpy(u.nodename, "vmpy");
+        strcpy(u.release, "6.1.0-vmpy");
+        strcpy(u.version, "#1 SMP");
+        strcpy(u.domainname, "(none)");
+    }
     /* struct new_utsname: six 65-byte fields, as on the host. */
     memset(u.machine, 0, sizeof u.machine);
     strcpy(u.machine, "riscv64");
@@ -282,8 +383,38 @@ static int64_t sys_ids(lx_ctx *x)
     }
 }
 
+/* sysinfo, getrusage and times in deterministic mode: guest time as the
+ * uptime and the cpu time, fixed values for the rest. */
+static int64_t det_info(lx_ctx *x)
+{
+    uint64_t ns = vm_clock_monotonic_ns(x->m);
+    struct sysinfo si;
+    struct rusage ru;
+    struct tms t;
+    clock_t ticks = (clock_t)(ns / 10000000u);          /* AT_CLKTCK is 100 */
+    switch (x->nr) {
+    case LX_sysinfo:
+        memset(&si, 0, sizeof si);
+        si.uptime = (long)(ns / 1000000000u);
+        si.totalram = si.freeram = 1ul << 30;
+        si.procs = 1;
+        si.mem_unit = 1;
+        return lx_copy_out(x, x->a[0], &si, sizeof si) ? -EFAULT : 0;
+    case LX_getrusage:
+        memset(&ru, 0, sizeof ru);
+        ru.ru_utime = (struct timeval){ .tv_sec = (time_t)(ns / 1000000000u),
+                                        .tv_usec = (suseconds_t)(ns % 1000000000u / 1000) };
+        return lx_copy_out(x, x->a[1], &ru, sizeof ru) ? -EFAULT : 0;
+    default:
+        t = (struct tms){ .tms_utime = ticks };
+        return out_opt(x, x->a[0], &t, sizeof t) ? -EFAULT : (int64_t)ticks;
+    }
+}
+
 static int64_t host_info(lx_ctx *x)
 {
+    if (vm_clock_deterministic(x->m))
+        return det_info(x);
     struct sysinfo si;
     struct rusage ru;
     struct tms t;

@@ -5,6 +5,7 @@
  * names resolve against it through the host's *at calls, so a guest chdir
  * never moves the working directory of the hosting process. */
 #include "linux.h"
+#include "../snapshot.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -106,7 +107,10 @@ static int64_t sys_openat(lx_ctx *x)
     int flags = (int)x->a[2];
     mode_t mode = (mode_t)x->a[3] & ~x->p->umask & 07777;
     const char *name = is_self_exe(path) ? x->p->exe_path : path;
-    int h = strcmp(path, "/proc/self/maps") == 0 ? open_maps(x) : openat(dir, name, flags | O_CLOEXEC, mode);
+    bool det_random = (!strcmp(path, "/dev/urandom") || !strcmp(path, "/dev/random")) &&
+                      vm_clock_deterministic(x->m);     /* no host entropy in deterministic mode */
+    int h = strcmp(path, "/proc/self/maps") == 0 ? open_maps(x) : det_random ? lx_det_random_fd(x)
+                                                 : openat(dir, name, flags | O_CLOEXEC, mode);
     if (h < -1) {
         free(path);
         return h;
