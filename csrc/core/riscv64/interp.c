@@ -10,6 +10,7 @@
  * added per block; a fault inside a block adds the slot's index, so counts
  * stay exact. */
 #include "rv.h"
+#include "../trace.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -42,6 +43,8 @@ enum {
     PSEUDO_HOOK_BLOCK,                /* block hooks at the block start */
     PSEUDO_END,                       /* fall through to the next block */
     PSEUDO_FP,                        /* any F/D operation but loads and stores */
+    PSEUDO_TRACE,                     /* trace recording before an instruction (trace.h) */
+    PSEUDO_COV,                       /* coverage at the block start */
     NHANDLERS
 };
 
@@ -191,6 +194,10 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         b->flags |= BLK_BREAKPOINT;
     if (vm_hooks_any(m, VM_HOOK_BLOCK) && vm_hooks_cover(m, VM_HOOK_BLOCK, pc, pc + 1))
         *s++ = (rv_slot){ .handler = labels[PSEUDO_HOOK_BLOCK] };
+    bool tracing = vm_trace_active(m);
+    rv_slot *cov_slot = NULL;
+    if (tracing && vm_cov_wants_block(m, pc))
+        *(cov_slot = s++) = (rv_slot){ .handler = labels[PSEUDO_COV] };
     uint64_t a = pc;
     unsigned n = 0;
     while (n < max) {
@@ -210,6 +217,8 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (code_hooks && (vm_hooks_cover(m, VM_HOOK_CODE, a, a + len) ||
                            vm_hooks_cover(m, VM_HOOK_MEM_FETCH, a, a + len)))
             *s++ = (rv_slot){ .handler = labels[PSEUDO_HOOK_CODE], .in = in, .pc_off = off, .idx = (uint16_t)n };
+        if (tracing && vm_trace_wants_insn(m, a, len))
+            *s++ = (rv_slot){ .handler = labels[PSEUDO_TRACE], .in = in, .pc_off = off, .idx = (uint16_t)n };
         if (in.rd == 0 && !rd_is_fp(in.op))
             in.rd = 32;
         unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
@@ -222,6 +231,8 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     *s++ = (rv_slot){ .handler = labels[PSEUDO_END], .pc_off = (uint16_t)(a - pc), .idx = (uint16_t)n };
     b->ninsns = n;
     b->size = (uint32_t)(a - pc);
+    if (cov_slot)
+        cov_slot->in.imm = (int32_t)b->size;   /* the block's size, for coverage */
     b->nslots = (uint32_t)(s - b->slots);
     return b;
 }
@@ -317,6 +328,8 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
         labels[PSEUDO_HOOK_BLOCK] = &&hook_block;
         labels[PSEUDO_END] = &&end;
         labels[PSEUDO_FP] = &&fp;
+        labels[PSEUDO_TRACE] = &&trace_insn;
+        labels[PSEUDO_COV] = &&cov_block;
     }
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
@@ -449,6 +462,18 @@ hook_block: {
             return;
         NEXT;
     }
+
+    /* ---- recording (trace.h): no Python, no hook list walk ---------------- */
+trace_insn:
+        if (unlikely(!vm_trace_insn(vc, PC, s->in.raw, rd_is_fp(s->in.op) ? 0 : s->in.rd))) {
+            c->pc = PC;                  /* a buffer is full: stop before the instruction */
+            vc->budget -= s->idx;
+            return;
+        }
+        NEXT;
+cov_block:
+        vm_cov_block(vc, b->pc, (uint32_t)s->in.imm);
+        NEXT;
 
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
