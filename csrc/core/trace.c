@@ -11,7 +11,8 @@ struct vm_trace {
     uint64_t begin, end;
     uint64_t limit;
     vm_trace_policy policy;
-    void *data[VM_TS_COUNT];
+    void *data[VM_TS_COUNT];     /* 2 MiB aligned inside map, for transparent huge pages */
+    void *map[VM_TS_COUNT];
     size_t bytes[VM_TS_COUNT];
     uint64_t n_insn, n_mem;      /* ever recorded */
     bool full;
@@ -51,12 +52,21 @@ static void code_changed(vm_machine *m)
         atomic_store(&m->cpus[i]->exit_request, 1);
 }
 
+/* After the trace list changed: the per-instruction need and the fast path. */
 static void recompute_all_insns(vm_tracer *tr)
 {
     tr->all_insns = false;
     for (size_t i = 0; i < tr->ntraces; i++)
         if (tr->traces[i]->what & (VM_TRACE_MEM | VM_TRACE_REGS))
             tr->all_insns = true;
+    vm_trace *t = tr->ntraces == 1 && !tr->all_insns ? tr->traces[0] : NULL;
+    if (t && t->policy == VM_TRACE_RING)
+        t = NULL;
+    tr->fast = t;
+    tr->fast_n = t ? &t->n_insn : NULL;
+    tr->fast_limit = t ? t->limit : 0;
+    tr->fast_pc = t ? t->data[VM_TS_PC] : NULL;
+    tr->fast_insn = t ? t->data[VM_TS_INSN] : NULL;
 }
 
 /* ---- memory events (a C hook on data reads and writes) --------------------- */
@@ -86,18 +96,30 @@ static int mem_read_hook(vm_cpu *c, uint64_t a, unsigned s, uint64_t v, void *o)
 static int mem_write_hook(vm_cpu *c, uint64_t a, unsigned s, uint64_t v, void *o) { return mem_hook(c, a, s, v, o, true); }
 
 /* ---- life cycle ------------------------------------------------------------- */
+#define HUGE ((size_t)2 << 20)
+
+/* Address space for limit entries per stream, reserved now and committed as
+ * the guest fills it.  Big streams ask for huge pages: a 4 KiB page fault
+ * per 512 pcs recorded would cost as much as the recording itself. */
 static int alloc_streams(vm_trace *t)
 {
     for (int s = 0; s < VM_TS_COUNT; s++) {
         if (!stream_on(t->what, (vm_trace_stream)s))
             continue;
-        size_t bytes = (size_t)t->limit * itemsizes[s];
-        bytes = (bytes + VM_PAGE_SIZE - 1) & ~(size_t)(VM_PAGE_SIZE - 1);
+        size_t need = (size_t)t->limit * itemsizes[s];
+        bool huge = need >= HUGE;
+        size_t bytes = huge ? ((need + HUGE - 1) & ~(HUGE - 1)) + HUGE
+                            : (need + VM_PAGE_SIZE - 1) & ~(size_t)(VM_PAGE_SIZE - 1);
         void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED)
             return -1;
-        t->data[s] = p;
+        t->map[s] = p;
         t->bytes[s] = bytes;
+        t->data[s] = p;
+        if (huge) {
+            t->data[s] = (void *)(((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
+            madvise(t->data[s], bytes - HUGE, MADV_HUGEPAGE);   /* advice only: failure is fine */
+        }
     }
     return 0;
 }
@@ -105,8 +127,8 @@ static int alloc_streams(vm_trace *t)
 static void free_streams(vm_trace *t)
 {
     for (int s = 0; s < VM_TS_COUNT; s++)
-        if (t->data[s])
-            munmap(t->data[s], t->bytes[s]);
+        if (t->map[s])
+            munmap(t->map[s], t->bytes[s]);
 }
 
 vm_trace *vm_trace_new(vm_machine *m, unsigned what, uint64_t begin, uint64_t end,
@@ -172,6 +194,8 @@ void vm_trace_close(vm_trace *t)
             tr->ntraces--;
             break;
         }
+    if (tr->last == t)
+        tr->last = NULL;
     recompute_all_insns(tr);
     code_changed(m);
     t->m = NULL;
@@ -188,6 +212,8 @@ void vm_trace_free(vm_trace *t)
 
 void vm_trace_clear(vm_trace *t)
 {
+    if (t->m && t->m->tracer && t->m->tracer->last == t)
+        t->m->tracer->last = NULL;
     t->n_insn = t->n_mem = 0;
     t->full = t->pending = false;
 }
@@ -292,6 +318,75 @@ bool vm_trace_insn(vm_cpu *c, uint64_t pc, uint32_t raw, unsigned rd)
         t->n_insn++;
     }
     return true;
+}
+
+/* ---- whole blocks ------------------------------------------------------------------ */
+bool vm_trace_bulk_ok(const vm_machine *m)
+{
+    const vm_tracer *tr = m->tracer;
+    return tr && tr->ntraces == 1 && !tr->all_insns;
+}
+
+int vm_trace_bulk_covers(const vm_machine *m, uint64_t pc, uint64_t end)
+{
+    const vm_trace *t = m->tracer->traces[0];
+    if (t->begin <= pc && end <= t->end)
+        return 1;
+    return end <= t->begin || t->end <= pc ? 0 : -1;
+}
+
+static void copy_wrapped(void *dst, size_t item, uint64_t at, uint64_t limit, const void *src, unsigned n)
+{
+    uint64_t first = limit - at < n ? limit - at : n;
+    memcpy((char *)dst + at * item, src, first * item);
+    if (first < n)
+        memcpy(dst, (const char *)src + first * item, (n - first) * item);
+}
+
+bool vm_trace_block(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n)
+{
+    vm_tracer *tr = c->machine->tracer;
+    if (unlikely(tr->ntraces != 1 || tr->all_insns))
+        return true;             /* traces changed since this block was decoded: it is on its way out */
+    vm_trace *t = tr->traces[0];
+    uint64_t i = t->n_insn;
+    if (t->policy != VM_TRACE_RING) {
+        if (unlikely(i + n > t->limit)) {
+            t->full = true;
+            vm_cpu_request_exit(c, t->policy == VM_TRACE_ERROR ? VM_STOP_ERROR : VM_STOP_REQUEST);
+            return false;
+        }
+        if (t->data[VM_TS_PC])
+            memcpy((uint64_t *)t->data[VM_TS_PC] + i, pcs, n * sizeof *pcs);
+        if (t->data[VM_TS_INSN])
+            memcpy((uint32_t *)t->data[VM_TS_INSN] + i, raws, n * sizeof *raws);
+    } else {
+        uint64_t at = i % t->limit;
+        if (n > t->limit) {      /* a block longer than the ring: keep its tail */
+            pcs += n - t->limit;
+            raws += n - t->limit;
+            i += n - t->limit;
+            n = (unsigned)t->limit;
+            at = i % t->limit;
+        }
+        if (t->data[VM_TS_PC])
+            copy_wrapped(t->data[VM_TS_PC], 8, at, t->limit, pcs, n);
+        if (t->data[VM_TS_INSN])
+            copy_wrapped(t->data[VM_TS_INSN], 4, at, t->limit, raws, n);
+    }
+    t->n_insn = i + n;
+    tr->last = t;
+    tr->last_end = t->n_insn;
+    return true;
+}
+
+void vm_trace_unwind(vm_cpu *c, unsigned not_run)
+{
+    vm_tracer *tr = c->machine->tracer;
+    if (tr && tr->last && tr->ntraces == 1 && tr->traces[0] == tr->last && tr->last->n_insn == tr->last_end)
+        tr->last->n_insn -= not_run;
+    if (tr)
+        tr->last = NULL;
 }
 
 void vm_trace_flush(vm_cpu *c)

@@ -84,6 +84,14 @@ typedef struct vm_tracer {
     vm_coverage **covs; size_t ncovs, ccap;
     bool all_insns;      /* a trace records mem or regs: every instruction gets a slot */
     uint64_t cur_pc;     /* pc of the instruction executing (for memory events) */
+    vm_trace *last;      /* the trace vm_trace_block() wrote last, and its count after */
+    uint64_t last_end;
+    /* Whole-block fast path (vm_trace_block_fast): one trace of pc/insn,
+     * not a ring.  fast_n is NULL when it does not apply. */
+    vm_trace *fast;
+    uint64_t *fast_n, fast_limit;
+    uint64_t *fast_pc;
+    uint32_t *fast_insn;
 } vm_tracer;
 
 static inline bool vm_trace_active(const vm_machine *m)
@@ -99,6 +107,37 @@ bool vm_cov_wants_block(const vm_machine *m, uint64_t pc);
  * been asked to exit). */
 bool vm_trace_insn(vm_cpu *c, uint64_t pc, uint32_t raw, unsigned rd);
 void vm_cov_block(vm_cpu *c, uint64_t pc, uint32_t size);
+/* Whole-block recording, for engines that know a block's pcs up front.
+ * Possible while one trace of pcs/instruction words is attached; the engine
+ * then asks, once its block is decoded, whether the trace covers all of
+ * [pc, end) (1), none of it (0) or a part (-1: use vm_trace_insn).
+ * vm_trace_block() records n instructions (false: a buffer is full and the
+ * run must stop before the block); vm_trace_unwind() takes back the last
+ * `not_run` of them when the block is left early. */
+bool vm_trace_bulk_ok(const vm_machine *m);
+int vm_trace_bulk_covers(const vm_machine *m, uint64_t pc, uint64_t end);
+bool vm_trace_block(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n);
+void vm_trace_unwind(vm_cpu *c, unsigned not_run);
+
+/* vm_trace_block with its common case inline: room left, no ring. */
+static inline bool vm_trace_block_fast(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n)
+{
+    vm_tracer *tr = c->machine->tracer;
+    uint64_t *np = tr->fast_n;
+    if (likely(np && *np + n <= tr->fast_limit)) {
+        uint64_t i = *np;
+        if (tr->fast_pc)
+            for (unsigned k = 0; k < n; k++)
+                tr->fast_pc[i + k] = pcs[k];
+        if (tr->fast_insn)
+            for (unsigned k = 0; k < n; k++)
+                tr->fast_insn[i + k] = raws[k];
+        *np = tr->last_end = i + n;
+        tr->last = tr->fast;
+        return true;
+    }
+    return vm_trace_block(c, pcs, raws, n);
+}
 /* After an engine's exec(): completes pending register values. */
 void vm_trace_flush(vm_cpu *c);
 /* vm_machine_free: detaches everything. */
