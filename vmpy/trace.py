@@ -69,9 +69,9 @@ class Trace(_core.Trace):
         if overflow not in _POLICIES:
             raise ValueError(f"overflow must be 'stop', 'drop' or 'error', not {overflow!r}")
         for name, v in (("begin", begin), ("end", end), ("mem_begin", mem_begin), ("mem_end", mem_end)):
-            if v is not None and v < 0:
-                raise ValueError(f"{name} must not be negative")
-        if limit <= 0:
+            if v is not None and not 0 <= v < 1 << 64:
+                raise ValueError(f"{name} must be an address between 0 and 2**64-1")
+        if not 0 < limit < 1 << 64:
             raise ValueError("limit must be positive")
         self = super().__new__(cls, machine, bits, begin, end or 0, mem_begin, mem_end or 0,
                                limit, _POLICIES[overflow])
@@ -198,8 +198,8 @@ class Coverage(_core.Coverage):
     """Basic blocks and edges executed while attached (recorded in C)."""
 
     def __new__(cls, machine: Machine, begin: int = 0, end: Optional[int] = None):
-        if begin < 0 or (end is not None and end < 0):
-            raise ValueError("coverage ranges are unsigned addresses")
+        if not 0 <= begin < 1 << 64 or (end is not None and not 0 <= end < 1 << 64):
+            raise ValueError("coverage ranges are addresses between 0 and 2**64-1")
         return super().__new__(cls, machine, begin, end or 0)
 
     def __init__(self, *args, **kw):

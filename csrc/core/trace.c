@@ -275,13 +275,16 @@ static void complete_pending(vm_trace *t, vm_cpu *c)
     t->pending = false;
 }
 
+#define PER_INSN (VM_TRACE_PC | VM_TRACE_INSN | VM_TRACE_REGS)   /* streams indexed by instruction */
+
 static bool no_room(const vm_trace *t)
 {
     if (t->policy == VM_TRACE_RING)
         return false;
     /* An instruction makes at most two memory accesses (AMOs): keep room
      * for them, so that memory events never overflow mid-instruction. */
-    return t->n_insn >= t->limit || ((t->what & VM_TRACE_MEM) && t->n_mem + 2 > t->limit);
+    return ((t->what & PER_INSN) && t->n_insn >= t->limit) ||
+           ((t->what & VM_TRACE_MEM) && t->n_mem + 2 > t->limit);
 }
 
 bool vm_trace_insn(vm_cpu *c, uint64_t pc, uint32_t raw, unsigned rd)
@@ -302,7 +305,7 @@ bool vm_trace_insn(vm_cpu *c, uint64_t pc, uint32_t raw, unsigned rd)
     }
     for (size_t k = 0; k < n; k++) {
         vm_trace *t = ts[k];
-        if (pc < t->begin || pc >= t->end)
+        if (pc < t->begin || pc >= t->end || !(t->what & PER_INSN))
             continue;
         uint64_t i = t->n_insn;
         if (i >= t->limit)
