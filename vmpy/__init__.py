@@ -16,6 +16,7 @@ from .snapshot import Snapshot  # noqa: E402
 from . import boards  # noqa: E402,F401
 from . import trace as _trace  # noqa: E402,F401  (Machine.trace, Machine.coverage)
 from .trace import Coverage, Trace, TraceOverflow  # noqa: E402
+from . import jupyter  # noqa: E402,F401  (_repr_html_ for Machine, Cpu, Trace, Coverage)
 
 __version__ = "0.1.0"
 __all__ = ["Trace", "Coverage", "TraceOverflow", "Snapshot", "boards", "Machine", "Cpu", "Hook", "StopReason", "VmpyError", "FormatError",
