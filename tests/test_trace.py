@@ -65,7 +65,7 @@ def prog(tmp_path_factory):
     exe = d / "prog"
     try:
         subprocess.run([CROSS_CC, "-O1", "-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-static",
-                        "-fno-pic", "-Wl,-Ttext=%#x" % TEXT, "-o", str(exe), str(src)],
+                        "-fno-pic", "-Wl,--no-relax", "-Wl,-Ttext=%#x" % TEXT, "-o", str(exe), str(src)],
                        check=True, capture_output=True)
     except FileNotFoundError:
         missing(CROSS_CC)
