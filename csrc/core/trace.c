@@ -349,8 +349,10 @@ static void copy_wrapped(void *dst, size_t item, uint64_t at, uint64_t limit, co
 bool vm_trace_block(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n)
 {
     vm_tracer *tr = c->machine->tracer;
-    if (unlikely(tr->ntraces != 1 || tr->all_insns))
-        return true;             /* traces changed since this block was decoded: it is on its way out */
+    if (unlikely(tr->ntraces != 1 || tr->all_insns)) {
+        tr->last = NULL;         /* traces changed since this block was decoded: it is on its way out */
+        return true;
+    }
     vm_trace *t = tr->traces[0];
     uint64_t i = t->n_insn;
     if (t->policy != VM_TRACE_RING) {
