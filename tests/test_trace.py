@@ -477,3 +477,54 @@ def test_python_hook_stops_mid_block(prog):
     assert tr.pc.tolist() == full[:full.index(target)]
     m.run()
     assert tr.pc.tolist() == full
+
+
+# ---- Jupyter reprs and plots ------------------------------------------------------------------
+def test_html_reprs(prog):
+    import html as _html
+    from vmpy.jupyter import Disassembly, Regions, Registers
+    m = machine(prog)
+    m.cpus[0]["a0"] = 0x1234
+    page = m._repr_html_()
+    assert "<table" in page and "0x0000000000001234" in page            # a0
+    assert "%#x" % STACK in page and "%#x" % (STACK + STACK_SIZE) in page   # the stack region
+    assert "<table" in m.cpus[0]._repr_html_()
+    assert "rw" in Regions(m)._repr_html_()
+    pc = prog["syms"]["fill"]
+    d = Disassembly(m, pc, 4, pc=pc + 4)
+    page = d._repr_html_()
+    assert page.count("<tr") == 5 and 'class="cur"' in page
+    assert [r[0] for r in d.rows][:1] == [pc]
+    assert "a0" in Registers(m.cpus[0], names=["a0"])._repr_html_()
+    tr = m.trace("pc", "insn", "mem")
+    cov = m.coverage()
+    m.run(count=30)
+    page = tr._repr_html_()
+    assert "vmpy Trace" in page and "%#x" % int(tr.pc[0]) in page
+    assert "<&" not in page
+    assert "vmpy Coverage" in cov._repr_html_()
+    assert _html.escape("<") not in Registers(m.cpus[0])._repr_html_()
+
+
+def test_profile_and_plots(prog):
+    pytest.importorskip("pandas")
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from vmpy.jupyter import plot_mem_scatter, plot_pc_heatmap, profile
+    m = machine(prog)
+    data = prog["syms"]["data"]
+    tr = m.trace("pc", "mem", mem_begin=data, mem_end=data + 512)
+    m.run()
+    syms = {f: (prog["syms"][f], prog["sizes"][f]) for f in ("fill", "sum", "_start")}
+    prof = profile(tr, syms)
+    # by the trace itself: instructions whose pc lies in each function
+    pcs = tr.pc
+    for f, (a, n) in syms.items():
+        assert prof[f] == int(((pcs >= a) & (pcs < a + n)).sum())
+    assert prof.sum() == len(pcs)
+    ax = plot_pc_heatmap(tr, symbols=syms)
+    assert ax.images and ax.get_xlabel() == "instruction #"
+    ax = plot_mem_scatter(tr)
+    offsets = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert len(offsets) == len(tr.mem)
+    assert offsets[:, 1].min() == data and offsets[:, 1].max() == data + 504
