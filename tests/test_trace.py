@@ -447,13 +447,14 @@ def _raw_machine(code, engine="interp"):
     return m
 
 
+@pytest.mark.parametrize("kinds", [("pc", "insn"), ("pc", "regs")], ids=["block", "per-insn"])
 @pytest.mark.parametrize("engine", ENGINES)
-def test_fault_mid_block(engine):
+def test_fault_mid_block(engine, kinds):
     from rvasm import asm
     code = asm("addi a0, zero, 1\naddi a1, zero, 2\nlui a2, 0x40000\nld a3, 0(a2)\naddi a4, zero, 3\nebreak\n",
                march="rv64g")
     m = _raw_machine(code, engine)
-    tr = m.trace("pc", "insn")
+    tr = m.trace(*kinds)
     assert m.run() == "fault"
     # the faulting load started (as a Python code hook would have seen it); nothing after it
     assert tr.pc.tolist() == [TEXT, TEXT + 4, TEXT + 8, TEXT + 12]

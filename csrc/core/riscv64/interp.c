@@ -25,7 +25,7 @@ typedef struct rv_slot {
     rv_insn in;
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
     uint16_t idx;        /* instructions before it in the block */
-    uint32_t unused;
+    uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
 } rv_slot;
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
@@ -190,7 +190,7 @@ static void put_trace_arrays(rv_block *b, rv_slot *end)
     uint32_t *raws = (uint32_t *)(pcs + b->ninsns);
     unsigned k = 0;
     for (rv_slot *s = b->slots; s < end; s++)
-        if (s->unused)          /* marks an instruction slot */
+        if (s->is_insn)
             pcs[k] = b->pc + s->pc_off, raws[k++] = s->in.raw;
     b->flags |= BLK_TRACED;
     b->bytes += b->ninsns * 12;
@@ -251,7 +251,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (in.rd == 0 && !rd_is_fp(in.op))
             in.rd = 32;
         unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
-        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .unused = 1 };
+        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1 };
         n++;
         a += len;
         if (ends_block(in.op) || !(a & ~VM_PAGE_MASK) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
