@@ -3,7 +3,6 @@
 #include "trace.h"
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 struct vm_trace {
     vm_machine *m;               /* NULL once detached */
@@ -11,7 +10,7 @@ struct vm_trace {
     uint64_t begin, end;
     uint64_t limit;
     vm_trace_policy policy;
-    void *data[VM_TS_COUNT];     /* 2 MiB aligned inside map, for transparent huge pages */
+    void *data[VM_TS_COUNT];     /* inside map (aligned for huge pages) */
     void *map[VM_TS_COUNT];
     size_t bytes[VM_TS_COUNT];
     uint64_t n_insn, n_mem;      /* ever recorded */
@@ -96,30 +95,15 @@ static int mem_read_hook(vm_cpu *c, uint64_t a, unsigned s, uint64_t v, void *o)
 static int mem_write_hook(vm_cpu *c, uint64_t a, unsigned s, uint64_t v, void *o) { return mem_hook(c, a, s, v, o, true); }
 
 /* ---- life cycle ------------------------------------------------------------- */
-#define HUGE ((size_t)2 << 20)
-
-/* Address space for limit entries per stream, reserved now and committed as
- * the guest fills it.  Big streams ask for huge pages: a 4 KiB page fault
- * per 512 pcs recorded would cost as much as the recording itself. */
+/* Streams: reserved at full size, never moved (trace_mem.c). */
 static int alloc_streams(vm_trace *t)
 {
     for (int s = 0; s < VM_TS_COUNT; s++) {
         if (!stream_on(t->what, (vm_trace_stream)s))
             continue;
-        size_t need = (size_t)t->limit * itemsizes[s];
-        bool huge = need >= HUGE;
-        size_t bytes = huge ? ((need + HUGE - 1) & ~(HUGE - 1)) + HUGE
-                            : (need + VM_PAGE_SIZE - 1) & ~(size_t)(VM_PAGE_SIZE - 1);
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
+        t->data[s] = vm_trace_mem_get((size_t)t->limit * itemsizes[s], &t->map[s], &t->bytes[s]);
+        if (!t->data[s])
             return -1;
-        t->map[s] = p;
-        t->bytes[s] = bytes;
-        t->data[s] = p;
-        if (huge) {
-            t->data[s] = (void *)(((uintptr_t)p + HUGE - 1) & ~(uintptr_t)(HUGE - 1));
-            madvise(t->data[s], bytes - HUGE, MADV_HUGEPAGE);   /* advice only: failure is fine */
-        }
     }
     return 0;
 }
@@ -127,8 +111,7 @@ static int alloc_streams(vm_trace *t)
 static void free_streams(vm_trace *t)
 {
     for (int s = 0; s < VM_TS_COUNT; s++)
-        if (t->map[s])
-            munmap(t->map[s], t->bytes[s]);
+        vm_trace_mem_put(t->map[s], t->data[s], t->bytes[s]);
 }
 
 vm_trace *vm_trace_new(vm_machine *m, unsigned what, uint64_t begin, uint64_t end,

@@ -9,9 +9,9 @@
  *
  * Storage.  Each stream (pc, insn, rd, rd value, mem) is one mapping of
  * limit * itemsize bytes of address space reserved up front (MAP_NORESERVE,
- * committed page by page as the guest fills it), so a stream never moves
- * and a pointer handed to Python (buffer protocol) stays valid for the
- * trace's lifetime.  When a stream is full the overflow policy applies:
+ * committed page by page as the guest fills it; released streams are
+ * recycled, see trace_mem.c), so a stream never moves and a pointer handed
+ * to Python (buffer protocol) stays valid for the trace's lifetime.  When a stream is full the overflow policy applies:
  *   VM_TRACE_STOP   stop the run before the instruction (VM_STOP_REQUEST),
  *                   vm_trace_full() tells why; nothing is recorded for it;
  *   VM_TRACE_RING   keep the newest `limit` entries (ring buffer);
@@ -142,5 +142,10 @@ static inline bool vm_trace_block_fast(vm_cpu *c, const uint64_t *pcs, const uin
 void vm_trace_flush(vm_cpu *c);
 /* vm_machine_free: detaches everything. */
 void vm_tracer_free(vm_machine *m);
+/* Stream memory (trace_mem.c): need bytes that never move; *map and *bytes
+ * are for vm_trace_mem_put, which caches or unmaps it.  Contents are
+ * undefined (a recycled stream keeps old entries past its count). */
+void *vm_trace_mem_get(size_t need, void **map, size_t *bytes);
+void vm_trace_mem_put(void *map, void *data, size_t bytes);
 
 #endif
