@@ -24,7 +24,7 @@ APT_PACKAGES=(
     cpio                       # initramfs images
     xz-utils
 )
-PIP_PACKAGES=(pytest pytest-timeout numpy unicorn capstone pexpect nbclient ipykernel matplotlib)
+PIP_PACKAGES=(pytest pytest-timeout numpy unicorn capstone pexpect nbclient ipykernel matplotlib pandas nbformat)
 
 export PIP_ROOT_USER_ACTION=ignore
 

@@ -14,7 +14,10 @@ from . import gdbserver as _gdbserver  # noqa: E402,F401
 from . import repl as _repl  # noqa: E402,F401
 from .snapshot import Snapshot  # noqa: E402
 from . import boards  # noqa: E402,F401
+from . import trace as _trace  # noqa: E402,F401  (Machine.trace, Machine.coverage)
+from .trace import Coverage, Trace, TraceOverflow  # noqa: E402
+from . import jupyter  # noqa: E402,F401  (_repr_html_ for Machine, Cpu, Trace, Coverage)
 
 __version__ = "0.1.0"
-__all__ = ["Snapshot", "boards", "Machine", "Cpu", "Hook", "StopReason", "VmpyError", "FormatError",
+__all__ = ["Trace", "Coverage", "TraceOverflow", "Snapshot", "boards", "Machine", "Cpu", "Hook", "StopReason", "VmpyError", "FormatError",
            "GuestMemoryError", "disasm", "__version__"]

@@ -108,6 +108,9 @@ class Machine(_core.Machine):
         if count == 0:
             return StopReason.COUNT
         reason = super().run(until, count or 0, float(timeout or 0.0))
+        if reason == "error":
+            from .trace import check_overflow   # a trace with overflow="error" filled up?
+            check_overflow(self)
         return StopReason(reason)
 
     def step(self, n: int = 1) -> StopReason:

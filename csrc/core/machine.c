@@ -6,6 +6,7 @@
 #include "machine.h"
 #include "linux_abi.h"
 #include "snapshot.h"
+#include "trace.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ void vm_machine_free(vm_machine *m)
 {
     if (!m)
         return;
+    vm_tracer_free(m);
     vm_snapshot_machine_free(m);
     if (m->linux)
         vm_linux_free(m);
@@ -244,6 +246,8 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
         vm_cpu *c = m->cpus[turn];
         c->budget = c->budget_start = remaining < SLICE ? remaining : SLICE;
         m->engine->exec(c);
+        if (m->tracer)
+            vm_trace_flush(c);    /* register values of the last traced instruction */
         uint64_t retired = c->budget_start - c->budget;
         c->icount += retired;
         c->budget_start = c->budget;

@@ -149,6 +149,7 @@ struct vm_machine {
     uint64_t run_deadline_ns;  /* 0 = none */
 
     struct vm_linux_process *linux;   /* Linux user mode, or NULL */
+    struct vm_tracer *tracer;  /* traces and coverage (trace.h), or NULL */
     bool system_mode;          /* traps go to the guest's trap vectors (boards), not to the host */
     char error[VM_ERRLEN];
 };

@@ -44,6 +44,8 @@ typedef struct {
 
 vmpy_state *vmpy_get_state(PyObject *module);
 vmpy_state *vmpy_state_from_type(PyTypeObject *tp);
+/* The vmpy._core module of a type or of a Python subclass of one (borrowed). */
+PyObject *vmpy_module_of(PyTypeObject *tp);
 /* Raises the exception that matches a VM_E* code, with the machine's message. */
 PyObject *vmpy_raise(vmpy_state *st, vm_machine *vm, int err);
 
@@ -86,6 +88,8 @@ int vmpy_snapshot_register(PyObject *module);   /* snapshot_obj.c */
 vm_machine *vmpy_board_idle_machine(uintptr_t handle, int *live);
 /* tools/repl, when built with Tcl: weak so the core builds without it. */
 int vmpy_repl_register(PyObject *module) __attribute__((weak));
+/* csrc/python/trace_obj.c: vmpy._core.Trace, TraceView, Coverage. */
+int vmpy_trace_register(PyObject *module);
 /* csrc/python/gdb_obj.c: vmpy._core.GdbServer. */
 int vmpy_gdb_register(PyObject *module);
 

@@ -16,6 +16,11 @@ vmpy_state *vmpy_state_from_type(PyTypeObject *tp)
     return mod ? vmpy_get_state(mod) : NULL;
 }
 
+PyObject *vmpy_module_of(PyTypeObject *tp)
+{
+    return PyType_GetModuleByDef(tp, &vmpy_module);
+}
+
 PyObject *vmpy_raise(vmpy_state *st, vm_machine *vm, int err)
 {
     const char *msg = vm ? vm_machine_error(vm) : "error";
@@ -131,6 +136,8 @@ static int mod_exec(PyObject *m)
     if (vmpy_gdb_register(m))
         return -1;
     if (vmpy_snapshot_register(m))
+        return -1;
+    if (vmpy_trace_register(m))
         return -1;
     if (vmpy_repl_register && vmpy_repl_register(m))
         return -1;

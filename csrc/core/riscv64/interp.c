@@ -10,6 +10,7 @@
  * added per block; a fault inside a block adds the slot's index, so counts
  * stay exact. */
 #include "rv.h"
+#include "../trace.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,15 +25,16 @@ typedef struct rv_slot {
     rv_insn in;
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
     uint16_t idx;        /* instructions before it in the block */
-    uint32_t unused;
+    uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
 } rv_slot;
 
-enum { BLK_BREAKPOINT = 1 };
+enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
 
 typedef struct rv_block {
     uint64_t pc;
     uint32_t ninsns, size, nslots, flags;
     struct rv_block *hash_next;
+    uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
     rv_slot slots[];
 } rv_block;
 
@@ -42,6 +44,8 @@ enum {
     PSEUDO_HOOK_BLOCK,                /* block hooks at the block start */
     PSEUDO_END,                       /* fall through to the next block */
     PSEUDO_FP,                        /* any F/D operation but loads and stores */
+    PSEUDO_TRACE,                     /* trace recording before an instruction (trace.h) */
+    PSEUDO_COV,                       /* coverage at the block start */
     NHANDLERS
 };
 
@@ -174,9 +178,36 @@ static int fetch_bits(vm_cpu *vc, const uint8_t *page, uint64_t pc, uint32_t *bi
     return vm_mem_fetch(vc, pc, 4, bits);   /* a 32-bit instruction straddling two pages */
 }
 
+/* Tracing.  A trace of pcs and instruction words only (the common, fast
+ * case) records a whole block when the block is entered (BLK_TRACED), from
+ * arrays stored after its slots, and takes back the instructions that did
+ * not start when the block is left early (TRACE_UNWIND).  Other traces
+ * (memory, registers, ranges that cut a block, several traces) get a
+ * PSEUDO_TRACE slot before each instruction. */
+static void put_trace_arrays(rv_block *b, rv_slot *end)
+{
+    uint64_t *pcs = (uint64_t *)end;
+    uint32_t *raws = (uint32_t *)(pcs + b->ninsns);
+    unsigned k = 0;
+    for (rv_slot *s = b->slots; s < end; s++)
+        if (s->is_insn)
+            pcs[k] = b->pc + s->pc_off, raws[k++] = s->in.raw;
+    b->flags |= BLK_TRACED;
+    b->bytes += b->ninsns * 12;
+}
+
+static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
+                              const void *const *labels, int *err, bool per_insn);
+
 /* Decodes a block at pc into mem (room for 3 * max + 2 slots). */
 static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
                            const void *const *labels, int *err)
+{
+    return translate_as(vc, pc, max, mem, labels, err, false);
+}
+
+static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
+                              const void *const *labels, int *err, bool per_insn)
 {
     vm_machine *m = vc->machine;
     uint8_t *page = vm_mem_fetch_page(vc, pc, err);
@@ -191,6 +222,11 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         b->flags |= BLK_BREAKPOINT;
     if (vm_hooks_any(m, VM_HOOK_BLOCK) && vm_hooks_cover(m, VM_HOOK_BLOCK, pc, pc + 1))
         *s++ = (rv_slot){ .handler = labels[PSEUDO_HOOK_BLOCK] };
+    bool tracing = vm_trace_active(m);
+    rv_slot *cov_slot = NULL;
+    if (tracing && vm_cov_wants_block(m, pc))
+        *(cov_slot = s++) = (rv_slot){ .handler = labels[PSEUDO_COV] };
+    bool bulk = tracing && !per_insn && vm_trace_bulk_ok(m);
     uint64_t a = pc;
     unsigned n = 0;
     while (n < max) {
@@ -210,10 +246,12 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (code_hooks && (vm_hooks_cover(m, VM_HOOK_CODE, a, a + len) ||
                            vm_hooks_cover(m, VM_HOOK_MEM_FETCH, a, a + len)))
             *s++ = (rv_slot){ .handler = labels[PSEUDO_HOOK_CODE], .in = in, .pc_off = off, .idx = (uint16_t)n };
+        if (tracing && !bulk && vm_trace_wants_insn(m, a, len))
+            *s++ = (rv_slot){ .handler = labels[PSEUDO_TRACE], .in = in, .pc_off = off, .idx = (uint16_t)n };
         if (in.rd == 0 && !rd_is_fp(in.op))
             in.rd = 32;
         unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
-        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n };
+        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1 };
         n++;
         a += len;
         if (ends_block(in.op) || !(a & ~VM_PAGE_MASK) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
@@ -222,7 +260,17 @@ static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     *s++ = (rv_slot){ .handler = labels[PSEUDO_END], .pc_off = (uint16_t)(a - pc), .idx = (uint16_t)n };
     b->ninsns = n;
     b->size = (uint32_t)(a - pc);
+    if (cov_slot)
+        cov_slot->in.imm = (int32_t)b->size;   /* the block's size, for coverage */
     b->nslots = (uint32_t)(s - b->slots);
+    b->bytes = (uint32_t)(sizeof(rv_block) + b->nslots * sizeof(rv_slot));
+    if (bulk) {
+        int cover = vm_trace_bulk_covers(m, pc, a);
+        if (cover < 0)          /* the range cuts this block: per-instruction slots */
+            return translate_as(vc, pc, max, mem, labels, err, true);
+        if (cover > 0)
+            put_trace_arrays(b, s);
+    }
     return b;
 }
 
@@ -251,7 +299,7 @@ static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *cons
     rv_block *b = translate(vc, pc, BLOCK_MAX_INSNS, st->arena + st->used, labels, err);
     if (!b)
         return NULL;
-    st->used += (sizeof(rv_block) + b->nslots * sizeof(rv_slot) + 15) & ~(size_t)15;
+    st->used += (b->bytes + 15) & ~(size_t)15;
     unsigned vb = vpage_bit(pc);
     st->vpage_bits[vb / 64] |= 1ull << (vb % 64);
     vb = vpage_bit(pc + b->size - 1);
@@ -331,6 +379,8 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
         labels[PSEUDO_HOOK_BLOCK] = &&hook_block;
         labels[PSEUDO_END] = &&end;
         labels[PSEUDO_FP] = &&fp;
+        labels[PSEUDO_TRACE] = &&trace_insn;
+        labels[PSEUDO_COV] = &&cov_block;
     }
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
@@ -360,11 +410,13 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
         c->pc = t_; \
         vc->budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
-        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !nb_->flags && \
+        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !(nb_->flags & BLK_BREAKPOINT) && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
             s = b->slots; \
+            if (unlikely(b->flags & BLK_TRACED)) \
+                TRACE_BLOCK(); \
             goto *s->handler; \
         } \
         goto next_block; \
@@ -394,6 +446,19 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
             if (merr) { maccess = VM_PROT_W; tval = a_; goto mem_error; } \
             if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
         } \
+    } while (0)
+
+/* Leaving a block that was recorded up front after `started` instructions
+ * began: the rest did not run. */
+#define TRACE_UNWIND(started) do { \
+        if (unlikely(b->flags & BLK_TRACED)) vm_trace_unwind(vc, b->ninsns - (started)); \
+    } while (0)
+/* Entering a BLK_TRACED block b: records it, or returns (c->pc is its start)
+ * if a buffer is full. */
+#define TRACE_BLOCK() do { \
+        const uint64_t *pcs_ = (const uint64_t *)&b->slots[b->nslots]; \
+        if (unlikely(!vm_trace_block_fast(vc, pcs_, (const uint32_t *)(pcs_ + b->ninsns), b->ninsns))) \
+            return; \
     } while (0)
 
 next_block:
@@ -430,6 +495,8 @@ next_block:
             }
             vc->skip_bp = false;
         }
+        if (unlikely(b->flags & BLK_TRACED))
+            TRACE_BLOCK();
         s = b->slots;
         goto *s->handler;
     }
@@ -452,27 +519,45 @@ hook_code: {
             r = vm_hooks_call(vc, VM_HOOK_MEM_FETCH, pc, LEN, s->in.raw);
         if (r >= 0 && vm_hooks_any(m, VM_HOOK_CODE))
             r = vm_hooks_call(vc, VM_HOOK_CODE, pc, LEN, 0);
-        if (unlikely(r < 0 || c->pc != pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed)))
+        if (unlikely(r < 0 || c->pc != pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) {
+            TRACE_UNWIND(s->idx);
             return;      /* stopped, redirected, or hooks changed: this instruction has not run */
+        }
         vc->budget += s->idx;
         NEXT;
     }
 hook_block: {
         c->pc = b->pc;
         int r = vm_hooks_call(vc, VM_HOOK_BLOCK, b->pc, b->size, 0);
-        if (unlikely(r < 0 || c->pc != b->pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed)))
+        if (unlikely(r < 0 || c->pc != b->pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) {
+            TRACE_UNWIND(0);
             return;
+        }
         NEXT;
     }
 
+    /* ---- recording (trace.h): no Python, no hook list walk ---------------- */
+trace_insn:
+        if (unlikely(!vm_trace_insn(vc, PC, s->in.raw, rd_is_fp(s->in.op) ? 0 : s->in.rd))) {
+            c->pc = PC;                  /* a buffer is full: stop before the instruction */
+            vc->budget -= s->idx;
+            return;
+        }
+        NEXT;
+cov_block:
+        vm_cov_block(vc, b->pc, (uint32_t)s->in.imm);
+        NEXT;
+
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
+    TRACE_UNWIND(s->idx + 1u);
     c->pc = PC + LEN;
     vc->budget -= s->idx + 1u;
     return;
 
 mem_error:
     if (merr == VM_ESTOPPED) {
+        TRACE_UNWIND(s->idx + 1u);   /* like per-instruction slots: a started instruction is recorded */
         c->pc = PC;
         vc->budget -= s->idx;
         return;
@@ -481,6 +566,7 @@ mem_error:
     goto exception;
 
 exception:       /* the instruction at s raised cause/tval */
+    TRACE_UNWIND(s->idx + 1u);
     c->pc = PC;
     vc->budget -= s->idx;
     {
