@@ -156,8 +156,8 @@ static const struct vm_linux_abi rv_linux_abi = {
     .platform = NULL,
 };
 
-extern const vm_engine rv_engine_interp;
-static const vm_engine *const rv_engines[] = { &rv_engine_interp, NULL };
+extern const vm_engine rv_engine_interp, rv_engine_jit, rv_engine_auto;
+static const vm_engine *const rv_engines[] = { &rv_engine_interp, &rv_engine_jit, &rv_engine_auto, NULL };
 
 const vm_isa vm_isa_riscv64 = {
     .name = "riscv64",

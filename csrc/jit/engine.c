@@ -1,0 +1,189 @@
+/* engine.c — the "jit" and "auto" engines: block cache, dispatcher, chaining
+ * and invalidation.
+ *
+ * The dispatcher runs compiled blocks while the guest stays in compiled
+ * code (blocks chain to each other through patched jumps and the jump
+ * cache), and hands everything else to a private interpreter one block at a
+ * time: code we do not translate, hooked code, breakpoints, a budget shorter
+ * than the block, and (under "auto") code not yet hot.  Both engines count
+ * through c->budget only, so counts are exact whichever runs. */
+#include "core/riscv64/rv.h"
+
+#ifdef VMPY_HAVE_ASMJIT
+#include "jit.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AUTO_THRESHOLD 8
+
+static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 17)) & ((1u << JIT_HASH_BITS) - 1); }
+static unsigned jc_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JIT_JC_BITS) - 1); }
+
+/* Drops every block.  Code memory is rewound, not unmapped: a block that is
+ * running when its code is invalidated finishes its exit path unharmed
+ * (nothing is compiled before it returns), and gen stops the dispatcher
+ * from patching a jump inside dropped code. */
+static void jit_flush(jit_state *st)
+{
+    st->used = st->base_used;
+    st->npool = 0;
+    memset(st->hash, 0, sizeof st->hash);
+    memset(st->jc, 0, sizeof st->jc);
+    st->gen++;
+    st->nflushes++;
+}
+
+static void *create(vm_machine *m, bool tiered)
+{
+    jit_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->tiered = tiered;
+    const char *th = getenv("VMPY_JIT_THRESHOLD");
+    st->threshold = th ? (unsigned)atoi(th) : AUTO_THRESHOLD;
+    st->pool = calloc(JIT_MAX_BLOCKS, sizeof *st->pool);
+    st->as = jx_new();
+    st->interp = rv_interp_create(m);
+    if (!st->pool || !st->as || !st->interp || vm_codemem_init(&st->cm, JIT_CODE_SIZE) ||
+        jit_emit_trampoline(st)) {
+        free(st->pool);
+        jx_free(st->as);
+        if (st->interp)
+            rv_interp_destroy(m, st->interp);
+        vm_codemem_free(&st->cm);
+        free(st);
+        return NULL;
+    }
+    st->owner_satp = ~0ull;
+    return st;
+}
+
+static void *jit_create(vm_machine *m) { return create(m, false); }
+static void *auto_create(vm_machine *m) { return create(m, true); }
+
+static void jit_destroy(vm_machine *m, void *state)
+{
+    jit_state *st = state;
+    if (!st)
+        return;
+    if (getenv("VMPY_JIT_STATS"))
+        fprintf(stderr, "jit: %llu blocks compiled (%llu refused), %llu bytes, %.2f us/block, %llu flushes\n",
+                (unsigned long long)st->ncompiled, (unsigned long long)st->nrefused,
+                (unsigned long long)st->code_bytes,
+                st->ncompiled ? st->compile_ns / 1e3 / (double)st->ncompiled : 0.0,
+                (unsigned long long)st->nflushes);
+    rv_interp_destroy(m, st->interp);
+    jx_free(st->as);
+    vm_codemem_free(&st->cm);
+    free(st->pool);
+    free(st);
+}
+
+static bool is_jit(const vm_engine *e);
+
+static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
+{
+    if (!m->engine_state || !m->engine || !is_jit(m->engine))
+        return;
+    jit_state *st = m->engine_state;
+    jit_flush(st);
+    rv_interp_flush(st->interp);
+}
+
+static jit_block *find(jit_state *st, uint64_t pc)
+{
+    for (jit_block *b = st->hash[hash_pc(pc)]; b; b = b->next)
+        if (b->pc == pc)
+            return b;
+    if (st->npool == JIT_MAX_BLOCKS)
+        jit_flush(st);
+    jit_block *b = &st->pool[st->npool++];
+    *b = (jit_block){ .pc = pc, .next = st->hash[hash_pc(pc)] };
+    st->hash[hash_pc(pc)] = b;
+    return b;
+}
+
+static void compile(jit_state *st, rv_cpu *c, jit_block *b)
+{
+    uint64_t t0 = vm_host_now_ns();
+    bool full;
+    b->tried = true;
+    b->code = jit_translate(st, c, b->pc, &b->ninsns, &full);
+    if (!b->code && full) {
+        jit_flush(st);
+        b = find(st, c->pc);
+        b->tried = true;
+        b->code = jit_translate(st, c, b->pc, &b->ninsns, &full);
+    }
+    if (b->code)
+        st->ncompiled++;
+    else
+        st->nrefused++;
+    st->compile_ns += vm_host_now_ns() - t0;
+}
+
+static void patch(jit_state *st, uint8_t *rel32_x, const uint8_t *target)
+{
+    uint8_t *w = vm_codemem_write(&st->cm, rel32_x);
+    int32_t rel = (int32_t)(target - (rel32_x + 4));
+    memcpy(w, &rel, 4);
+}
+
+static void jit_exec(vm_cpu *vc)
+{
+    rv_cpu *c = rv_cpu_of(vc);
+    vm_machine *m = vc->machine;
+    jit_state *st = m->engine_state;
+    if (m->system_mode && rv_irq_enter(c))
+        return;
+    uint8_t *pending = NULL;          /* a chain jump to patch to the block at c->pc */
+    uint64_t pending_gen = 0;
+    for (;;) {
+        if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed) || vc->budget == 0)
+            return;
+        if (m->system_mode && unlikely(c->satp != st->owner_satp)) {
+            jit_flush(st);
+            st->owner_satp = c->satp;
+        }
+        uint64_t pc = c->pc;
+        jit_block *b = find(st, pc);
+        if (!b->tried && (!st->tiered || ++b->hits >= st->threshold)) {
+            compile(st, c, b);
+            b = find(st, pc);         /* a full code memory was flushed */
+        }
+        if (b->code && b->ninsns <= vc->budget) {
+            if (pending && pending_gen == st->gen)
+                patch(st, pending, b->code);
+            st->jc[jc_pc(pc)] = (jit_jc_entry){ pc, b->code };
+            pending_gen = st->gen;
+            pending = (uint8_t *)(uintptr_t)st->enter(c, b->code);
+            continue;
+        }
+        pending = NULL;
+        uint64_t sf = rv_interp_sfences(st->interp), before = vc->budget;
+        rv_interp_run_block(vc, st->interp);
+        if (rv_interp_sfences(st->interp) != sf)
+            jit_flush(st);
+        if (c->wfi || (vc->budget == before && c->pc == pc))
+            return;                   /* asleep, or the interpreter made no progress */
+    }
+}
+
+const vm_engine rv_engine_jit = {
+    .name = "jit", .exec = jit_exec, .invalidate = jit_invalidate,
+    .create = jit_create, .destroy = jit_destroy,
+};
+const vm_engine rv_engine_auto = {
+    .name = "auto", .exec = jit_exec, .invalidate = jit_invalidate,
+    .create = auto_create, .destroy = jit_destroy,
+};
+static bool is_jit(const vm_engine *e) { return e == &rv_engine_jit || e == &rv_engine_auto; }
+
+#else /* no asmjit: the engines exist but cannot start (a clear error). */
+
+static void *no_create(vm_machine *m) { return NULL; }
+static void no_exec(vm_cpu *vc) {}
+const vm_engine rv_engine_jit = { .name = "jit", .exec = no_exec, .create = no_create };
+const vm_engine rv_engine_auto = { .name = "auto", .exec = no_exec, .create = no_create };
+#endif
