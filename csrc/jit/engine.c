@@ -68,11 +68,13 @@ static void jit_destroy(vm_machine *m, void *state)
     if (!st)
         return;
     if (getenv("VMPY_JIT_STATS"))
-        fprintf(stderr, "jit: %llu blocks compiled (%llu refused), %llu bytes, %.2f us/block, %llu flushes\n",
+        fprintf(stderr, "jit: %llu blocks compiled (%llu refused), %llu bytes, %.2f us/block, %llu flushes, "
+                "%llu entries, %llu patches, %llu interpreted blocks\n",
                 (unsigned long long)st->ncompiled, (unsigned long long)st->nrefused,
                 (unsigned long long)st->code_bytes,
                 st->ncompiled ? st->compile_ns / 1e3 / (double)st->ncompiled : 0.0,
-                (unsigned long long)st->nflushes);
+                (unsigned long long)st->nflushes, (unsigned long long)st->nenter,
+                (unsigned long long)st->npatch, (unsigned long long)st->ninterp);
     rv_interp_destroy(m, st->interp);
     jx_free(st->as);
     vm_codemem_free(&st->cm);
@@ -154,15 +156,17 @@ static void jit_exec(vm_cpu *vc)
         }
         if (b->code && b->ninsns <= vc->budget) {
             if (pending && pending_gen == st->gen)
-                patch(st, pending, b->code);
+                patch(st, pending, b->code), st->npatch++;
             st->jc[jc_pc(pc)] = (jit_jc_entry){ pc, b->code };
             pending_gen = st->gen;
+            st->nenter++;
             pending = (uint8_t *)(uintptr_t)st->enter(c, b->code);
             continue;
         }
         pending = NULL;
         uint64_t sf = rv_interp_sfences(st->interp), before = vc->budget;
         rv_interp_run_block(vc, st->interp);
+        st->ninterp++;
         if (rv_interp_sfences(st->interp) != sf)
             jit_flush(st);
         if (c->wfi || (vc->budget == before && c->pc == pc))

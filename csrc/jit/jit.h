@@ -49,7 +49,7 @@ typedef struct jit_state {
     uint64_t gen;                /* bumped by every flush */
     uint64_t owner_satp, sfences;
     /* statistics (VMPY_JIT_STATS=1 prints them when the machine goes) */
-    uint64_t ncompiled, nrefused, nflushes, compile_ns, code_bytes;
+    uint64_t ncompiled, nrefused, nflushes, compile_ns, code_bytes, nenter, ninterp, npatch;
 } jit_state;
 
 /* translate.c: compiles the block at pc.  Returns the executable entry, or
