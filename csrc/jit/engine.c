@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define AUTO_THRESHOLD 8
 
@@ -56,6 +57,7 @@ static void *create(vm_machine *m, bool tiered)
         return NULL;
     }
     st->owner_satp = ~0ull;
+    st->pid = getpid();
     return st;
 }
 
@@ -132,11 +134,25 @@ static void patch(jit_state *st, uint8_t *rel32_x, const uint8_t *target)
     memcpy(w, &rel, 4);
 }
 
+/* Linux user mode forks the host process; the code memory is a shared
+ * mapping, so a child must not write into its parent's: it takes a fresh one
+ * (unmapping the inherited views affects the child only). */
+static void after_fork(jit_state *st)
+{
+    st->pid = getpid();
+    vm_codemem_free(&st->cm);
+    if (vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st))
+        st->no_code = true;
+    jit_flush(st);
+}
+
 static void jit_exec(vm_cpu *vc)
 {
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     jit_state *st = m->engine_state;
+    if (unlikely(st->pid != getpid()))
+        after_fork(st);
     if (m->system_mode && rv_irq_enter(c))
         return;
     uint8_t *pending = NULL;          /* a chain jump to patch to the block at c->pc */
@@ -150,7 +166,7 @@ static void jit_exec(vm_cpu *vc)
         }
         uint64_t pc = c->pc;
         jit_block *b = find(st, pc);
-        if (!b->tried && (!st->tiered || ++b->hits >= st->threshold)) {
+        if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= st->threshold)) {
             compile(st, c, b);
             b = find(st, pc);         /* a full code memory was flushed */
         }

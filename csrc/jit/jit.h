@@ -48,6 +48,8 @@ typedef struct jit_state {
     jx *as;
     uint64_t gen;                /* bumped by every flush */
     uint64_t owner_satp, sfences;
+    int pid;                     /* the process owning cm (see jit_exec: host fork) */
+    bool no_code;                /* code memory lost: interpret everything */
     /* statistics (VMPY_JIT_STATS=1 prints them when the machine goes) */
     uint64_t ncompiled, nrefused, nflushes, compile_ns, code_bytes, nenter, ninterp, npatch;
 } jit_state;
