@@ -162,8 +162,11 @@ def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, appe
 # ---- `vmpy boot` ------------------------------------------------------------
 
 def _cmd_boot(args) -> int:
+    import os
     import sys
     from .console import interactive
+    if args.engine:
+        os.environ["VMPY_ENGINE"] = args.engine
     try:
         board = virt(ram=args.ram, smp=args.smp, kernel=args.kernel, initrd=args.initrd,
                      firmware=args.firmware, append=args.append, disk=args.disk,
@@ -186,4 +189,5 @@ def add_boot_command(subparsers) -> None:
     p.add_argument("--smp", type=int, default=1, help="number of harts")
     p.add_argument("--disk", help="raw disk image for virtio-blk")
     p.add_argument("--readonly", action="store_true", help="attach the disk read-only")
+    p.add_argument("--engine", default=None, help="execution engine (interp, jit, auto)")
     p.set_defaults(func=_cmd_boot)
