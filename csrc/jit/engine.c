@@ -31,6 +31,8 @@ static void jit_flush(jit_state *st)
     st->npool = 0;
     memset(st->hash, 0, sizeof st->hash);
     memset(st->jc, 0, sizeof st->jc);
+    memset(st->page_hash, 0, sizeof st->page_hash);
+    memset(st->vpage_bits, 0, sizeof st->vpage_bits);
     st->gen++;
     st->nflushes++;
 }
@@ -86,13 +88,40 @@ static void jit_destroy(vm_machine *m, void *state)
 
 static bool is_jit(const vm_engine *e);
 
+static unsigned page_hash(uint64_t ppage) { return (unsigned)(ppage >> VM_PAGE_SHIFT) & ((1u << JIT_PAGE_HASH_BITS) - 1); }
+static unsigned vpage_bit(uint64_t va) { return (unsigned)(va >> VM_PAGE_SHIFT) & (JIT_VPAGE_BITS - 1); }
+
+/* Makes b's code unreachable: its entry jump now goes to the bail path, so
+ * blocks chained to it return to the dispatcher, which recompiles. */
+static void kill(jit_state *st, jit_block *b)
+{
+    uint8_t *w = vm_codemem_write(&st->cm, b->code);
+    int32_t rel = (int32_t)b->bail_off - 5;
+    memcpy(w + 1, &rel, 4);
+    jit_jc_entry *e = &st->jc[jc_pc(b->pc)];
+    if (e->code == b->code)
+        e->pc = ~0ull;
+    b->code = NULL;
+    b->tried = false;
+    b->hits = 0;
+}
+
+/* Code in guest-physical [begin, end) changed (a store to a code page,
+ * m.write, hooks or breakpoints: those pass everything). */
 static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
 {
     if (!m->engine_state || !m->engine || !is_jit(m->engine))
         return;
     jit_state *st = m->engine_state;
-    jit_flush(st);
     rv_interp_flush(st->interp);
+    if (end - begin > 64 * VM_PAGE_SIZE) {
+        jit_flush(st);
+        return;
+    }
+    for (uint64_t p = begin & VM_PAGE_MASK; p < end; p += VM_PAGE_SIZE)
+        for (jit_block *b = st->page_hash[page_hash(p)]; b; b = b->page_next)
+            if (b->ppage == p && b->code)
+                kill(st, b);
 }
 
 static jit_block *find(jit_state *st, uint64_t pc)
@@ -113,17 +142,26 @@ static void compile(jit_state *st, rv_cpu *c, jit_block *b)
     uint64_t t0 = vm_host_now_ns();
     bool full;
     b->tried = true;
-    b->code = jit_translate(st, c, b->pc, &b->ninsns, &full);
+    b->code = jit_translate(st, c, b, &full);
     if (!b->code && full) {
         jit_flush(st);
         b = find(st, c->pc);
         b->tried = true;
-        b->code = jit_translate(st, c, b->pc, &b->ninsns, &full);
+        b->code = jit_translate(st, c, b, &full);
     }
-    if (b->code)
+    if (b->code) {
         st->ncompiled++;
-    else
+        if (!b->in_page_list) {
+            unsigned h = page_hash(b->ppage);
+            b->page_next = st->page_hash[h];
+            st->page_hash[h] = b;
+            b->in_page_list = true;
+        }
+        unsigned v = vpage_bit(b->pc);
+        st->vpage_bits[v / 64] |= 1ull << (v % 64);
+    } else {
         st->nrefused++;
+    }
     st->compile_ns += vm_host_now_ns() - t0;
 }
 
@@ -153,8 +191,12 @@ static void jit_exec(vm_cpu *vc)
     jit_state *st = m->engine_state;
     if (unlikely(st->pid != getpid()))
         after_fork(st);
-    if (m->system_mode && rv_irq_enter(c))
-        return;
+    if (m->system_mode) {
+        if (rv_irq_enter(c))
+            return;
+        if (m->ncpus > 1)
+            c->reservation = ~0ull;   /* another hart ran since: SC may fail, as allowed */
+    }
     uint8_t *pending = NULL;          /* a chain jump to patch to the block at c->pc */
     uint64_t pending_gen = 0;
     for (;;) {
@@ -180,11 +222,15 @@ static void jit_exec(vm_cpu *vc)
             continue;
         }
         pending = NULL;
-        uint64_t sf = rv_interp_sfences(st->interp), before = vc->budget;
+        bool all;
+        uint64_t va, sf = rv_interp_sfences(st->interp, &all, &va), before = vc->budget;
         rv_interp_run_block(vc, st->interp);
         st->ninterp++;
-        if (rv_interp_sfences(st->interp) != sf)
-            jit_flush(st);
+        if (rv_interp_sfences(st->interp, &all, &va) != sf) {
+            unsigned v = vpage_bit(va);
+            if (all || ((st->vpage_bits[v / 64] >> (v % 64)) & 1))
+                jit_flush(st);
+        }
         if (c->wfi || (vc->budget == before && c->pc == pc))
             return;                   /* asleep, or the interpreter made no progress */
     }

@@ -6,7 +6,9 @@
  * scratch slots at [rsp], and up to five guest registers cached in the
  * callee-saved rbp, r12..r15 for the length of a block.  A block returns 0,
  * or the executable address of a chained jump's rel32 field for the
- * dispatcher to patch to the block at c->pc. */
+ * dispatcher to patch to the block at c->pc.  A block's code begins with a
+ * `jmp rel32` to the next instruction; killing the block (its guest page was
+ * written) points it at the bail path, so chained jumps into it leave. */
 #ifndef VM_JIT_H
 #define VM_JIT_H
 
@@ -26,8 +28,15 @@ typedef struct jit_block {
     uint32_t ninsns;
     uint32_t hits;               /* tiering: executions so far by the interpreter */
     bool tried;                  /* translation attempted (and refused if !code) */
+    bool in_page_list;
+    uint32_t bail_off;           /* offset of the bail path in code (for killing) */
+    uint64_t ppage;              /* physical page the code came from */
     struct jit_block *next;
+    struct jit_block *page_next; /* blocks hashed by ppage, for invalidation */
 } jit_block;
+
+#define JIT_PAGE_HASH_BITS 12
+#define JIT_VPAGE_BITS 4096
 
 typedef struct jit_jc_entry {
     uint64_t pc;
@@ -44,6 +53,8 @@ typedef struct jit_state {
     jit_block *pool;
     size_t npool;
     jit_jc_entry jc[1u << JIT_JC_BITS];
+    jit_block *page_hash[1u << JIT_PAGE_HASH_BITS];
+    uint64_t vpage_bits[JIT_VPAGE_BITS / 64];   /* virtual pages holding blocks (SFENCE.VMA) */
     void *interp;                /* the fallback interpreter's own state */
     jx *as;
     uint64_t gen;                /* bumped by every flush */
@@ -57,7 +68,7 @@ typedef struct jit_state {
 /* translate.c: compiles the block at pc.  Returns the executable entry, or
  * NULL (nothing translatable at pc, hooks or breakpoints on it, or the code
  * memory is full: *full is then set). */
-uint8_t *jit_translate(jit_state *st, rv_cpu *c, uint64_t pc, uint32_t *ninsns, bool *full);
+uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full);
 /* translate.c: the entry trampoline, at the start of code memory. */
 int jit_emit_trampoline(jit_state *st);
 

@@ -516,14 +516,26 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
 
 /* ---- the block -------------------------------------------------------------- */
 
+/* The guest-physical address of host RAM (the page a block came from). */
+static uint64_t host_to_phys(vm_machine *m, const uint8_t *p)
+{
+    for (size_t i = 0; i < m->nregions; i++) {
+        vm_region *r = &m->regions[i];
+        if (r->host && p >= r->host && (uint64_t)(p - r->host) < r->size)
+            return r->base + (uint64_t)(p - r->host);
+    }
+    return ~0ull;
+}
+
 /* Decodes up to JIT_MAX_INSNS translatable instructions at pc (same page). */
-static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end)
+static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64_t *ppage)
 {
     vm_cpu *vc = &c->common;
     int err;
     uint8_t *page = vm_mem_fetch_page(vc, pc, &err);
     if (!page)
         return 0;
+    *ppage = host_to_phys(vc->machine, page);
     uint64_t a = pc;
     unsigned n = 0;
     while (n < JIT_MAX_INSNS) {
@@ -597,14 +609,14 @@ int jit_emit_trampoline(jit_state *st)
 static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-uint8_t *jit_translate(jit_state *st, rv_cpu *c, uint64_t pc, uint32_t *ninsns, bool *full)
+uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
 {
     static _Thread_local rv_insn ins[JIT_MAX_INSNS];
     static _Thread_local tctx t;
-    uint64_t end;
+    uint64_t end, pc = b->pc;
     *full = false;
-    unsigned n = scan(c, pc, ins, &end);
-    if (!n || hooked(c->common.machine, pc, end))
+    unsigned n = scan(c, pc, ins, &end, &b->ppage);
+    if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
         return NULL;
     t.a = st->as;
     t.nslow = t.nexits = 0;
@@ -614,6 +626,8 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, uint64_t pc, uint32_t *ninsns, 
     choose_cache(&t, ins, n);
     t.bail = jx_new_label(t.a);
     t.leave = jx_new_label(t.a);
+    static const uint8_t jmp0[5] = { 0xe9, 0, 0, 0, 0 };    /* the kill switch */
+    jx_embed(t.a, jmp0, 5);
     e2(&t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
     e1(&t, JX_JB, L(t.bail));
     e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
@@ -629,6 +643,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, uint64_t pc, uint32_t *ninsns, 
         exit_direct(&t, a);
     }
     jx_bind(t.a, t.bail);
+    size_t bail_off = jx_offset(t.a);
     e2(&t, JX_XOR, R(JX_RAX, 4), R(JX_RAX, 4));
     jx_bind(t.a, t.leave);
     emit_epilogue(&t);
@@ -659,7 +674,8 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, uint64_t pc, uint32_t *ninsns, 
     }
     st->used = (st->used + size + 15) & ~(size_t)15;
     st->code_bytes += size;
-    *ninsns = n;
+    b->ninsns = n;
+    b->bail_off = (uint32_t)bail_off;
     return x;
 }
 #endif

@@ -56,6 +56,8 @@ typedef struct rv_interp {
     uint64_t owner_satp;
     uint64_t vpage_bits[64];
     uint64_t sfences;                 /* SFENCE.VMAs executed (read by the JIT) */
+    uint64_t sfence_va;               /* the last one's address, or all pages */
+    bool sfence_all;
     _Alignas(16) uint8_t scratch[sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot)];
 } rv_interp;
 
@@ -100,11 +102,11 @@ static unsigned vpage_bit(uint64_t va) { return (unsigned)(va >> VM_PAGE_SHIFT) 
 
 /* System mode, at engine entry: interrupts, WFI sleep, and dropping blocks
  * decoded under another address space.  Returns true if the cpu is idle. */
-static bool system_enter(rv_interp *st, rv_cpu *c)
+static bool system_enter(rv_interp *st, rv_cpu *c, bool fresh)
 {
     if (rv_irq_enter(c))
         return true;
-    if (c->common.machine->ncpus > 1)
+    if (fresh && c->common.machine->ncpus > 1)
         c->reservation = ~0ull;   /* another hart ran since: SC may fail, as allowed */
     if (unlikely(c->satp != st->owner_satp)) {
         interp_flush(st);
@@ -118,6 +120,8 @@ static void system_sfence(rv_interp *st, rv_cpu *c, bool all, uint64_t va)
 {
     vm_tlb_flush_cpu(&c->common);   /* also drops every piece of a superpage */
     st->sfences++;                    /* tells the JIT to drop its blocks */
+    st->sfence_all = all;
+    st->sfence_va = va;
     unsigned b = vpage_bit(va);
     if (all || ((st->vpage_bits[b / 64] >> (b % 64)) & 1))
         interp_flush(st);
@@ -333,7 +337,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
     int merr = 0, maccess = 0;
-    if (m->system_mode && system_enter(st, c))
+    if (m->system_mode && system_enter(st, c, !one_block))
         return;
 
 #define NEXT goto *(++s)->handler
@@ -794,7 +798,13 @@ static void interp_exec(vm_cpu *vc)
 void *rv_interp_create(vm_machine *m) { return interp_create(m); }
 void rv_interp_destroy(vm_machine *m, void *st) { interp_destroy(m, st); }
 void rv_interp_flush(void *st) { interp_flush(st); }
-uint64_t rv_interp_sfences(void *st) { return ((rv_interp *)st)->sfences; }
+uint64_t rv_interp_sfences(void *st, bool *all, uint64_t *va)
+{
+    rv_interp *i = st;
+    *all = i->sfence_all;
+    *va = i->sfence_va;
+    return i->sfences;
+}
 
 void rv_interp_run_block(vm_cpu *vc, void *st)
 {

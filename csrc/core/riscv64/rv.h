@@ -188,7 +188,8 @@ void rv_take_interrupt(rv_cpu *c, unsigned irq);
 void *rv_interp_create(vm_machine *m);
 void rv_interp_destroy(vm_machine *m, void *st);
 void rv_interp_flush(void *st);
-uint64_t rv_interp_sfences(void *st);
+/* SFENCE.VMAs run so far, and the last one's scope. */
+uint64_t rv_interp_sfences(void *st, bool *all, uint64_t *va);
 void rv_interp_run_block(vm_cpu *c, void *st);
 
 /* MMU (mmu.c): the vm_isa translate hook. */
