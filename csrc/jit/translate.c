@@ -42,6 +42,7 @@ typedef struct slow_path {
 } slow_path;
 
 typedef struct exit_site {
+    uint64_t target;
     size_t jmp_off;              /* offset of the E9 byte */
     uint32_t stub;
     size_t movabs_off;           /* the stub's imm64: exec address of the rel32 */
@@ -53,7 +54,11 @@ typedef struct tctx {
     uint32_t written;            /* cached guest registers the block writes (bit per reg) */
     int ncached;
     uint8_t cached[NCACHE];
-    uint32_t leave, bail;
+    uint32_t leave;              /* epilogue, returning rax */
+    uint32_t leave0;             /* return 0 (c->pc already set) */
+    uint32_t bail;               /* c->pc = this block, return 0 */
+    uint32_t body;               /* after the entry checks and register loads */
+    uint64_t pc;
     unsigned ninsns;
     slow_path slow[MAX_SLOW];
     int nslow;
@@ -156,13 +161,27 @@ static void charge(tctx *t)
     e2(t, JX_SUB, M(JX_RBX, OFF_BUDGET, 8), I(t->ninsns));
 }
 
-/* pc = target, budget charged, then a chainable jump. */
+/* Budget charged, cached registers written back, then a chainable jump
+ * (c->pc is stored by the stub; a chained block needs none: its bail path
+ * stores its own).  A block that jumps to itself loops in place, keeping
+ * its registers, for as long as budget and exit requests allow. */
 static void exit_direct(tctx *t, uint64_t target)
 {
-    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)target));
-    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
     charge(t);
+    if (target == t->pc) {
+        uint32_t out = jx_new_label(t->a);
+        e2(t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(t->ninsns));
+        e1(t, JX_JB, L(out));
+        e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
+        e1(t, JX_JE, L(t->body));
+        jx_bind(t->a, out);
+        writeback(t);
+        e1(t, JX_JMP, L(t->bail));
+        return;
+    }
+    writeback(t);
     exit_site *x = &t->exits[t->nexits++];
+    x->target = target;
     x->jmp_off = jx_offset(t->a);
     static const uint8_t jmp[5] = { 0xe9, 0, 0, 0, 0 };
     jx_embed(t->a, jmp, 5);
@@ -181,7 +200,7 @@ static void exit_indirect(tctx *t, jit_state *st)
     e2(t, JX_SHL, R(JX_RAX, 4), I(4));
     e2(t, JX_ADD, R(JX_RDX, 8), R(JX_RAX, 8));
     e2(t, JX_CMP, M(JX_RDX, 0, 8), R(JX_RSI, 8));
-    e1(t, JX_JNE, L(t->bail));
+    e1(t, JX_JNE, L(t->leave0));
     e1(t, JX_JMP, M(JX_RDX, 8, 8));
 }
 
@@ -234,6 +253,10 @@ static void emit_slow(tctx *t, const slow_path *sp)
     uint64_t info = size | (uint64_t)sgn << 4 | (uint64_t)in->len << 8 | (uint64_t)sp->idx << 16;
     jx_bind(t->a, sp->label);
     writeback(t);
+    /* c->pc is the block's start while it runs, as under the interpreter
+     * (memory hooks may look at it). */
+    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)t->pc));
+    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
     if (sp->store)
         load(t, JX_R8, in->rs2);
     else
@@ -254,10 +277,10 @@ static void emit_slow(tctx *t, const slow_path *sp)
         /* 2: the load completed, then the cpu must leave: rd goes to memory
          * (the cached copies are already written back). */
         e2(t, JX_CMP, R(JX_RAX, 4), I(2));
-        e1(t, JX_JNE, L(t->bail));
+        e1(t, JX_JNE, L(t->leave0));
         e2(t, JX_MOV, M(JX_RBX, OFF_X(in->rd), 8), R(JX_RDX, 8));
     }
-    e1(t, JX_JMP, L(t->bail));
+    e1(t, JX_JMP, L(t->leave0));
 }
 
 /* ---- arithmetic ------------------------------------------------------------- */
@@ -352,7 +375,6 @@ static void bitop(tctx *t, const rv_insn *in, int inst, bool imm)
 
 static void branch(tctx *t, const rv_insn *in, uint64_t pc, int jcc_taken)
 {
-    writeback(t);
     load(t, JX_RAX, in->rs1);
     e2(t, JX_CMP, R(JX_RAX, 8), G(t, in->rs2, 8));
     uint32_t taken = jx_new_label(t->a);
@@ -377,7 +399,6 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
     case RV_OP_JAL:
         e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
         store(t, in->rd, JX_RAX);
-        writeback(t);
         exit_direct(t, pc + (uint64_t)(int64_t)in->imm);
         break;
     case RV_OP_JALR:
@@ -624,8 +645,11 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     if (jx_begin(t.a))
         return NULL;
     choose_cache(&t, ins, n);
+    t.pc = pc;
     t.bail = jx_new_label(t.a);
     t.leave = jx_new_label(t.a);
+    t.leave0 = jx_new_label(t.a);
+    t.body = jx_new_label(t.a);
     static const uint8_t jmp0[5] = { 0xe9, 0, 0, 0, 0 };    /* the kill switch */
     jx_embed(t.a, jmp0, 5);
     e2(&t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
@@ -633,17 +657,19 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
     e1(&t, JX_JNE, L(t.bail));
     reload(&t);
+    jx_bind(t.a, t.body);
     uint64_t a = pc;
     for (unsigned i = 0; i < n; i++) {
         emit_insn(&t, &ins[i], a, i, st);
         a += ins[i].len;
     }
-    if (!is_jump(ins[n - 1].op)) {
-        writeback(&t);
+    if (!is_jump(ins[n - 1].op))
         exit_direct(&t, a);
-    }
     jx_bind(t.a, t.bail);
     size_t bail_off = jx_offset(t.a);
+    e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)pc));
+    e2(&t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+    jx_bind(t.a, t.leave0);
     e2(&t, JX_XOR, R(JX_RAX, 4), R(JX_RAX, 4));
     jx_bind(t.a, t.leave);
     emit_epilogue(&t);
@@ -651,6 +677,8 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
         emit_slow(&t, &t.slow[i]);
     for (int i = 0; i < t.nexits; i++) {
         jx_bind(t.a, t.exits[i].stub);
+        e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)t.exits[i].target));
+        e2(&t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
         t.exits[i].movabs_off = jx_offset(t.a) + 2;       /* REX.W B8+r imm64 */
         e2(&t, JX_MOV, R(JX_RAX, 8), I(INT64_MIN));      /* forces the imm64 form */
         e1(&t, JX_JMP, L(t.leave));
@@ -668,7 +696,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     uint8_t *x = vm_codemem_exec(&st->cm, w);
     for (int i = 0; i < t.nexits; i++) {
         exit_site *e = &t.exits[i];
-        size_t stub = e->movabs_off - 2;
+        size_t stub = jx_label_offset(t.a, e->stub);
         put32(w + e->jmp_off + 1, (int32_t)((int64_t)stub - (int64_t)(e->jmp_off + 5)));
         put64(w + e->movabs_off, (uint64_t)(uintptr_t)(x + e->jmp_off + 1));
     }

@@ -57,6 +57,8 @@ int jx_bind(jx *a, uint32_t label);
 int jx_emit(jx *a, int inst, const jx_op *o0, const jx_op *o1, const jx_op *o2);
 int jx_embed(jx *a, const void *bytes, size_t n);
 size_t jx_offset(jx *a);
+/* Offset of a bound label in the code. */
+size_t jx_label_offset(jx *a, uint32_t label);
 /* The finished code: NULL if any emit failed or a label is unbound. */
 const uint8_t *jx_code(jx *a, size_t *size);
 
