@@ -16,7 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Tiering ("auto"): a run's first AUTO_WARMUP instructions are all
+ * interpreted at full interpreter speed, so short runs never pay for
+ * compiling; after that a block is compiled on its AUTO_THRESHOLD-th
+ * execution. */
 #define AUTO_THRESHOLD 8
+#define AUTO_WARMUP 2000000
 
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 17)) & ((1u << JIT_HASH_BITS) - 1); }
 static unsigned jc_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JIT_JC_BITS) - 1); }
@@ -45,6 +50,8 @@ static void *create(vm_machine *m, bool tiered)
     st->tiered = tiered;
     const char *th = getenv("VMPY_JIT_THRESHOLD");
     st->threshold = th ? (unsigned)atoi(th) : AUTO_THRESHOLD;
+    const char *wu = getenv("VMPY_JIT_WARMUP");
+    st->warmup = !tiered ? 0 : wu ? strtoull(wu, NULL, 0) : AUTO_WARMUP;
     st->pool = calloc(JIT_MAX_BLOCKS, sizeof *st->pool);
     st->as = jx_new();
     st->interp = rv_interp_create(m);
@@ -196,6 +203,14 @@ static void jit_exec(vm_cpu *vc)
             return;
         if (m->ncpus > 1)
             c->reservation = ~0ull;   /* another hart ran since: SC may fail, as allowed */
+    }
+    if (st->warmup) {
+        uint64_t before = vc->budget;
+        rv_interp_run_for(vc, st->interp, st->warmup);
+        uint64_t ran = before - vc->budget;
+        st->warmup -= ran < st->warmup ? ran : st->warmup;
+        if (st->warmup || vc->budget == 0 || c->wfi)
+            return;
     }
     uint8_t *pending = NULL;          /* a chain jump to patch to the block at c->pc */
     uint64_t pending_gen = 0;

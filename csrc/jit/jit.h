@@ -46,6 +46,7 @@ typedef struct jit_jc_entry {
 typedef struct jit_state {
     bool tiered;                 /* engine "auto" */
     unsigned threshold;
+    uint64_t warmup;             /* "auto": instructions left to interpret before tiering */
     vm_codemem cm;
     size_t used, base_used;      /* bytes of cm used; the trampoline stays */
     uint64_t (*enter)(rv_cpu *c, const uint8_t *code);

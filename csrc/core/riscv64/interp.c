@@ -814,6 +814,17 @@ void rv_interp_run_block(vm_cpu *vc, void *st)
     vc->budget_start += held;
 }
 
+/* Runs the interpreter (chaining freely) for at most n instructions. */
+void rv_interp_run_for(vm_cpu *vc, void *st, uint64_t n)
+{
+    uint64_t held = vc->budget > n ? vc->budget - n : 0;
+    vc->budget -= held;
+    vc->budget_start -= held;
+    interp_run(vc, st, false, NULL);
+    vc->budget += held;
+    vc->budget_start += held;
+}
+
 const vm_engine rv_engine_interp = {
     .name = "interp",
     .exec = interp_exec,

@@ -191,6 +191,7 @@ void rv_interp_flush(void *st);
 /* SFENCE.VMAs run so far, and the last one's scope. */
 uint64_t rv_interp_sfences(void *st, bool *all, uint64_t *va);
 void rv_interp_run_block(vm_cpu *c, void *st);
+void rv_interp_run_for(vm_cpu *c, void *st, uint64_t n);
 
 /* MMU (mmu.c): the vm_isa translate hook. */
 int rv_mmu_translate(vm_cpu *c, uint64_t vaddr, int access, uint64_t *paddr);
