@@ -78,7 +78,7 @@ static void jit_destroy(vm_machine *m, void *state)
     jit_state *st = state;
     if (!st)
         return;
-    if (getenv("VMPY_JIT_STATS"))
+    if (getenv("VMPY_JIT_STATS") && (st->nenter || st->ninterp))
         fprintf(stderr, "jit: %llu blocks compiled (%llu refused), %llu bytes, %.2f us/block, %llu flushes, "
                 "%llu entries, %llu patches, %llu interpreted blocks\n",
                 (unsigned long long)st->ncompiled, (unsigned long long)st->nrefused,

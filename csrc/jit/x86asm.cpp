@@ -11,6 +11,7 @@ struct jx {
     CodeHolder code;
     x86::Assembler *as = nullptr;
     bool failed = false;
+    size_t start = 0;        // offset of the current piece of code
 };
 
 namespace {
@@ -81,18 +82,20 @@ void jx_free(jx *a)
     }
 }
 
-// Reuses the CodeHolder's memory and the assembler from block to block: a
-// soft reset keeps the zone allocations, which matters at thousands of
-// blocks per second.
+// Blocks are assembled one after the other into the same CodeHolder; only
+// every few hundred KiB (or after a failure) is it reset.  Setting up a
+// CodeHolder costs more than assembling a typical block.
 int jx_begin(jx *a)
 {
-    a->failed = false;
-    if (a->as) {
-        a->code.reset(ResetPolicy::kSoft);
-        if (a->code.init(Environment::host()) != kErrorOk || a->code.attach(a->as) != kErrorOk)
-            a->failed = true;
-        return a->failed ? -1 : 0;
+    if (a->as && !a->failed && a->as->offset() < (512u << 10)) {
+        a->start = a->as->offset();
+        return 0;
     }
+    delete a->as;
+    a->as = nullptr;
+    a->code.reset(ResetPolicy::kHard);
+    a->failed = false;
+    a->start = 0;
     if (a->code.init(Environment::host()) != kErrorOk)
         return -1;
     a->as = new (std::nothrow) x86::Assembler(&a->code);
@@ -141,21 +144,23 @@ int jx_embed(jx *a, const void *bytes, size_t n)
 
 size_t jx_offset(jx *a)
 {
-    return a->as->offset();
+    return a->as->offset() - a->start;
 }
 
 size_t jx_label_offset(jx *a, uint32_t label)
 {
-    return (size_t)a->code.labelOffset(label);
+    return (size_t)a->code.labelOffset(label) - a->start;
 }
 
 const uint8_t *jx_code(jx *a, size_t *size)
 {
-    if (a->failed || a->code.hasUnresolvedLinks())
+    if (a->failed || a->code.hasUnresolvedLinks()) {
+        a->failed = true;    // the next jx_begin starts afresh
         return nullptr;
+    }
     CodeBuffer &buf = a->code.textSection()->buffer();
-    *size = buf.size();
-    return buf.data();
+    *size = buf.size() - a->start;
+    return buf.data() + a->start;
 }
 
 }  // extern "C"
