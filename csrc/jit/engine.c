@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* Tiering ("auto"): a run's first AUTO_WARMUP instructions are all
@@ -42,9 +43,26 @@ static void jit_flush(jit_state *st)
     st->nflushes++;
 }
 
+/* The big tables come straight from mmap: zero pages that cost nothing
+ * until touched and go back to the system on destroy (through malloc, large
+ * blocks raise its mmap threshold and then stay in the heap). */
+static void *zalloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void zfree(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+#define POOL_BYTES (JIT_MAX_BLOCKS * sizeof(jit_block))
+
 static void *create(vm_machine *m, bool tiered)
 {
-    jit_state *st = calloc(1, sizeof *st);
+    jit_state *st = zalloc(sizeof *st);
     if (!st)
         return NULL;
     st->tiered = tiered;
@@ -52,22 +70,39 @@ static void *create(vm_machine *m, bool tiered)
     st->threshold = th ? (unsigned)atoi(th) : AUTO_THRESHOLD;
     const char *wu = getenv("VMPY_JIT_WARMUP");
     st->warmup = !tiered ? 0 : wu ? strtoull(wu, NULL, 0) : AUTO_WARMUP;
-    st->pool = calloc(JIT_MAX_BLOCKS, sizeof *st->pool);
-    st->as = jx_new();
     st->interp = rv_interp_create(m);
-    if (!st->pool || !st->as || !st->interp || vm_codemem_init(&st->cm, JIT_CODE_SIZE) ||
-        jit_emit_trampoline(st)) {
-        free(st->pool);
-        jx_free(st->as);
-        if (st->interp)
-            rv_interp_destroy(m, st->interp);
-        vm_codemem_free(&st->cm);
-        free(st);
+    if (!st->interp) {
+        zfree(st, sizeof *st);
         return NULL;
     }
     st->owner_satp = ~0ull;
     st->pid = getpid();
     return st;
+}
+
+/* The code generator, code memory and block pool are set up when the first
+ * block is about to be compiled: short-lived machines (and "auto" runs that
+ * never leave the warm-up) do not pay for them.  Returns false if the JIT
+ * cannot work here (everything is then interpreted). */
+static bool code_ready(jit_state *st)
+{
+    if (st->pool)
+        return true;
+    if (st->no_code)
+        return false;
+    st->pool = zalloc(POOL_BYTES);
+    st->as = jx_new();
+    if (!st->pool || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+        zfree(st->pool, POOL_BYTES);
+        st->pool = NULL;
+        jx_free(st->as);
+        st->as = NULL;
+        vm_codemem_free(&st->cm);
+        st->no_code = true;
+        return false;
+    }
+    st->pid = getpid();
+    return true;
 }
 
 static void *jit_create(vm_machine *m) { return create(m, false); }
@@ -87,10 +122,11 @@ static void jit_destroy(vm_machine *m, void *state)
                 (unsigned long long)st->nflushes, (unsigned long long)st->nenter,
                 (unsigned long long)st->npatch, (unsigned long long)st->ninterp);
     rv_interp_destroy(m, st->interp);
-    jx_free(st->as);
+    if (st->as)
+        jx_free(st->as);
     vm_codemem_free(&st->cm);
-    free(st->pool);
-    free(st);
+    zfree(st->pool, POOL_BYTES);
+    zfree(st, sizeof *st);
 }
 
 static bool is_jit(const vm_engine *e);
@@ -121,6 +157,8 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
         return;
     jit_state *st = m->engine_state;
     rv_interp_flush(st->interp);
+    if (!st->pool)
+        return;
     if (end - begin > 64 * VM_PAGE_SIZE) {
         jit_flush(st);
         return;
@@ -186,9 +224,13 @@ static void after_fork(jit_state *st)
 {
     st->pid = getpid();
     vm_codemem_free(&st->cm);
-    if (vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st))
-        st->no_code = true;
     jit_flush(st);
+    if (vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+        vm_codemem_free(&st->cm);
+        zfree(st->pool, POOL_BYTES);
+        st->pool = NULL;
+        st->no_code = true;
+    }
 }
 
 static void jit_exec(vm_cpu *vc)
@@ -196,7 +238,7 @@ static void jit_exec(vm_cpu *vc)
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     jit_state *st = m->engine_state;
-    if (unlikely(st->pid != getpid()))
+    if (unlikely(st->pool && st->pid != getpid()))
         after_fork(st);
     if (m->system_mode) {
         if (rv_irq_enter(c))
@@ -211,6 +253,10 @@ static void jit_exec(vm_cpu *vc)
         st->warmup -= ran < st->warmup ? ran : st->warmup;
         if (st->warmup || vc->budget == 0 || c->wfi)
             return;
+    }
+    if (!code_ready(st)) {
+        rv_interp_run_for(vc, st->interp, vc->budget);
+        return;
     }
     uint8_t *pending = NULL;          /* a chain jump to patch to the block at c->pc */
     uint64_t pending_gen = 0;
