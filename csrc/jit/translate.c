@@ -207,13 +207,17 @@ static void exit_indirect(tctx *t, jit_state *st)
 /* ---- loads and stores ------------------------------------------------------ */
 static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
 {
-    load(t, JX_RSI, in->rs1);
-    if (in->imm)
-        e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
-    e2(t, JX_MOV, R(JX_RAX, 8), R(JX_RSI, 8));
-    e2(t, JX_SHR, R(JX_RAX, 8), I(VM_PAGE_SHIFT));
-    e2(t, JX_AND, R(JX_RAX, 4), I(VM_TLB_SIZE - 1));
-    e2(t, JX_SHL, R(JX_RAX, 4), I(5));
+    if (t->host[in->rs1] >= 0 && in->imm) {
+        e2(t, JX_LEA, R(JX_RSI, 8), M(t->host[in->rs1], in->imm, 8));
+    } else {
+        load(t, JX_RSI, in->rs1);
+        if (in->imm)
+            e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
+    }
+    /* rax = the TLB entry's offset: ((addr >> 12) & 255) * 32 in two steps */
+    e2(t, JX_MOV, R(JX_RAX, 4), R(JX_RSI, 4));
+    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
+    e2(t, JX_AND, R(JX_RAX, 4), I((VM_TLB_SIZE - 1) << 5));
     e2(t, JX_MOV, R(JX_RDX, 8), R(JX_RSI, 8));
     e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
     int32_t tag = OFF_TLB + (st_ ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
@@ -223,21 +227,21 @@ static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bo
                        .idx = idx, .store = st_ };
     e1(t, JX_JNE, L(sp->label));
     e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
-    e2(t, JX_ADD, R(JX_RDX, 8), R(JX_RSI, 8));
     if (st_) {
         load(t, JX_RCX, in->rs2);
-        e2(t, JX_MOV, M(JX_RDX, 0, (int)size), R(JX_RCX, (int)size));
+        e2(t, JX_MOV, MI(JX_RDX, JX_RSI, 0, (int)size), R(JX_RCX, (int)size));
         jx_bind(t->a, sp->done);
         return;
     }
+    jx_op host = MI(JX_RDX, JX_RSI, 0, 8);     /* host = addr + addend */
     switch (in->op) {
-    case RV_OP_LB: e2(t, JX_MOVSX, R(JX_RDX, 8), M(JX_RDX, 0, 1)); break;
-    case RV_OP_LBU: e2(t, JX_MOVZX, R(JX_RDX, 4), M(JX_RDX, 0, 1)); break;
-    case RV_OP_LH: e2(t, JX_MOVSX, R(JX_RDX, 8), M(JX_RDX, 0, 2)); break;
-    case RV_OP_LHU: e2(t, JX_MOVZX, R(JX_RDX, 4), M(JX_RDX, 0, 2)); break;
-    case RV_OP_LW: e2(t, JX_MOVSXD, R(JX_RDX, 8), M(JX_RDX, 0, 4)); break;
-    case RV_OP_LWU: e2(t, JX_MOV, R(JX_RDX, 4), M(JX_RDX, 0, 4)); break;
-    default: e2(t, JX_MOV, R(JX_RDX, 8), M(JX_RDX, 0, 8)); break;
+    case RV_OP_LB: host.size = 1; e2(t, JX_MOVSX, R(JX_RDX, 8), host); break;
+    case RV_OP_LBU: host.size = 1; e2(t, JX_MOVZX, R(JX_RDX, 4), host); break;
+    case RV_OP_LH: host.size = 2; e2(t, JX_MOVSX, R(JX_RDX, 8), host); break;
+    case RV_OP_LHU: host.size = 2; e2(t, JX_MOVZX, R(JX_RDX, 4), host); break;
+    case RV_OP_LW: host.size = 4; e2(t, JX_MOVSXD, R(JX_RDX, 8), host); break;
+    case RV_OP_LWU: host.size = 4; e2(t, JX_MOV, R(JX_RDX, 4), host); break;
+    default: e2(t, JX_MOV, R(JX_RDX, 8), host); break;
     }
     jx_bind(t->a, sp->done);
     store(t, in->rd, JX_RDX);
