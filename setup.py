@@ -4,9 +4,15 @@ Environment knobs:
   VMPY_SANITIZE=1   build with AddressSanitizer + UBSan (see `make asan`)
   VMPY_DEBUG=1      -O0 -g
   VMPY_NO_REPL=1    leave out the Tcl REPL (tools/repl)
+  VMPY_NO_JIT=1     leave out the asmjit JIT engine
+  VMPY_ASMJIT_DIR   where scripts/asmjit-fetch.sh unpacks asmjit (build/asmjit-src)
 """
+import concurrent.futures
 import glob
+import hashlib
 import os
+import shutil
+import subprocess
 import sysconfig
 
 from setuptools import Extension, setup
@@ -54,6 +60,69 @@ if os.path.exists("/usr/include/slirp/libslirp.h"):
 else:
     print("vmpy: libslirp-dev not found, building without virtio-net (apt-get install libslirp-dev)")
 
+# ---- asmjit (the JIT's code generator) --------------------------------------
+# Compiled from Debian's source package with -fPIC into a static archive, once
+# (keyed by the source path and flags), then linked into the extension with
+# our one C++ wrapper, csrc/jit/x86asm.cpp.  Without asmjit the build goes on
+# and the "jit"/"auto" engines report that they are not built in.
+ASMJIT_DEFS = ["-DASMJIT_STATIC", "-DASMJIT_NO_AARCH64", "-DASMJIT_NO_FOREIGN",
+               "-DASMJIT_NO_BUILDER", "-DASMJIT_NO_COMPILER", "-DASMJIT_NO_JIT",
+               "-DASMJIT_NO_LOGGING", "-DASMJIT_NO_TEXT", "-DASMJIT_NO_VALIDATION",
+               "-DASMJIT_NO_INTROSPECTION"]
+CXXFLAGS = ["-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden", "-fno-exceptions",
+            "-fno-rtti", "-w"] + ASMJIT_DEFS
+
+
+def asmjit_source():
+    dest = os.environ.get("VMPY_ASMJIT_DIR", os.path.join(HERE, "build", "asmjit-src"))
+    hits = glob.glob(os.path.join(dest, "*", "src", "asmjit"))
+    if hits:
+        return os.path.dirname(hits[0])
+    script = os.path.join(HERE, "scripts", "asmjit-fetch.sh")
+    try:
+        out = subprocess.run([script, dest], check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("vmpy: asmjit not available, building without the JIT (%s)" % e)
+        return None
+    return os.path.join(out.strip(), "src")
+
+
+def cxx_compile(src, obj, include):
+    cxx = os.environ.get("CXX", "c++").split()
+    if shutil.which("ccache") and "ccache" not in cxx[0]:
+        cxx = ["ccache"] + cxx
+    subprocess.run(cxx + CXXFLAGS + ["-I", include, "-c", src, "-o", obj], check=True)
+
+
+def build_asmjit():
+    """Returns the objects to link (archive + wrapper), or [] without asmjit."""
+    if os.environ.get("VMPY_NO_JIT"):
+        return []
+    src = asmjit_source()
+    if not src:
+        return []
+    key = hashlib.sha1((src + " ".join(CXXFLAGS)).encode()).hexdigest()[:12]
+    out = os.path.join(HERE, "build", "asmjit-obj", key)
+    lib = os.path.join(out, "libasmjit-pic.a")
+    os.makedirs(out, exist_ok=True)
+    if not os.path.exists(lib):
+        cpps = sorted(glob.glob(os.path.join(src, "asmjit", "core", "*.cpp")) +
+                      glob.glob(os.path.join(src, "asmjit", "x86", "*.cpp")))
+        objs = [os.path.join(out, os.path.basename(c)[:-4] + ".o") for c in cpps]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda co: cxx_compile(co[0], co[1], src), zip(cpps, objs)))
+        subprocess.run(["ar", "rcs", lib + ".tmp"] + objs, check=True)
+        os.replace(lib + ".tmp", lib)
+    wrapper = os.path.join(out, "x86asm.o")
+    cxx_compile(os.path.join(HERE, "csrc", "jit", "x86asm.cpp"), wrapper, src)
+    return [wrapper, lib]
+
+
+jit_objects = build_asmjit()
+if jit_objects:
+    cflags.append("-DVMPY_HAVE_ASMJIT=1")
+    libraries.append("stdc++")
+
 # CPython's own CFLAGS carry -O3/-Wstrict-prototypes etc.; ours come last and win.
 core = Extension(
     "vmpy._core",
@@ -62,6 +131,7 @@ core = Extension(
     libraries=libraries,
     extra_compile_args=cflags,
     extra_link_args=ldflags,
+    extra_objects=jit_objects,
 )
 
 setup(ext_modules=[core])

@@ -7,6 +7,7 @@ qemu" and 0.5 "twice as fast".
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -241,4 +242,35 @@ def _planned(issue, what):
 
 import bench_trace  # noqa: E402,F401  (registers "trace")
 benchmark("boot", "boot-to-marker time (issue 3)")(_planned(3, "Linux boot"))
-benchmark("jit-latency", "JIT compile latency (issue 4)")(_planned(4, "the JIT"))
+
+_JIT_STATS_RE = re.compile(rb"jit: (\d+) blocks compiled \((\d+) refused\), (\d+) bytes, "
+                           rb"([0-9.]+) us/block, (\d+) flushes")
+
+
+@benchmark("jit-latency", "JIT compile latency per block, code size (engine jit)")
+def bench_jit_latency(ctx):
+    """Runs each workload once under `vmpy run --engine jit` with
+    VMPY_JIT_STATS=1; the engine reports blocks, bytes and compile time."""
+    if "jit" not in (ctx.vmpy_engines if hasattr(ctx, "vmpy_engines") else eng.vmpy_engines()[0]):
+        return skipped("vmpy has no jit engine (built without asmjit)")
+    res = {"workloads": {}}
+    names = ctx.args.workloads.split(",") if ctx.args.workloads else build.workload_names()
+    for name in names:
+        prog = build.build(name, "riscv64")
+        env = dict(eng.vmpy_env(), VMPY_JIT_STATS="1")
+        p = subprocess.run([sys.executable, "-m", "vmpy", "run", "--engine", "jit", prog]
+                           + _workload_args(name, True), capture_output=True, env=env,
+                           timeout=eng.TIMEOUT)
+        m = _JIT_STATS_RE.search(p.stderr)
+        if not m:
+            res["workloads"][name] = {"error": p.stderr.decode(errors="replace")[-300:]}
+            continue
+        row = {"blocks": int(m.group(1)), "refused": int(m.group(2)),
+               "code_bytes": int(m.group(3)), "us_per_block": float(m.group(4)),
+               "flushes": int(m.group(5))}
+        res["workloads"][name] = row
+        print("    %-10s %6d blocks %8.1f us/block %7.0f bytes/block" %
+              (name, row["blocks"], row["us_per_block"],
+               row["code_bytes"] / max(row["blocks"], 1)), flush=True)
+    res["status"] = "ok"
+    return res

@@ -53,6 +53,11 @@ fi
 log "pip install ${PIP_PACKAGES[*]}"
 "$PYTHON" -m pip install -q "${PIP_PACKAGES[@]}"
 
+# asmjit for the JIT: Debian's source package, compiled -fPIC by setup.py.
+# Without it vmpy still builds (interpreter only), so CI must not skip it.
+log "asmjit source (scripts/asmjit-fetch.sh)"
+scripts/asmjit-fetch.sh >/dev/null
+
 # vmpy itself, editable (the C extension is built in place, without build
 # isolation: setuptools/wheel are already here). `make build` skips this when
 # no source changed since the last build.

@@ -76,6 +76,8 @@ def vmpy_run():
 
     def run(elf, args=(), stdin=None, timeout=RUN_TIMEOUT, cwd=None, env=None, engine=None):
         cmd = [sys.executable, "-m", "vmpy", "run"]
+        # VMPY_TEST_ENGINE=jit|auto|interp runs every suite under that engine.
+        engine = engine or os.environ.get("VMPY_TEST_ENGINE")
         if engine:
             cmd += ["--engine", engine]
         cmd += [str(elf)] + [str(a) for a in args]

@@ -254,8 +254,11 @@ def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, appe
 # ---- `vmpy boot` ------------------------------------------------------------
 
 def _cmd_boot(args) -> int:
+    import os
     import sys
     from .console import interactive
+    if args.engine:
+        os.environ["VMPY_ENGINE"] = args.engine
     try:
         board = virt(ram=args.ram, smp=args.smp, kernel=args.kernel, initrd=args.initrd,
                      firmware=args.firmware, append=args.append, disk=args.disk,
@@ -293,4 +296,5 @@ def add_boot_command(subparsers) -> None:
     p.add_argument("--hostfwd", help="forward host ports to the guest: tcp:HOSTPORT:GUESTPORT[,...] (implies --net)")
     from .gdbserver import add_gdb_option
     add_gdb_option(p)
+    p.add_argument("--engine", default=None, help="execution engine (interp, jit, auto)")
     p.set_defaults(func=_cmd_boot)

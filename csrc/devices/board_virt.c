@@ -729,6 +729,14 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     b->m->system_mode = true;
+    /* `vmpy boot --engine E` (and tests) choose the engine through the
+     * environment, keeping the board's ctypes interface unchanged. */
+    const char *engine = getenv("VMPY_ENGINE");
+    if (engine && *engine && vm_machine_set_engine(b->m, engine)) {
+        fail(err, errlen, "%s", vm_machine_error(b->m));
+        vm_board_free(b);
+        return NULL;
+    }
     vm_machine_set_slice_callback(b->m, tick, b);
     b->cfg.firmware = cfg->firmware;       /* borrowed for the duration of the build */
     b->cfg.kernel = cfg->kernel;

@@ -59,6 +59,9 @@ typedef struct rv_interp {
      * blocks, so that SFENCE.VMA of a data page keeps them. */
     uint64_t owner_satp;
     uint64_t vpage_bits[64];
+    uint64_t sfences;                 /* SFENCE.VMAs executed (read by the JIT) */
+    uint64_t sfence_va;               /* the last one's address, or all pages */
+    bool sfence_all;
     _Alignas(16) uint8_t scratch[sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot)];
 } rv_interp;
 
@@ -103,11 +106,11 @@ static unsigned vpage_bit(uint64_t va) { return (unsigned)(va >> VM_PAGE_SHIFT) 
 
 /* System mode, at engine entry: interrupts, WFI sleep, and dropping blocks
  * decoded under another address space.  Returns true if the cpu is idle. */
-static bool system_enter(rv_interp *st, rv_cpu *c)
+static bool system_enter(rv_interp *st, rv_cpu *c, bool fresh)
 {
     if (rv_irq_enter(c))
         return true;
-    if (c->common.machine->ncpus > 1)
+    if (fresh && c->common.machine->ncpus > 1)
         c->reservation = ~0ull;   /* another hart ran since: SC may fail, as allowed */
     if (unlikely(c->satp != st->owner_satp)) {
         interp_flush(st);
@@ -120,6 +123,9 @@ static bool system_enter(rv_interp *st, rv_cpu *c)
 static void system_sfence(rv_interp *st, rv_cpu *c, bool all, uint64_t va)
 {
     vm_tlb_flush_cpu(&c->common);   /* also drops every piece of a superpage */
+    st->sfences++;                    /* tells the JIT to drop its blocks */
+    st->sfence_all = all;
+    st->sfence_va = va;
     unsigned b = vpage_bit(va);
     if (all || ((st->vpage_bits[b / 64] >> (b % 64)) & 1))
         interp_flush(st);
@@ -368,7 +374,11 @@ static uint64_t amo_apply(unsigned op, uint64_t old, uint64_t src, bool word)
     }
 }
 
-__attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(vm_cpu *vc)
+/* Runs the cpu until it must exit.  one_block (the JIT's fallback): run at
+ * most one block, with the budget cut to that block's length meanwhile so
+ * that no chaining happens; the cut part is returned in *held. */
+__attribute__((optimize("no-gcse", "no-crossjumping")))
+static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held)
 {
     static const void *labels[NHANDLERS];
     if (!labels[RV_OP_ILLEGAL]) {
@@ -384,14 +394,14 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
     }
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
-    rv_interp *st = m->engine_state;
+    bool ran = false;
     uint64_t *const x = c->x;
     vm_tlb_entry *const tlb = vc->tlb;
     rv_block *b;
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
     int merr = 0, maccess = 0;
-    if (m->system_mode && system_enter(st, c))
+    if (m->system_mode && system_enter(st, c, !one_block))
         return;
 
 #define NEXT goto *(++s)->handler
@@ -464,6 +474,11 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) static void interp_exec(
 next_block:
     if (unlikely(atomic_load_explicit(&vc->exit_request, memory_order_relaxed)))
         return;
+    if (unlikely(one_block)) {
+        if (ran)
+            return;
+        ran = true;
+    }
     {
         uint64_t pc = c->pc;
         b = st->jcache[jcache_pc(pc)];
@@ -497,6 +512,11 @@ next_block:
         }
         if (unlikely(b->flags & BLK_TRACED))
             TRACE_BLOCK();
+        if (unlikely(one_block) && vc->budget > b->ninsns) {
+            *held = vc->budget - b->ninsns;
+            vc->budget -= *held;
+            vc->budget_start -= *held;     /* keeps vm_cpu_retired() exact */
+        }
         s = b->slots;
         goto *s->handler;
     }
@@ -870,6 +890,42 @@ op_BINV: RD = RS1 ^ (1ull << (RS2 & 63)); NEXT;
 op_BINVI: RD = RS1 ^ (1ull << (IMM & 63)); NEXT;
 op_BSET: RD = RS1 | (1ull << (RS2 & 63)); NEXT;
 op_BSETI: RD = RS1 | (1ull << (IMM & 63)); NEXT;
+}
+
+static void interp_exec(vm_cpu *vc)
+{
+    interp_run(vc, vc->machine->engine_state, false, NULL);
+}
+
+/* ---- for the JIT (csrc/jit), which keeps an interpreter of its own ---- */
+void *rv_interp_create(vm_machine *m) { return interp_create(m); }
+void rv_interp_destroy(vm_machine *m, void *st) { interp_destroy(m, st); }
+void rv_interp_flush(void *st) { interp_flush(st); }
+uint64_t rv_interp_sfences(void *st, bool *all, uint64_t *va)
+{
+    rv_interp *i = st;
+    *all = i->sfence_all;
+    *va = i->sfence_va;
+    return i->sfences;
+}
+
+void rv_interp_run_block(vm_cpu *vc, void *st)
+{
+    uint64_t held = 0;
+    interp_run(vc, st, true, &held);
+    vc->budget += held;
+    vc->budget_start += held;
+}
+
+/* Runs the interpreter (chaining freely) for at most n instructions. */
+void rv_interp_run_for(vm_cpu *vc, void *st, uint64_t n)
+{
+    uint64_t held = vc->budget > n ? vc->budget - n : 0;
+    vc->budget -= held;
+    vc->budget_start -= held;
+    interp_run(vc, st, false, NULL);
+    vc->budget += held;
+    vc->budget_start += held;
 }
 
 const vm_engine rv_engine_interp = {

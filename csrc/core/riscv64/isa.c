@@ -156,8 +156,13 @@ static const struct vm_linux_abi rv_linux_abi = {
     .platform = NULL,
 };
 
-extern const vm_engine rv_engine_interp;
-static const vm_engine *const rv_engines[] = { &rv_engine_interp, NULL };
+extern const vm_engine rv_engine_interp, rv_engine_jit, rv_engine_auto;
+/* The first is the default: "auto" (tiered JIT) when asmjit is built in. */
+#ifdef VMPY_HAVE_ASMJIT
+static const vm_engine *const rv_engines[] = { &rv_engine_auto, &rv_engine_interp, &rv_engine_jit, NULL };
+#else
+static const vm_engine *const rv_engines[] = { &rv_engine_interp, &rv_engine_jit, &rv_engine_auto, NULL };
+#endif
 
 const vm_isa vm_isa_riscv64 = {
     .name = "riscv64",

@@ -183,6 +183,16 @@ void rv_irq_set_line(rv_cpu *c, int irq, bool level);
 /* Enters the guest's trap handler for interrupt irq (trap.c). */
 void rv_take_interrupt(rv_cpu *c, unsigned irq);
 
+/* The interpreter as the JIT's fallback (interp.c): a private interpreter
+ * state, and running exactly one block of it (exact counts, hooks, traps). */
+void *rv_interp_create(vm_machine *m);
+void rv_interp_destroy(vm_machine *m, void *st);
+void rv_interp_flush(void *st);
+/* SFENCE.VMAs run so far, and the last one's scope. */
+uint64_t rv_interp_sfences(void *st, bool *all, uint64_t *va);
+void rv_interp_run_block(vm_cpu *c, void *st);
+void rv_interp_run_for(vm_cpu *c, void *st, uint64_t n);
+
 /* MMU (mmu.c): the vm_isa translate hook. */
 int rv_mmu_translate(vm_cpu *c, uint64_t vaddr, int access, uint64_t *paddr);
 

@@ -1,0 +1,316 @@
+/* engine.c — the "jit" and "auto" engines: block cache, dispatcher, chaining
+ * and invalidation.
+ *
+ * The dispatcher runs compiled blocks while the guest stays in compiled
+ * code (blocks chain to each other through patched jumps and the jump
+ * cache), and hands everything else to a private interpreter one block at a
+ * time: code we do not translate, hooked code, breakpoints, a budget shorter
+ * than the block, and (under "auto") code not yet hot.  Both engines count
+ * through c->budget only, so counts are exact whichever runs. */
+#include "core/riscv64/rv.h"
+
+#ifdef VMPY_HAVE_ASMJIT
+#include "jit.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Tiering ("auto"): a run's first AUTO_WARMUP instructions are all
+ * interpreted at full interpreter speed, so short runs never pay for
+ * compiling; after that a block is compiled on its AUTO_THRESHOLD-th
+ * execution. */
+#define AUTO_THRESHOLD 8
+#define AUTO_WARMUP 2000000
+
+static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 17)) & ((1u << JIT_HASH_BITS) - 1); }
+static unsigned jc_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JIT_JC_BITS) - 1); }
+
+/* Drops every block.  Code memory is rewound, not unmapped: a block that is
+ * running when its code is invalidated finishes its exit path unharmed
+ * (nothing is compiled before it returns), and gen stops the dispatcher
+ * from patching a jump inside dropped code. */
+static void jit_flush(jit_state *st)
+{
+    st->used = st->base_used;
+    st->npool = 0;
+    memset(st->hash, 0, sizeof st->hash);
+    memset(st->jc, 0, sizeof st->jc);
+    memset(st->page_hash, 0, sizeof st->page_hash);
+    memset(st->vpage_bits, 0, sizeof st->vpage_bits);
+    st->gen++;
+    st->nflushes++;
+}
+
+/* The big tables come straight from mmap: zero pages that cost nothing
+ * until touched and go back to the system on destroy (through malloc, large
+ * blocks raise its mmap threshold and then stay in the heap). */
+static void *zalloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void zfree(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+#define POOL_BYTES (JIT_MAX_BLOCKS * sizeof(jit_block))
+
+static void *create(vm_machine *m, bool tiered)
+{
+    jit_state *st = zalloc(sizeof *st);
+    if (!st)
+        return NULL;
+    st->tiered = tiered;
+    const char *th = getenv("VMPY_JIT_THRESHOLD");
+    st->threshold = th ? (unsigned)atoi(th) : AUTO_THRESHOLD;
+    const char *wu = getenv("VMPY_JIT_WARMUP");
+    st->warmup = !tiered ? 0 : wu ? strtoull(wu, NULL, 0) : AUTO_WARMUP;
+    st->interp = rv_interp_create(m);
+    if (!st->interp) {
+        zfree(st, sizeof *st);
+        return NULL;
+    }
+    st->owner_satp = ~0ull;
+    st->pid = getpid();
+    return st;
+}
+
+/* The code generator, code memory and block pool are set up when the first
+ * block is about to be compiled: short-lived machines (and "auto" runs that
+ * never leave the warm-up) do not pay for them.  Returns false if the JIT
+ * cannot work here (everything is then interpreted). */
+static bool code_ready(jit_state *st)
+{
+    if (st->pool)
+        return true;
+    if (st->no_code)
+        return false;
+    st->pool = zalloc(POOL_BYTES);
+    st->as = jx_new();
+    if (!st->pool || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+        zfree(st->pool, POOL_BYTES);
+        st->pool = NULL;
+        jx_free(st->as);
+        st->as = NULL;
+        vm_codemem_free(&st->cm);
+        st->no_code = true;
+        return false;
+    }
+    st->pid = getpid();
+    return true;
+}
+
+static void *jit_create(vm_machine *m) { return create(m, false); }
+static void *auto_create(vm_machine *m) { return create(m, true); }
+
+static void jit_destroy(vm_machine *m, void *state)
+{
+    jit_state *st = state;
+    if (!st)
+        return;
+    if (getenv("VMPY_JIT_STATS") && (st->nenter || st->ninterp))
+        fprintf(stderr, "jit: %llu blocks compiled (%llu refused), %llu bytes, %.2f us/block, %llu flushes, "
+                "%llu entries, %llu patches, %llu interpreted blocks\n",
+                (unsigned long long)st->ncompiled, (unsigned long long)st->nrefused,
+                (unsigned long long)st->code_bytes,
+                st->ncompiled ? st->compile_ns / 1e3 / (double)st->ncompiled : 0.0,
+                (unsigned long long)st->nflushes, (unsigned long long)st->nenter,
+                (unsigned long long)st->npatch, (unsigned long long)st->ninterp);
+    rv_interp_destroy(m, st->interp);
+    if (st->as)
+        jx_free(st->as);
+    vm_codemem_free(&st->cm);
+    zfree(st->pool, POOL_BYTES);
+    zfree(st, sizeof *st);
+}
+
+static bool is_jit(const vm_engine *e);
+
+static unsigned page_hash(uint64_t ppage) { return (unsigned)(ppage >> VM_PAGE_SHIFT) & ((1u << JIT_PAGE_HASH_BITS) - 1); }
+static unsigned vpage_bit(uint64_t va) { return (unsigned)(va >> VM_PAGE_SHIFT) & (JIT_VPAGE_BITS - 1); }
+
+/* Makes b's code unreachable: its entry jump now goes to the bail path, so
+ * blocks chained to it return to the dispatcher, which recompiles. */
+static void kill(jit_state *st, jit_block *b)
+{
+    uint8_t *w = vm_codemem_write(&st->cm, b->code);
+    int32_t rel = (int32_t)b->bail_off - 5;
+    memcpy(w + 1, &rel, 4);
+    jit_jc_entry *e = &st->jc[jc_pc(b->pc)];
+    if (e->code == b->code)
+        e->pc = ~0ull;
+    b->code = NULL;
+    b->tried = false;
+    b->hits = 0;
+}
+
+/* Code in guest-physical [begin, end) changed (a store to a code page,
+ * m.write, hooks or breakpoints: those pass everything). */
+static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
+{
+    if (!m->engine_state || !m->engine || !is_jit(m->engine))
+        return;
+    jit_state *st = m->engine_state;
+    rv_interp_flush(st->interp);
+    if (!st->pool)
+        return;
+    if (end - begin > 64 * VM_PAGE_SIZE) {
+        jit_flush(st);
+        return;
+    }
+    for (uint64_t p = begin & VM_PAGE_MASK; p < end; p += VM_PAGE_SIZE)
+        for (jit_block *b = st->page_hash[page_hash(p)]; b; b = b->page_next)
+            if (b->ppage == p && b->code)
+                kill(st, b);
+}
+
+static jit_block *find(jit_state *st, uint64_t pc)
+{
+    for (jit_block *b = st->hash[hash_pc(pc)]; b; b = b->next)
+        if (b->pc == pc)
+            return b;
+    if (st->npool == JIT_MAX_BLOCKS)
+        jit_flush(st);
+    jit_block *b = &st->pool[st->npool++];
+    *b = (jit_block){ .pc = pc, .next = st->hash[hash_pc(pc)] };
+    st->hash[hash_pc(pc)] = b;
+    return b;
+}
+
+static void compile(jit_state *st, rv_cpu *c, jit_block *b)
+{
+    uint64_t t0 = vm_host_now_ns();
+    bool full;
+    b->tried = true;
+    b->code = jit_translate(st, c, b, &full);
+    if (!b->code && full) {
+        jit_flush(st);
+        b = find(st, c->pc);
+        b->tried = true;
+        b->code = jit_translate(st, c, b, &full);
+    }
+    if (b->code) {
+        st->ncompiled++;
+        if (!b->in_page_list) {
+            unsigned h = page_hash(b->ppage);
+            b->page_next = st->page_hash[h];
+            st->page_hash[h] = b;
+            b->in_page_list = true;
+        }
+        unsigned v = vpage_bit(b->pc);
+        st->vpage_bits[v / 64] |= 1ull << (v % 64);
+    } else {
+        st->nrefused++;
+    }
+    st->compile_ns += vm_host_now_ns() - t0;
+}
+
+static void patch(jit_state *st, uint8_t *rel32_x, const uint8_t *target)
+{
+    uint8_t *w = vm_codemem_write(&st->cm, rel32_x);
+    int32_t rel = (int32_t)(target - (rel32_x + 4));
+    memcpy(w, &rel, 4);
+}
+
+/* Linux user mode forks the host process; the code memory is a shared
+ * mapping, so a child must not write into its parent's: it takes a fresh one
+ * (unmapping the inherited views affects the child only). */
+static void after_fork(jit_state *st)
+{
+    st->pid = getpid();
+    vm_codemem_free(&st->cm);
+    jit_flush(st);
+    if (vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+        vm_codemem_free(&st->cm);
+        zfree(st->pool, POOL_BYTES);
+        st->pool = NULL;
+        st->no_code = true;
+    }
+}
+
+static void jit_exec(vm_cpu *vc)
+{
+    rv_cpu *c = rv_cpu_of(vc);
+    vm_machine *m = vc->machine;
+    jit_state *st = m->engine_state;
+    if (unlikely(st->pool && st->pid != getpid()))
+        after_fork(st);
+    if (m->system_mode) {
+        if (rv_irq_enter(c))
+            return;
+        if (m->ncpus > 1)
+            c->reservation = ~0ull;   /* another hart ran since: SC may fail, as allowed */
+    }
+    if (st->warmup) {
+        uint64_t before = vc->budget;
+        rv_interp_run_for(vc, st->interp, st->warmup);
+        uint64_t ran = before - vc->budget;
+        st->warmup -= ran < st->warmup ? ran : st->warmup;
+        if (st->warmup || vc->budget == 0 || c->wfi)
+            return;
+    }
+    if (!code_ready(st)) {
+        rv_interp_run_for(vc, st->interp, vc->budget);
+        return;
+    }
+    uint8_t *pending = NULL;          /* a chain jump to patch to the block at c->pc */
+    uint64_t pending_gen = 0;
+    for (;;) {
+        if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed) || vc->budget == 0)
+            return;
+        if (m->system_mode && unlikely(c->satp != st->owner_satp)) {
+            jit_flush(st);
+            st->owner_satp = c->satp;
+        }
+        uint64_t pc = c->pc;
+        jit_block *b = find(st, pc);
+        if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= st->threshold)) {
+            compile(st, c, b);
+            b = find(st, pc);         /* a full code memory was flushed */
+        }
+        if (b->code && b->ninsns <= vc->budget) {
+            if (pending && pending_gen == st->gen)
+                patch(st, pending, b->code), st->npatch++;
+            st->jc[jc_pc(pc)] = (jit_jc_entry){ pc, b->code };
+            pending_gen = st->gen;
+            st->nenter++;
+            pending = (uint8_t *)(uintptr_t)st->enter(c, b->code);
+            continue;
+        }
+        pending = NULL;
+        bool all;
+        uint64_t va, sf = rv_interp_sfences(st->interp, &all, &va), before = vc->budget;
+        rv_interp_run_block(vc, st->interp);
+        st->ninterp++;
+        if (rv_interp_sfences(st->interp, &all, &va) != sf) {
+            unsigned v = vpage_bit(va);
+            if (all || ((st->vpage_bits[v / 64] >> (v % 64)) & 1))
+                jit_flush(st);
+        }
+        if (c->wfi || (vc->budget == before && c->pc == pc))
+            return;                   /* asleep, or the interpreter made no progress */
+    }
+}
+
+const vm_engine rv_engine_jit = {
+    .name = "jit", .exec = jit_exec, .invalidate = jit_invalidate,
+    .create = jit_create, .destroy = jit_destroy,
+};
+const vm_engine rv_engine_auto = {
+    .name = "auto", .exec = jit_exec, .invalidate = jit_invalidate,
+    .create = auto_create, .destroy = jit_destroy,
+};
+static bool is_jit(const vm_engine *e) { return e == &rv_engine_jit || e == &rv_engine_auto; }
+
+#else /* no asmjit: the engines exist but cannot start (a clear error). */
+
+static void *no_create(vm_machine *m) { return NULL; }
+static void no_exec(vm_cpu *vc) {}
+const vm_engine rv_engine_jit = { .name = "jit", .exec = no_exec, .create = no_create };
+const vm_engine rv_engine_auto = { .name = "auto", .exec = no_exec, .create = no_create };
+#endif

@@ -1,0 +1,121 @@
+/* helpers.c — C code that generated blocks call: the memory slow paths with
+ * the interpreter's exact fault and stop semantics, and the arithmetic that
+ * is not worth inlining. */
+#ifdef VMPY_HAVE_ASMJIT
+#include "jit.h"
+
+static unsigned fault_cause(int err, int access)
+{
+    if (err == VM_EPAGE)
+        return access == VM_PROT_R ? RV_EXC_LOAD_PAGE : RV_EXC_STORE_PAGE;
+    return access == VM_PROT_R ? RV_EXC_LOAD_ACCESS : RV_EXC_STORE_ACCESS;
+}
+
+/* As the interpreter's mem_error/exception paths: the instruction at pc has
+ * not retired; the ones before it in the block have. */
+static int mem_fault(rv_cpu *c, int err, int access, uint64_t addr, uint64_t info, uint64_t pc)
+{
+    vm_cpu *vc = &c->common;
+    unsigned idx = (unsigned)(info >> 16), len = (unsigned)(info >> 8) & 0xff;
+    c->pc = pc;
+    vc->budget -= idx;
+    if (err == VM_ESTOPPED)
+        return 1;
+    if (rv_take_trap(c, fault_cause(err, access), addr, len) == RV_TRAP_NEXT)
+        vc->budget--;
+    return 1;
+}
+
+/* After a successful slow access: an invalidation or stop request makes the
+ * cpu leave right after this instruction. */
+static int after_access(rv_cpu *c, uint64_t info, uint64_t pc)
+{
+    vm_cpu *vc = &c->common;
+    if (!atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
+        return 0;
+    c->pc = pc + ((info >> 8) & 0xff);
+    vc->budget -= (info >> 16) + 1;
+    return 2;
+}
+
+int jit_load_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t *out)
+{
+    unsigned size = info & 0xf;
+    uint64_t v;
+    int err = vm_mem_load_slow(&c->common, addr, size, &v);
+    if (err)
+        return mem_fault(c, err, VM_PROT_R, addr, info, pc);
+    if ((info >> 4) & 1) {
+        unsigned sh = 64 - 8 * size;
+        v = (uint64_t)((int64_t)(v << sh) >> sh);
+    }
+    *out = v;
+    return after_access(c, info, pc);
+}
+
+int jit_store_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t val)
+{
+    unsigned size = info & 0xf;
+    if (size < 8)
+        val &= (1ull << (8 * size)) - 1;
+    int err = vm_mem_store_slow(&c->common, addr, size, val);
+    if (err)
+        return mem_fault(c, err, VM_PROT_W, addr, info, pc);
+    return after_access(c, info, pc);
+}
+
+static uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+
+uint64_t jit_h_div(uint64_t a, uint64_t b)
+{
+    if (b == 0) return ~0ull;
+    if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return a;
+    return (uint64_t)((int64_t)a / (int64_t)b);
+}
+uint64_t jit_h_rem(uint64_t a, uint64_t b)
+{
+    if (b == 0) return a;
+    if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return 0;
+    return (uint64_t)((int64_t)a % (int64_t)b);
+}
+uint64_t jit_h_divu(uint64_t a, uint64_t b) { return b ? a / b : ~0ull; }
+uint64_t jit_h_remu(uint64_t a, uint64_t b) { return b ? a % b : a; }
+uint64_t jit_h_divw(uint64_t a, uint64_t b)
+{
+    int32_t x = (int32_t)a, d = (int32_t)b;
+    return (uint64_t)(int64_t)(d == 0 ? -1 : (x == INT32_MIN && d == -1) ? x : x / d);
+}
+uint64_t jit_h_remw(uint64_t a, uint64_t b)
+{
+    int32_t x = (int32_t)a, d = (int32_t)b;
+    return (uint64_t)(int64_t)(d == 0 ? x : (x == INT32_MIN && d == -1) ? 0 : x % d);
+}
+uint64_t jit_h_divuw(uint64_t a, uint64_t b)
+{
+    uint32_t x = (uint32_t)a, d = (uint32_t)b;
+    return sext32(d ? x / d : ~0u);
+}
+uint64_t jit_h_remuw(uint64_t a, uint64_t b)
+{
+    uint32_t x = (uint32_t)a, d = (uint32_t)b;
+    return sext32(d ? x % d : x);
+}
+uint64_t jit_h_mulhsu(uint64_t a, uint64_t b)
+{
+    return (uint64_t)(((__int128)(int64_t)a * (unsigned __int128)b) >> 64);
+}
+uint64_t jit_h_clz(uint64_t a, uint64_t b) { return a ? (uint64_t)__builtin_clzll(a) : 64; }
+uint64_t jit_h_clzw(uint64_t a, uint64_t b) { return (uint32_t)a ? (uint64_t)__builtin_clz((uint32_t)a) : 32; }
+uint64_t jit_h_ctz(uint64_t a, uint64_t b) { return a ? (uint64_t)__builtin_ctzll(a) : 64; }
+uint64_t jit_h_ctzw(uint64_t a, uint64_t b) { return (uint32_t)a ? (uint64_t)__builtin_ctz((uint32_t)a) : 32; }
+uint64_t jit_h_cpop(uint64_t a, uint64_t b) { return (uint64_t)__builtin_popcountll(a); }
+uint64_t jit_h_cpopw(uint64_t a, uint64_t b) { return (uint64_t)__builtin_popcount((uint32_t)a); }
+uint64_t jit_h_orc_b(uint64_t a, uint64_t b)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 64; i += 8)
+        if ((a >> i) & 0xff)
+            r |= 0xffull << i;
+    return r;
+}
+#endif

@@ -1,0 +1,99 @@
+/* jit.h — the RISC-V JIT inside csrc/jit: engine state shared by the
+ * dispatcher (engine.c), the translator (translate.c) and the helpers that
+ * generated code calls (helpers.c).
+ *
+ * Generated code runs with rbx = the rv_cpu, a 16-byte aligned stack with two
+ * scratch slots at [rsp], and up to five guest registers cached in the
+ * callee-saved rbp, r12..r15 for the length of a block.  A block returns 0,
+ * or the executable address of a chained jump's rel32 field for the
+ * dispatcher to patch to the block at c->pc.  A block's code begins with a
+ * `jmp rel32` to the next instruction; killing the block (its guest page was
+ * written) points it at the bail path, so chained jumps into it leave. */
+#ifndef VM_JIT_H
+#define VM_JIT_H
+
+#include "core/riscv64/rv.h"
+#include "platform/codemem.h"
+#include "x86asm.h"
+
+#define JIT_HASH_BITS 15
+#define JIT_JC_BITS 12           /* indirect-jump cache entries (power of two) */
+#define JIT_MAX_INSNS 64
+#define JIT_CODE_SIZE (64u << 20)
+#define JIT_MAX_BLOCKS (1u << 18)
+
+typedef struct jit_block {
+    uint64_t pc;
+    uint8_t *code;               /* executable entry, or NULL: the interpreter runs it */
+    uint32_t ninsns;
+    uint32_t hits;               /* tiering: executions so far by the interpreter */
+    bool tried;                  /* translation attempted (and refused if !code) */
+    bool in_page_list;
+    uint32_t bail_off;           /* offset of the bail path in code (for killing) */
+    uint64_t ppage;              /* physical page the code came from */
+    struct jit_block *next;
+    struct jit_block *page_next; /* blocks hashed by ppage, for invalidation */
+} jit_block;
+
+#define JIT_PAGE_HASH_BITS 12
+#define JIT_VPAGE_BITS 4096
+
+typedef struct jit_jc_entry {
+    uint64_t pc;
+    uint8_t *code;
+} jit_jc_entry;
+
+typedef struct jit_state {
+    bool tiered;                 /* engine "auto" */
+    unsigned threshold;
+    uint64_t warmup;             /* "auto": instructions left to interpret before tiering */
+    vm_codemem cm;
+    size_t used, base_used;      /* bytes of cm used; the trampoline stays */
+    uint64_t (*enter)(rv_cpu *c, const uint8_t *code);
+    jit_block *hash[1u << JIT_HASH_BITS];
+    jit_block *pool;
+    size_t npool;
+    jit_jc_entry jc[1u << JIT_JC_BITS];
+    jit_block *page_hash[1u << JIT_PAGE_HASH_BITS];
+    uint64_t vpage_bits[JIT_VPAGE_BITS / 64];   /* virtual pages holding blocks (SFENCE.VMA) */
+    void *interp;                /* the fallback interpreter's own state */
+    jx *as;
+    uint64_t gen;                /* bumped by every flush */
+    uint64_t owner_satp, sfences;
+    int pid;                     /* the process owning cm (see jit_exec: host fork) */
+    bool no_code;                /* code memory lost: interpret everything */
+    /* statistics (VMPY_JIT_STATS=1 prints them when the machine goes) */
+    uint64_t ncompiled, nrefused, nflushes, compile_ns, code_bytes, nenter, ninterp, npatch;
+} jit_state;
+
+/* translate.c: compiles the block at pc.  Returns the executable entry, or
+ * NULL (nothing translatable at pc, hooks or breakpoints on it, or the code
+ * memory is full: *full is then set). */
+uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full);
+/* translate.c: the entry trampoline, at the start of code memory. */
+int jit_emit_trampoline(jit_state *st);
+
+/* helpers.c: out-of-line paths of generated code.  info packs
+ * size | signed << 4 | len << 8 | idx << 16 (idx: instructions of the block
+ * before this one).  Return 0 (go on), 1 (leave: pc, budget, trap done) or
+ * 2 (done, but the cpu must leave now; pc and budget set). */
+int jit_load_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t *out);
+int jit_store_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t val);
+uint64_t jit_h_div(uint64_t a, uint64_t b);
+uint64_t jit_h_divu(uint64_t a, uint64_t b);
+uint64_t jit_h_rem(uint64_t a, uint64_t b);
+uint64_t jit_h_remu(uint64_t a, uint64_t b);
+uint64_t jit_h_divw(uint64_t a, uint64_t b);
+uint64_t jit_h_divuw(uint64_t a, uint64_t b);
+uint64_t jit_h_remw(uint64_t a, uint64_t b);
+uint64_t jit_h_remuw(uint64_t a, uint64_t b);
+uint64_t jit_h_mulhsu(uint64_t a, uint64_t b);
+uint64_t jit_h_clz(uint64_t a, uint64_t b);
+uint64_t jit_h_clzw(uint64_t a, uint64_t b);
+uint64_t jit_h_ctz(uint64_t a, uint64_t b);
+uint64_t jit_h_ctzw(uint64_t a, uint64_t b);
+uint64_t jit_h_cpop(uint64_t a, uint64_t b);
+uint64_t jit_h_cpopw(uint64_t a, uint64_t b);
+uint64_t jit_h_orc_b(uint64_t a, uint64_t b);
+
+#endif

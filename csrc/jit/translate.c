@@ -1,0 +1,713 @@
+/* translate.c — RISC-V block to x86-64 through asmjit's assembler.
+ *
+ * A block is a straight run of translatable instructions within one guest
+ * page, ending at the first control transfer, at the page end, at
+ * JIT_MAX_INSNS, or just before an instruction we leave to the interpreter
+ * (CSRs, system instructions, atomics, F/D: rare in hot integer code, and the
+ * interpreter already does them exactly).
+ *
+ * Layout of the code of one block:
+ *   entry:  budget >= ninsns and no exit request, else bail (c->pc is
+ *           already this block's pc: whoever jumps here sets it)
+ *           load the cached guest registers
+ *           body; exits: write back, set pc, charge the budget, and
+ *           a patchable `jmp rel32` (first to a stub that returns its own
+ *           address so the dispatcher can chain it) or the jump-cache lookup
+ *   bail/leave: the epilogue shared with the trampoline
+ *   out of line: TLB-miss slow paths and the exit stubs. */
+#ifdef VMPY_HAVE_ASMJIT
+#include "jit.h"
+#include <stddef.h>
+#include <string.h>
+
+_Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the probe");
+
+#define OFF_X(r) ((int32_t)(offsetof(rv_cpu, x) + 8 * (r)))
+#define OFF_PC ((int32_t)offsetof(rv_cpu, pc))
+#define OFF_BUDGET ((int32_t)offsetof(rv_cpu, common.budget))
+#define OFF_EXIT ((int32_t)offsetof(rv_cpu, common.exit_request))
+#define OFF_TLB ((int32_t)offsetof(rv_cpu, common.tlb))
+#define NCACHE 5
+#define MAX_SLOW (JIT_MAX_INSNS)
+#define MAX_EXITS 2
+
+static const uint8_t cache_regs[NCACHE] = { JX_RBP, JX_R12, JX_R13, JX_R14, JX_R15 };
+
+typedef struct slow_path {
+    uint32_t label, done;
+    const rv_insn *in;
+    uint64_t pc;
+    unsigned idx;
+    bool store;
+} slow_path;
+
+typedef struct exit_site {
+    uint64_t target;
+    size_t jmp_off;              /* offset of the E9 byte */
+    uint32_t stub;
+    size_t movabs_off;           /* the stub's imm64: exec address of the rel32 */
+} exit_site;
+
+typedef struct tctx {
+    jx *a;
+    int8_t host[33];             /* guest register -> host register, or -1 */
+    uint32_t written;            /* cached guest registers the block writes (bit per reg) */
+    int ncached;
+    uint8_t cached[NCACHE];
+    uint32_t leave;              /* epilogue, returning rax */
+    uint32_t leave0;             /* return 0 (c->pc already set) */
+    uint32_t bail;               /* c->pc = this block, return 0 */
+    uint32_t body;               /* after the entry checks and register loads */
+    uint64_t pc;
+    unsigned ninsns;
+    slow_path slow[MAX_SLOW];
+    int nslow;
+    exit_site exits[MAX_EXITS];
+    int nexits;
+} tctx;
+
+/* ---- operands ------------------------------------------------------------- */
+static jx_op R(int r, int size) { return (jx_op){ .kind = JX_REG, .reg = (uint8_t)r, .size = (uint8_t)size }; }
+static jx_op M(int base, int32_t disp, int size)
+{
+    return (jx_op){ .kind = JX_MEM, .reg = (uint8_t)base, .index = 0xff, .disp = disp, .size = (uint8_t)size };
+}
+static jx_op MI(int base, int index, int32_t disp, int size)
+{
+    return (jx_op){ .kind = JX_MEM, .reg = (uint8_t)base, .index = (uint8_t)index, .disp = disp, .size = (uint8_t)size };
+}
+static jx_op I(int64_t v) { return (jx_op){ .kind = JX_IMM, .imm = v }; }
+static jx_op L(uint32_t l) { return (jx_op){ .kind = JX_LABEL, .imm = l }; }
+
+static void e0(tctx *t, int inst) { jx_emit(t->a, inst, NULL, NULL, NULL); }
+static void e1(tctx *t, int inst, jx_op a) { jx_emit(t->a, inst, &a, NULL, NULL); }
+static void e2(tctx *t, int inst, jx_op a, jx_op b) { jx_emit(t->a, inst, &a, &b, NULL); }
+
+/* A guest register as an operand: its host register or its slot in the cpu. */
+static jx_op G(tctx *t, unsigned r, int size)
+{
+    return t->host[r] >= 0 ? R(t->host[r], size) : M(JX_RBX, OFF_X(r), size);
+}
+
+static void load(tctx *t, int hreg, unsigned r) { e2(t, JX_MOV, R(hreg, 8), G(t, r, 8)); }
+static void store(tctx *t, unsigned rd, int hreg)
+{
+    if (rd != 0)
+        e2(t, JX_MOV, G(t, rd, 8), R(hreg, 8));
+}
+static void call_abs(tctx *t, const void *fn)
+{
+    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(uintptr_t)fn));
+    e1(t, JX_CALL, R(JX_RAX, 8));
+}
+
+static void writeback(tctx *t)
+{
+    for (int i = 0; i < t->ncached; i++)
+        if ((t->written >> t->cached[i]) & 1)
+            e2(t, JX_MOV, M(JX_RBX, OFF_X(t->cached[i]), 8), R(t->host[t->cached[i]], 8));
+}
+static void reload(tctx *t)
+{
+    for (int i = 0; i < t->ncached; i++)
+        e2(t, JX_MOV, R(t->host[t->cached[i]], 8), M(JX_RBX, OFF_X(t->cached[i]), 8));
+}
+
+/* ---- which instructions we compile -------------------------------------- */
+static bool translatable(unsigned op)
+{
+    if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
+        return true;
+    if (op == RV_OP_FENCE)
+        return true;
+    if (op >= RV_OP_MUL && op <= RV_OP_REMUW)
+        return true;
+    return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
+}
+static bool is_jump(unsigned op) { return op >= RV_OP_JAL && op <= RV_OP_BGEU; }
+
+/* Register use counts decide which guest registers live in host registers. */
+static void choose_cache(tctx *t, const rv_insn *ins, unsigned n)
+{
+    unsigned uses[32] = { 0 };
+    for (unsigned i = 0; i < n; i++) {
+        uses[ins[i].rs1 & 31]++;
+        uses[ins[i].rs2 & 31]++;
+        uses[ins[i].rd & 31] += 2;
+    }
+    uses[0] = 0;
+    memset(t->host, -1, sizeof t->host);
+    t->ncached = 0;
+    t->written = 0;
+    for (int k = 0; k < NCACHE; k++) {
+        unsigned best = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (uses[r] > uses[best] && t->host[r] < 0)
+                best = r;
+        if (uses[best] < 2)
+            break;
+        t->host[best] = (int8_t)cache_regs[k];
+        t->cached[t->ncached++] = (uint8_t)best;
+        uses[best] = 0;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (ins[i].rd && t->host[ins[i].rd] >= 0)
+            t->written |= 1u << ins[i].rd;
+}
+
+/* ---- exits ----------------------------------------------------------------- */
+static void charge(tctx *t)
+{
+    e2(t, JX_SUB, M(JX_RBX, OFF_BUDGET, 8), I(t->ninsns));
+}
+
+/* Budget charged, cached registers written back, then a chainable jump
+ * (c->pc is stored by the stub; a chained block needs none: its bail path
+ * stores its own).  A block that jumps to itself loops in place, keeping
+ * its registers, for as long as budget and exit requests allow. */
+static void exit_direct(tctx *t, uint64_t target)
+{
+    charge(t);
+    if (target == t->pc) {
+        uint32_t out = jx_new_label(t->a);
+        e2(t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(t->ninsns));
+        e1(t, JX_JB, L(out));
+        e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
+        e1(t, JX_JE, L(t->body));
+        jx_bind(t->a, out);
+        writeback(t);
+        e1(t, JX_JMP, L(t->bail));
+        return;
+    }
+    writeback(t);
+    exit_site *x = &t->exits[t->nexits++];
+    x->target = target;
+    x->jmp_off = jx_offset(t->a);
+    static const uint8_t jmp[5] = { 0xe9, 0, 0, 0, 0 };
+    jx_embed(t->a, jmp, 5);
+    x->stub = jx_new_label(t->a);
+}
+
+/* Indirect: target in rsi; look it up in the jump cache. */
+static void exit_indirect(tctx *t, jit_state *st)
+{
+    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RSI, 8));
+    charge(t);
+    e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)(uintptr_t)st->jc));
+    e2(t, JX_MOV, R(JX_RAX, 4), R(JX_RSI, 4));
+    e2(t, JX_SHR, R(JX_RAX, 4), I(1));
+    e2(t, JX_AND, R(JX_RAX, 4), I((1 << JIT_JC_BITS) - 1));
+    e2(t, JX_SHL, R(JX_RAX, 4), I(4));
+    e2(t, JX_ADD, R(JX_RDX, 8), R(JX_RAX, 8));
+    e2(t, JX_CMP, M(JX_RDX, 0, 8), R(JX_RSI, 8));
+    e1(t, JX_JNE, L(t->leave0));
+    e1(t, JX_JMP, M(JX_RDX, 8, 8));
+}
+
+/* ---- loads and stores ------------------------------------------------------ */
+static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
+{
+    if (t->host[in->rs1] >= 0 && in->imm) {
+        e2(t, JX_LEA, R(JX_RSI, 8), M(t->host[in->rs1], in->imm, 8));
+    } else {
+        load(t, JX_RSI, in->rs1);
+        if (in->imm)
+            e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
+    }
+    /* rax = the TLB entry's offset: ((addr >> 12) & 255) * 32 in two steps */
+    e2(t, JX_MOV, R(JX_RAX, 4), R(JX_RSI, 4));
+    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
+    e2(t, JX_AND, R(JX_RAX, 4), I((VM_TLB_SIZE - 1) << 5));
+    e2(t, JX_MOV, R(JX_RDX, 8), R(JX_RSI, 8));
+    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
+    int32_t tag = OFF_TLB + (st_ ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
+    e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
+    slow_path *sp = &t->slow[t->nslow++];
+    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
+                       .idx = idx, .store = st_ };
+    e1(t, JX_JNE, L(sp->label));
+    e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    if (st_) {
+        load(t, JX_RCX, in->rs2);
+        e2(t, JX_MOV, MI(JX_RDX, JX_RSI, 0, (int)size), R(JX_RCX, (int)size));
+        jx_bind(t->a, sp->done);
+        return;
+    }
+    jx_op host = MI(JX_RDX, JX_RSI, 0, 8);     /* host = addr + addend */
+    switch (in->op) {
+    case RV_OP_LB: host.size = 1; e2(t, JX_MOVSX, R(JX_RDX, 8), host); break;
+    case RV_OP_LBU: host.size = 1; e2(t, JX_MOVZX, R(JX_RDX, 4), host); break;
+    case RV_OP_LH: host.size = 2; e2(t, JX_MOVSX, R(JX_RDX, 8), host); break;
+    case RV_OP_LHU: host.size = 2; e2(t, JX_MOVZX, R(JX_RDX, 4), host); break;
+    case RV_OP_LW: host.size = 4; e2(t, JX_MOVSXD, R(JX_RDX, 8), host); break;
+    case RV_OP_LWU: host.size = 4; e2(t, JX_MOV, R(JX_RDX, 4), host); break;
+    default: e2(t, JX_MOV, R(JX_RDX, 8), host); break;
+    }
+    jx_bind(t->a, sp->done);
+    store(t, in->rd, JX_RDX);
+}
+
+static void emit_slow(tctx *t, const slow_path *sp)
+{
+    const rv_insn *in = sp->in;
+    unsigned size = 1u << (in->op == RV_OP_LB || in->op == RV_OP_LBU || in->op == RV_OP_SB ? 0
+                         : in->op == RV_OP_LH || in->op == RV_OP_LHU || in->op == RV_OP_SH ? 1
+                         : in->op == RV_OP_LW || in->op == RV_OP_LWU || in->op == RV_OP_SW ? 2 : 3);
+    bool sgn = in->op == RV_OP_LB || in->op == RV_OP_LH || in->op == RV_OP_LW;
+    uint64_t info = size | (uint64_t)sgn << 4 | (uint64_t)in->len << 8 | (uint64_t)sp->idx << 16;
+    jx_bind(t->a, sp->label);
+    writeback(t);
+    /* c->pc is the block's start while it runs, as under the interpreter
+     * (memory hooks may look at it). */
+    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)t->pc));
+    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+    if (sp->store)
+        load(t, JX_R8, in->rs2);
+    else
+        e2(t, JX_MOV, R(JX_R8, 8), R(JX_RSP, 8));
+    e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+    e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)info));
+    e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)sp->pc));
+    call_abs(t, sp->store ? (const void *)jit_store_slow : (const void *)jit_load_slow);
+    if (!sp->store)
+        e2(t, JX_MOV, R(JX_RDX, 8), M(JX_RSP, 0, 8));
+    e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
+    uint32_t out = jx_new_label(t->a);
+    e1(t, JX_JNE, L(out));
+    reload(t);
+    e1(t, JX_JMP, L(sp->done));
+    jx_bind(t->a, out);
+    if (!sp->store && in->rd != 0) {
+        /* 2: the load completed, then the cpu must leave: rd goes to memory
+         * (the cached copies are already written back). */
+        e2(t, JX_CMP, R(JX_RAX, 4), I(2));
+        e1(t, JX_JNE, L(t->leave0));
+        e2(t, JX_MOV, M(JX_RBX, OFF_X(in->rd), 8), R(JX_RDX, 8));
+    }
+    e1(t, JX_JMP, L(t->leave0));
+}
+
+/* ---- arithmetic ------------------------------------------------------------- */
+typedef uint64_t (*helper2)(uint64_t, uint64_t);
+
+static void call2(tctx *t, const rv_insn *in, helper2 fn)
+{
+    load(t, JX_RDI, in->rs1);
+    load(t, JX_RSI, in->rs2);
+    call_abs(t, (const void *)fn);
+    store(t, in->rd, JX_RAX);
+}
+
+/* rax = rs1 OP rs2 (or imm), rd = rax; w: 32-bit op, sign-extended. */
+static void binop(tctx *t, const rv_insn *in, int inst, bool imm, bool w)
+{
+    int sz = w ? 4 : 8;
+    load(t, JX_RAX, in->rs1);
+    if (imm)
+        e2(t, inst, R(JX_RAX, sz), I(in->imm));
+    else
+        e2(t, inst, R(JX_RAX, sz), G(t, in->rs2, sz));
+    if (w)
+        e2(t, JX_MOVSXD, R(JX_RAX, 8), R(JX_RAX, 4));
+    store(t, in->rd, JX_RAX);
+}
+
+/* Shifts and rotates by register: x86 masks the count like RISC-V does. */
+static void shiftop(tctx *t, const rv_insn *in, int inst, bool imm, bool w)
+{
+    int sz = w ? 4 : 8;
+    load(t, JX_RAX, in->rs1);
+    if (imm) {
+        e2(t, inst, R(JX_RAX, sz), I(in->imm & (w ? 31 : 63)));
+    } else {
+        load(t, JX_RCX, in->rs2);
+        e2(t, inst, R(JX_RAX, sz), R(JX_RCX, 1));
+    }
+    if (w)
+        e2(t, JX_MOVSXD, R(JX_RAX, 8), R(JX_RAX, 4));
+    store(t, in->rd, JX_RAX);
+}
+
+static void setcc(tctx *t, const rv_insn *in, int inst, bool imm)
+{
+    load(t, JX_RAX, in->rs1);
+    e2(t, JX_XOR, R(JX_RDX, 4), R(JX_RDX, 4));
+    if (imm)
+        e2(t, JX_CMP, R(JX_RAX, 8), I(in->imm));
+    else
+        e2(t, JX_CMP, R(JX_RAX, 8), G(t, in->rs2, 8));
+    e1(t, inst, R(JX_RDX, 1));
+    store(t, in->rd, JX_RDX);
+}
+
+static void shadd(tctx *t, const rv_insn *in, int sh, bool uw)
+{
+    if (uw)
+        e2(t, JX_MOV, R(JX_RAX, 4), G(t, in->rs1, 4));
+    else
+        load(t, JX_RAX, in->rs1);
+    if (sh)
+        e2(t, JX_SHL, R(JX_RAX, 8), I(sh));
+    e2(t, JX_ADD, R(JX_RAX, 8), G(t, in->rs2, 8));
+    store(t, in->rd, JX_RAX);
+}
+
+static void minmax(tctx *t, const rv_insn *in, int cmov)
+{
+    load(t, JX_RAX, in->rs1);
+    load(t, JX_RDX, in->rs2);
+    e2(t, JX_CMP, R(JX_RAX, 8), R(JX_RDX, 8));
+    e2(t, cmov, R(JX_RAX, 8), R(JX_RDX, 8));
+    store(t, in->rd, JX_RAX);
+}
+
+static void bitop(tctx *t, const rv_insn *in, int inst, bool imm)
+{
+    load(t, JX_RAX, in->rs1);
+    if (imm) {
+        e2(t, inst, R(JX_RAX, 8), I(in->imm & 63));
+    } else {
+        load(t, JX_RCX, in->rs2);
+        e2(t, inst, R(JX_RAX, 8), R(JX_RCX, 8));
+    }
+    if (inst == JX_BT) {
+        e2(t, JX_MOV, R(JX_RAX, 4), I(0));    /* mov keeps the carry flag */
+        e1(t, JX_SETC, R(JX_RAX, 1));
+    }
+    store(t, in->rd, JX_RAX);
+}
+
+static void branch(tctx *t, const rv_insn *in, uint64_t pc, int jcc_taken)
+{
+    load(t, JX_RAX, in->rs1);
+    e2(t, JX_CMP, R(JX_RAX, 8), G(t, in->rs2, 8));
+    uint32_t taken = jx_new_label(t->a);
+    e1(t, jcc_taken, L(taken));
+    exit_direct(t, pc + in->len);
+    jx_bind(t->a, taken);
+    exit_direct(t, pc + (uint64_t)(int64_t)in->imm);
+}
+
+/* One instruction of the body (not the block's last jump). */
+static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_state *st)
+{
+    switch (in->op) {
+    case RV_OP_LUI:
+        if (in->rd)
+            e2(t, JX_MOV, G(t, in->rd, 8), I(in->imm));
+        break;
+    case RV_OP_AUIPC:
+        e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + (uint64_t)(int64_t)in->imm)));
+        store(t, in->rd, JX_RAX);
+        break;
+    case RV_OP_JAL:
+        e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
+        store(t, in->rd, JX_RAX);
+        exit_direct(t, pc + (uint64_t)(int64_t)in->imm);
+        break;
+    case RV_OP_JALR:
+        load(t, JX_RSI, in->rs1);
+        e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
+        e2(t, JX_AND, R(JX_RSI, 8), I(-2));
+        e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
+        store(t, in->rd, JX_RAX);
+        writeback(t);
+        exit_indirect(t, st);
+        break;
+    case RV_OP_BEQ: branch(t, in, pc, JX_JE); break;
+    case RV_OP_BNE: branch(t, in, pc, JX_JNE); break;
+    case RV_OP_BLT: branch(t, in, pc, JX_JL); break;
+    case RV_OP_BGE: branch(t, in, pc, JX_JGE); break;
+    case RV_OP_BLTU: branch(t, in, pc, JX_JB); break;
+    case RV_OP_BGEU: branch(t, in, pc, JX_JAE); break;
+    case RV_OP_LB: case RV_OP_LBU: mem_access(t, in, pc, idx, false, 1); break;
+    case RV_OP_LH: case RV_OP_LHU: mem_access(t, in, pc, idx, false, 2); break;
+    case RV_OP_LW: case RV_OP_LWU: mem_access(t, in, pc, idx, false, 4); break;
+    case RV_OP_LD: mem_access(t, in, pc, idx, false, 8); break;
+    case RV_OP_SB: mem_access(t, in, pc, idx, true, 1); break;
+    case RV_OP_SH: mem_access(t, in, pc, idx, true, 2); break;
+    case RV_OP_SW: mem_access(t, in, pc, idx, true, 4); break;
+    case RV_OP_SD: mem_access(t, in, pc, idx, true, 8); break;
+    case RV_OP_ADDI: binop(t, in, JX_ADD, true, false); break;
+    case RV_OP_SLTI: setcc(t, in, JX_SETL, true); break;
+    case RV_OP_SLTIU: setcc(t, in, JX_SETB, true); break;
+    case RV_OP_XORI: binop(t, in, JX_XOR, true, false); break;
+    case RV_OP_ORI: binop(t, in, JX_OR, true, false); break;
+    case RV_OP_ANDI: binop(t, in, JX_AND, true, false); break;
+    case RV_OP_SLLI: shiftop(t, in, JX_SHL, true, false); break;
+    case RV_OP_SRLI: shiftop(t, in, JX_SHR, true, false); break;
+    case RV_OP_SRAI: shiftop(t, in, JX_SAR, true, false); break;
+    case RV_OP_ADD: binop(t, in, JX_ADD, false, false); break;
+    case RV_OP_SUB: binop(t, in, JX_SUB, false, false); break;
+    case RV_OP_SLL: shiftop(t, in, JX_SHL, false, false); break;
+    case RV_OP_SLT: setcc(t, in, JX_SETL, false); break;
+    case RV_OP_SLTU: setcc(t, in, JX_SETB, false); break;
+    case RV_OP_XOR: binop(t, in, JX_XOR, false, false); break;
+    case RV_OP_SRL: shiftop(t, in, JX_SHR, false, false); break;
+    case RV_OP_SRA: shiftop(t, in, JX_SAR, false, false); break;
+    case RV_OP_OR: binop(t, in, JX_OR, false, false); break;
+    case RV_OP_AND: binop(t, in, JX_AND, false, false); break;
+    case RV_OP_ADDIW: binop(t, in, JX_ADD, true, true); break;
+    case RV_OP_SLLIW: shiftop(t, in, JX_SHL, true, true); break;
+    case RV_OP_SRLIW: shiftop(t, in, JX_SHR, true, true); break;
+    case RV_OP_SRAIW: shiftop(t, in, JX_SAR, true, true); break;
+    case RV_OP_ADDW: binop(t, in, JX_ADD, false, true); break;
+    case RV_OP_SUBW: binop(t, in, JX_SUB, false, true); break;
+    case RV_OP_SLLW: shiftop(t, in, JX_SHL, false, true); break;
+    case RV_OP_SRLW: shiftop(t, in, JX_SHR, false, true); break;
+    case RV_OP_SRAW: shiftop(t, in, JX_SAR, false, true); break;
+    case RV_OP_FENCE: break;
+    case RV_OP_MUL: binop(t, in, JX_IMUL, false, false); break;
+    case RV_OP_MULW: binop(t, in, JX_IMUL, false, true); break;
+    case RV_OP_MULH: case RV_OP_MULHU:
+        load(t, JX_RAX, in->rs1);
+        e1(t, in->op == RV_OP_MULH ? JX_IMUL : JX_MUL, G(t, in->rs2, 8));
+        store(t, in->rd, JX_RDX);
+        break;
+    case RV_OP_MULHSU: call2(t, in, jit_h_mulhsu); break;
+    case RV_OP_DIV: call2(t, in, jit_h_div); break;
+    case RV_OP_DIVU: call2(t, in, jit_h_divu); break;
+    case RV_OP_REM: call2(t, in, jit_h_rem); break;
+    case RV_OP_REMU: call2(t, in, jit_h_remu); break;
+    case RV_OP_DIVW: call2(t, in, jit_h_divw); break;
+    case RV_OP_DIVUW: call2(t, in, jit_h_divuw); break;
+    case RV_OP_REMW: call2(t, in, jit_h_remw); break;
+    case RV_OP_REMUW: call2(t, in, jit_h_remuw); break;
+    case RV_OP_ADD_UW: shadd(t, in, 0, true); break;
+    case RV_OP_SH1ADD: shadd(t, in, 1, false); break;
+    case RV_OP_SH2ADD: shadd(t, in, 2, false); break;
+    case RV_OP_SH3ADD: shadd(t, in, 3, false); break;
+    case RV_OP_SH1ADD_UW: shadd(t, in, 1, true); break;
+    case RV_OP_SH2ADD_UW: shadd(t, in, 2, true); break;
+    case RV_OP_SH3ADD_UW: shadd(t, in, 3, true); break;
+    case RV_OP_SLLI_UW:
+        e2(t, JX_MOV, R(JX_RAX, 4), G(t, in->rs1, 4));
+        e2(t, JX_SHL, R(JX_RAX, 8), I(in->imm & 63));
+        store(t, in->rd, JX_RAX);
+        break;
+    case RV_OP_ANDN: case RV_OP_ORN: case RV_OP_XNOR:
+        load(t, JX_RAX, in->rs2);
+        if (in->op != RV_OP_XNOR)
+            e1(t, JX_NOT, R(JX_RAX, 8));
+        e2(t, in->op == RV_OP_ANDN ? JX_AND : in->op == RV_OP_ORN ? JX_OR : JX_XOR, R(JX_RAX, 8), G(t, in->rs1, 8));
+        if (in->op == RV_OP_XNOR)
+            e1(t, JX_NOT, R(JX_RAX, 8));
+        store(t, in->rd, JX_RAX);
+        break;
+    case RV_OP_CLZ: call2(t, in, jit_h_clz); break;
+    case RV_OP_CLZW: call2(t, in, jit_h_clzw); break;
+    case RV_OP_CTZ: call2(t, in, jit_h_ctz); break;
+    case RV_OP_CTZW: call2(t, in, jit_h_ctzw); break;
+    case RV_OP_CPOP: call2(t, in, jit_h_cpop); break;
+    case RV_OP_CPOPW: call2(t, in, jit_h_cpopw); break;
+    case RV_OP_ORC_B: call2(t, in, jit_h_orc_b); break;
+    case RV_OP_MAX: minmax(t, in, JX_CMOVL); break;
+    case RV_OP_MAXU: minmax(t, in, JX_CMOVB); break;
+    case RV_OP_MIN: minmax(t, in, JX_CMOVG); break;
+    case RV_OP_MINU: minmax(t, in, JX_CMOVA); break;
+    case RV_OP_SEXT_B: case RV_OP_SEXT_H: case RV_OP_ZEXT_H: {
+        int sz = in->op == RV_OP_SEXT_B ? 1 : 2;
+        load(t, JX_RAX, in->rs1);
+        if (in->op == RV_OP_ZEXT_H)
+            e2(t, JX_MOVZX, R(JX_RAX, 4), R(JX_RAX, 2));
+        else
+            e2(t, JX_MOVSX, R(JX_RAX, 8), R(JX_RAX, sz));
+        store(t, in->rd, JX_RAX);
+        break;
+    }
+    case RV_OP_ROL: shiftop(t, in, JX_ROL, false, false); break;
+    case RV_OP_ROLW: shiftop(t, in, JX_ROL, false, true); break;
+    case RV_OP_ROR: shiftop(t, in, JX_ROR, false, false); break;
+    case RV_OP_RORW: shiftop(t, in, JX_ROR, false, true); break;
+    case RV_OP_RORI: shiftop(t, in, JX_ROR, true, false); break;
+    case RV_OP_RORIW: shiftop(t, in, JX_ROR, true, true); break;
+    case RV_OP_REV8:
+        load(t, JX_RAX, in->rs1);
+        e1(t, JX_BSWAP, R(JX_RAX, 8));
+        store(t, in->rd, JX_RAX);
+        break;
+    case RV_OP_BCLR: bitop(t, in, JX_BTR, false); break;
+    case RV_OP_BCLRI: bitop(t, in, JX_BTR, true); break;
+    case RV_OP_BEXT: bitop(t, in, JX_BT, false); break;
+    case RV_OP_BEXTI: bitop(t, in, JX_BT, true); break;
+    case RV_OP_BINV: bitop(t, in, JX_BTC, false); break;
+    case RV_OP_BINVI: bitop(t, in, JX_BTC, true); break;
+    case RV_OP_BSET: bitop(t, in, JX_BTS, false); break;
+    case RV_OP_BSETI: bitop(t, in, JX_BTS, true); break;
+    default:
+        break;
+    }
+}
+
+/* ---- the block -------------------------------------------------------------- */
+
+/* The guest-physical address of host RAM (the page a block came from). */
+static uint64_t host_to_phys(vm_machine *m, const uint8_t *p)
+{
+    for (size_t i = 0; i < m->nregions; i++) {
+        vm_region *r = &m->regions[i];
+        if (r->host && p >= r->host && (uint64_t)(p - r->host) < r->size)
+            return r->base + (uint64_t)(p - r->host);
+    }
+    return ~0ull;
+}
+
+/* Decodes up to JIT_MAX_INSNS translatable instructions at pc (same page). */
+static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64_t *ppage)
+{
+    vm_cpu *vc = &c->common;
+    int err;
+    uint8_t *page = vm_mem_fetch_page(vc, pc, &err);
+    if (!page)
+        return 0;
+    *ppage = host_to_phys(vc->machine, page);
+    uint64_t a = pc;
+    unsigned n = 0;
+    while (n < JIT_MAX_INSNS) {
+        unsigned off = (unsigned)(a & ~VM_PAGE_MASK);
+        uint32_t bits;
+        if (off > VM_PAGE_SIZE - 4) {
+            uint16_t half;
+            memcpy(&half, page + off, 2);
+            if ((half & 3) == 3)
+                break;           /* straddles two pages: the interpreter's job */
+            bits = half;
+        } else {
+            memcpy(&bits, page + off, 4);
+        }
+        rv_insn in;
+        unsigned len = (unsigned)rv_decode(bits, &in);
+        if (!translatable(in.op))
+            break;
+        ins[n++] = in;
+        a += len;
+        if (is_jump(in.op) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
+            break;
+    }
+    *end = a;
+    return n;
+}
+
+static bool hooked(vm_machine *m, uint64_t pc, uint64_t end)
+{
+    if ((m->nbps || m->has_until) && vm_bp_in(m, pc, end))
+        return true;
+    if (vm_hooks_any(m, VM_HOOK_BLOCK) && vm_hooks_cover(m, VM_HOOK_BLOCK, pc, pc + 1))
+        return true;
+    return (vm_hooks_any(m, VM_HOOK_CODE) && vm_hooks_cover(m, VM_HOOK_CODE, pc, end)) ||
+           (vm_hooks_any(m, VM_HOOK_MEM_FETCH) && vm_hooks_cover(m, VM_HOOK_MEM_FETCH, pc, end));
+}
+
+static void emit_epilogue(tctx *t)
+{
+    e2(t, JX_ADD, R(JX_RSP, 8), I(24));
+    e1(t, JX_POP, R(JX_R15, 8));
+    e1(t, JX_POP, R(JX_R14, 8));
+    e1(t, JX_POP, R(JX_R13, 8));
+    e1(t, JX_POP, R(JX_R12, 8));
+    e1(t, JX_POP, R(JX_RBP, 8));
+    e1(t, JX_POP, R(JX_RBX, 8));
+    e0(t, JX_RET);
+}
+
+int jit_emit_trampoline(jit_state *st)
+{
+    tctx t = { .a = st->as };
+    if (jx_begin(t.a))
+        return -1;
+    static const int saved[6] = { JX_RBX, JX_RBP, JX_R12, JX_R13, JX_R14, JX_R15 };
+    for (int i = 0; i < 6; i++)
+        e1(&t, JX_PUSH, R(saved[i], 8));
+    e2(&t, JX_SUB, R(JX_RSP, 8), I(24));
+    e2(&t, JX_MOV, R(JX_RBX, 8), R(JX_RDI, 8));
+    e1(&t, JX_JMP, R(JX_RSI, 8));
+    size_t size;
+    const uint8_t *code = jx_code(t.a, &size);
+    if (!code || size > st->cm.size)
+        return -1;
+    memcpy(st->cm.rw, code, size);
+    st->enter = (uint64_t (*)(rv_cpu *, const uint8_t *))(void *)st->cm.rx;
+    st->used = st->base_used = (size + 63) & ~(size_t)63;
+    return 0;
+}
+
+static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+
+uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
+{
+    static _Thread_local rv_insn ins[JIT_MAX_INSNS];
+    static _Thread_local tctx t;
+    uint64_t end, pc = b->pc;
+    *full = false;
+    unsigned n = scan(c, pc, ins, &end, &b->ppage);
+    if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
+        return NULL;
+    t.a = st->as;
+    t.nslow = t.nexits = 0;
+    t.ninsns = n;
+    if (jx_begin(t.a))
+        return NULL;
+    choose_cache(&t, ins, n);
+    t.pc = pc;
+    t.bail = jx_new_label(t.a);
+    t.leave = jx_new_label(t.a);
+    t.leave0 = jx_new_label(t.a);
+    t.body = jx_new_label(t.a);
+    static const uint8_t jmp0[5] = { 0xe9, 0, 0, 0, 0 };    /* the kill switch */
+    jx_embed(t.a, jmp0, 5);
+    e2(&t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
+    e1(&t, JX_JB, L(t.bail));
+    e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
+    e1(&t, JX_JNE, L(t.bail));
+    reload(&t);
+    jx_bind(t.a, t.body);
+    uint64_t a = pc;
+    for (unsigned i = 0; i < n; i++) {
+        emit_insn(&t, &ins[i], a, i, st);
+        a += ins[i].len;
+    }
+    if (!is_jump(ins[n - 1].op))
+        exit_direct(&t, a);
+    jx_bind(t.a, t.bail);
+    size_t bail_off = jx_offset(t.a);
+    e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)pc));
+    e2(&t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+    jx_bind(t.a, t.leave0);
+    e2(&t, JX_XOR, R(JX_RAX, 4), R(JX_RAX, 4));
+    jx_bind(t.a, t.leave);
+    emit_epilogue(&t);
+    for (int i = 0; i < t.nslow; i++)
+        emit_slow(&t, &t.slow[i]);
+    for (int i = 0; i < t.nexits; i++) {
+        jx_bind(t.a, t.exits[i].stub);
+        e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)t.exits[i].target));
+        e2(&t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+        t.exits[i].movabs_off = jx_offset(t.a) + 2;       /* REX.W B8+r imm64 */
+        e2(&t, JX_MOV, R(JX_RAX, 8), I(INT64_MIN));      /* forces the imm64 form */
+        e1(&t, JX_JMP, L(t.leave));
+    }
+    size_t size;
+    const uint8_t *code = jx_code(t.a, &size);
+    if (!code)
+        return NULL;
+    if (st->used + size > st->cm.size) {
+        *full = true;
+        return NULL;
+    }
+    uint8_t *w = st->cm.rw + st->used;
+    memcpy(w, code, size);
+    uint8_t *x = vm_codemem_exec(&st->cm, w);
+    for (int i = 0; i < t.nexits; i++) {
+        exit_site *e = &t.exits[i];
+        size_t stub = jx_label_offset(t.a, e->stub);
+        put32(w + e->jmp_off + 1, (int32_t)((int64_t)stub - (int64_t)(e->jmp_off + 5)));
+        put64(w + e->movabs_off, (uint64_t)(uintptr_t)(x + e->jmp_off + 1));
+    }
+    st->used = (st->used + size + 15) & ~(size_t)15;
+    st->code_bytes += size;
+    b->ninsns = n;
+    b->bail_off = (uint32_t)bail_off;
+    return x;
+}
+#endif
