@@ -7,6 +7,7 @@
  * time: code we do not translate, hooked code, breakpoints, a budget shorter
  * than the block, and (under "auto") code not yet hot.  Both engines count
  * through c->budget only, so counts are exact whichever runs. */
+#include "core/trace.h"
 #include "core/riscv64/rv.h"
 
 #ifdef VMPY_HAVE_ASMJIT
@@ -273,7 +274,9 @@ static void jit_exec(vm_cpu *vc)
             compile(st, c, b);
             b = find(st, pc);         /* a full code memory was flushed */
         }
-        if (b->code && b->ninsns <= vc->budget) {
+        /* A trace or coverage records from the interpreter only: while one
+         * is active, compiled code is not entered. */
+        if (b->code && b->ninsns <= vc->budget && !vm_trace_active(m)) {
             if (pending && pending_gen == st->gen)
                 patch(st, pending, b->code), st->npatch++;
             st->jc[jc_pc(pc)] = (jit_jc_entry){ pc, b->code };
