@@ -1,7 +1,9 @@
 """Boot-to-marker time: vmpy's virt board against qemu-system-riscv64, with
 the same Debian kernel, OpenSBI (fw_dynamic) and initramfs, in one run.
 
-    python bench/bench_boot.py [--smp N] [--runs K]
+    python bench/bench_boot.py [--smp N] [--runs K] [--engines interp,auto,jit]
+
+Registered in bench/run.py as "boot" (`python bench/run.py --only boot`).
 
 The initramfs's init prints a marker and powers off; the time is from
 starting the machine to seeing the marker on the console."""
@@ -21,7 +23,12 @@ MARKER = "VMPY-BENCH-BOOT-MARKER"
 APPEND = "console=ttyS0 earlycon=sbi"
 
 
-def time_vmpy(img, initrd, smp):
+def time_vmpy(img, initrd, smp, engine=None):
+    # The board picks its engine from VMPY_ENGINE (as `vmpy boot --engine`).
+    if engine:
+        os.environ["VMPY_ENGINE"] = engine
+    else:
+        os.environ.pop("VMPY_ENGINE", None)
     t0 = time.monotonic()
     with boards.virt(ram="512M", smp=smp, kernel=img.kernel, initrd=initrd, firmware=img.firmware,
                      append=APPEND) as b:
@@ -53,20 +60,55 @@ def time_qemu(img, initrd, smp):
     return t
 
 
+def available_engines(wanted):
+    import vmpy
+    ok = []
+    for e in wanted:
+        try:
+            vmpy.Machine("riscv64", engine=e)
+            ok.append(e)
+        except Exception:              # not built in (e.g. no asmjit)
+            pass
+    return ok
+
+
+def run_all(smp=1, runs=1, engines=("interp", "auto")):
+    img = images.fetch_debian_riscv64()
+    initrd = img.marker_initrd(MARKER)
+    res = {"smp": smp, "runs": []}
+    for run in range(runs):
+        tq = time_qemu(img, initrd, smp)
+        row = {"qemu_s": tq}
+        line = f"smp={smp} run {run + 1}: qemu-system-riscv64 " + (f"{tq:.2f} s" if tq else "not installed")
+        for e in available_engines(engines):
+            tv, n = time_vmpy(img, initrd, smp, e)
+            row[e] = {"s": tv, "mips": n / tv / 1e6, "t/qemu": tv / tq if tq else None}
+            line += f", vmpy-{e} {tv:.2f} s ({n / tv / 1e6:.0f} MIPS" + \
+                (f", {tv / tq:.2f}x qemu)" if tq else ")")
+        print(line, flush=True)
+        res["runs"].append(row)
+    return res
+
+
+try:                                # inside bench/run.py
+    from registry import benchmark
+
+    @benchmark("boot", "Linux boot-to-marker time vs qemu-system-riscv64 (issue 3, issue 4)")
+    def _boot_bench(ctx):
+        res = run_all(1, 1, ("interp", "auto", "jit"))
+        res["status"] = "ok"
+        return res
+except ImportError:
+    pass
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--engines", default="interp,auto,jit")
     a = ap.parse_args()
-    img = images.fetch_debian_riscv64()
-    initrd = img.marker_initrd(MARKER)
-    for run in range(a.runs):
-        tv, n = time_vmpy(img, initrd, a.smp)
-        tq = time_qemu(img, initrd, a.smp)
-        ratio = f"{tv / tq:.2f}x" if tq else "n/a"
-        tqs = f"{tq:.2f} s" if tq else "not installed"
-        print(f"smp={a.smp} run {run + 1}: vmpy {tv:.2f} s ({n / tv / 1e6:.0f} MIPS), "
-              f"qemu-system-riscv64 {tqs}, ratio {ratio}")
+    run_all(a.smp, a.runs, tuple(a.engines.split(",")))
     return 0
 
 

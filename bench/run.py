@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 import registry               # noqa: E402
 import suites                 # noqa: E402,F401  (registers the benchmarks)
 import bench_snapshot         # noqa: E402,F401  (registers "snapshot")
+import bench_boot             # noqa: E402,F401  (registers "boot")
 
 
 def parse_args(argv):

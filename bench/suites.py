@@ -232,16 +232,7 @@ def bench_hooks(ctx):
     return res
 
 
-# ---- placeholders for benchmarks whose features are still being built --------
-def _planned(issue, what):
-    def fn(ctx):
-        return skipped("%s (issue %d) is not available in vmpy yet; "
-                       "implement it in bench/suites.py" % (what, issue))
-    return fn
-
-
 import bench_trace  # noqa: E402,F401  (registers "trace")
-benchmark("boot", "boot-to-marker time (issue 3)")(_planned(3, "Linux boot"))
 
 _JIT_STATS_RE = re.compile(rb"jit: (\d+) blocks compiled \((\d+) refused\), (\d+) bytes, "
                            rb"([0-9.]+) us/block, (\d+) flushes")

@@ -468,13 +468,19 @@ def test_many_machines_leave_rss_flat():
             m.run(count=5)
             del m
 
+    # A leak grows RSS in every round; a one-off jump (the allocator taking a
+    # new arena, another thread's allocation) shows in one round only. So the
+    # quietest of three rounds must stay flat: a leak of 2 KiB per machine
+    # would show as 10 MiB in each.
     churn(500)
-    gc.collect()
-    before = rss_kb()
-    churn(10000)
-    gc.collect()
-    after = rss_kb()
-    assert after - before < 20 * 1024, f"RSS grew by {after - before} KiB over 10,000 machines"
+    growth = []
+    for _ in range(3):
+        gc.collect()
+        before = rss_kb()
+        churn(5000)
+        gc.collect()
+        growth.append(rss_kb() - before)
+    assert min(growth) < 10 * 1024, f"RSS grew by {growth} KiB in rounds of 5,000 machines"
 
 
 def test_disasm():
