@@ -174,25 +174,12 @@ def gdb_serve(self: Machine, port: int = 0, wait: bool = True, host: str = "127.
     auxv (exec_file overrides the path).
     """
     if exec_file is None:
-        exec_file = getattr(self, "_gdb_exec_file", None)
+        exec_file = getattr(self, "_exec_file", None)
     srv = GdbServer(self, port, host, exec_file)
     if wait and not srv.wait_connected(timeout):
         srv.close()
         raise TimeoutError(f"no gdb connected to {host}:{srv.port} within {timeout} s")
     return srv
-
-
-def _linux_exec(self: Machine, path, argv=None, env=None) -> None:
-    _orig_linux_exec(self, path, argv, env)
-    self._gdb_exec_file = os.path.abspath(os.fspath(path))
-
-
-# Monkeypatching keeps the stub optional: machine.py does not know about it.
-_orig_linux_exec = Machine.linux_exec
-if getattr(_orig_linux_exec, "__name__", "") != "_linux_exec":
-    Machine.linux_exec = _linux_exec
-    Machine.linux_exec.__doc__ = _orig_linux_exec.__doc__
-Machine.gdb_serve = gdb_serve
 
 
 # ---- the command line -------------------------------------------------------

@@ -1,8 +1,7 @@
 """Jupyter display and plots.
 
-Importing vmpy attaches `_repr_html_` to Machine, Cpu (its registers),
-Trace and Coverage, so a cell that ends with one of them shows an HTML
-table.  For other views:
+Machine, Cpu (its registers), Trace and Coverage have `_repr_html_`, so a
+cell that ends with one of them shows an HTML table.  For other views:
 
     Registers(cpu)                 the integer (and optionally FP/CSR) registers
     Regions(m)                     the memory map
@@ -94,7 +93,7 @@ class Disassembly:
 
 
 # ---- reprs attached to the main classes -------------------------------------------------
-def _machine_html(m: Machine) -> str:
+def machine_html(m: Machine) -> str:
     cpu = m.cpus[0]
     out = _table([(m.isa, len(m.cpus), m.engine)], ["isa", "cpus", "engine"], "vmpy Machine")
     out += Registers(cpu)._repr_html_() + Regions(m)._repr_html_()
@@ -111,7 +110,7 @@ def _cpu_html(cpu: Cpu) -> str:
     return Registers(cpu)._repr_html_()
 
 
-def _trace_html(tr: Trace, n: int = 20) -> str:
+def trace_html(tr: Trace, n: int = 20) -> str:
     info = [(", ".join(tr.kinds), len(tr), tr.limit, tr.overflow,
              "recording" if tr.attached else "closed", "yes" if tr.full else "no")]
     out = _table(info, ["records", "entries", "limit", "overflow", "state", "full"], "vmpy Trace")
@@ -127,17 +126,15 @@ def _trace_html(tr: Trace, n: int = 20) -> str:
     return out
 
 
-def _cov_html(cov: Coverage, n: int = 20) -> str:
+def coverage_html(cov: Coverage, n: int = 20) -> str:
     b = cov.blocks
     out = _table([(len(b), len(cov.edges))], ["blocks", "edges"], "vmpy Coverage")
     return out + _table([(f"{s:#x}", sz) for s, sz in b[:n].tolist()], ["start", "size"],
                         f"first {min(n, len(b))} blocks")
 
 
-Machine._repr_html_ = _machine_html
+# Cpu is the extension's own type (no Python subclass to hold the method).
 Cpu._repr_html_ = _cpu_html
-Trace._repr_html_ = _trace_html
-Coverage._repr_html_ = _cov_html
 
 
 # ---- analysis and plots ---------------------------------------------------------------------

@@ -91,6 +91,7 @@ class Machine(_core.Machine):
         if env is None:
             env = [f"{k}={v}" for k, v in os.environ.items()]
         super().linux_exec(path, list(argv), list(env))
+        self._exec_file = os.path.abspath(path)     # for gdb (qXfer:exec-file)
 
     # -- running -----------------------------------------------------------
     def run(self, start: Optional[int] = None, until: Optional[int] = None,
@@ -149,6 +150,42 @@ class Machine(_core.Machine):
     def on_invalid_insn(self, callback: Callable) -> Hook:
         """callback(cpu, addr, raw_bits) on an invalid instruction; True = handled, skip it."""
         return self.hook_add(_core.HOOK_INVALID, callback)
+
+    # -- traces and coverage (vmpy/trace.py) ------------------------------
+    # The feature modules import this one, so they are imported on first use.
+    def trace(self, *what: str, **kw) -> "Trace":
+        """Start recording in C: m.trace("pc", "insn", "mem", "regs", begin=,
+        end=, mem_begin=, mem_end=, limit=2**20, overflow="stop"|"drop"|"error").
+        Returns a vmpy.Trace whose .pc/.insn/.mem/.regs are numpy arrays."""
+        from .trace import Trace
+        return Trace(self, *what, **kw)
+
+    def coverage(self, begin: int = 0, end: Optional[int] = None) -> "Coverage":
+        """Start recording basic blocks and edges (block starts in [begin, end))."""
+        from .trace import Coverage
+        return Coverage(self, begin, end)
+
+    # -- debugging (vmpy/gdbserver.py, vmpy/repl.py) -------------------------
+    def gdb_serve(self, port: int = 0, wait: bool = True, host: str = "127.0.0.1",
+                  timeout: Optional[float] = None, exec_file: Optional[str] = None) -> "GdbServer":
+        """Serve this machine to gdb on host:port; see vmpy.gdbserver.gdb_serve."""
+        from .gdbserver import gdb_serve
+        return gdb_serve(self, port, wait, host, timeout, exec_file)
+
+    def tcl(self, script: str) -> str:
+        """Evaluate Tcl REPL commands on this machine; returns the result string."""
+        from .repl import tcl
+        return tcl(self, script)
+
+    def repl(self) -> int:
+        """Run the interactive Tcl REPL on the terminal, attached to this machine."""
+        from .repl import repl
+        return repl(self)
+
+    # -- Jupyter -----------------------------------------------------------
+    def _repr_html_(self) -> str:
+        from .jupyter import machine_html
+        return machine_html(self)
 
     # -- misc --------------------------------------------------------------
     def __repr__(self) -> str:

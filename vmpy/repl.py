@@ -8,7 +8,7 @@
     vmpy repl --boot --firmware fw.bin  # the REPL drives a virt board (options of `vmpy boot`)
 
 The commands are C functions over the core (tools/repl/); `help` lists them.
-Importing this module adds tcl() and repl() to vmpy.Machine.
+Machine.tcl() and Machine.repl() call tcl() and repl() here.
 """
 from __future__ import annotations
 
@@ -271,9 +271,6 @@ def main(argv=None) -> int:
     args = p.parse_args(["repl"] + list(sys.argv[1:] if argv is None else argv))
     return args.func(args)
 
-
-Machine.tcl = tcl
-Machine.repl = repl
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,6 +56,10 @@ def mem_dtype():
 class Trace(_core.Trace):
     """Per-instruction recording in C.  See the module docstring."""
 
+    def _repr_html_(self) -> str:
+        from .jupyter import trace_html
+        return trace_html(self)
+
     def __new__(cls, machine: Machine, *what: str, begin: int = 0, end: Optional[int] = None,
                 mem_begin: int = 0, mem_end: Optional[int] = None, limit: int = 1 << 20,
                 overflow: str = "stop"):
@@ -197,6 +201,10 @@ class Trace(_core.Trace):
 class Coverage(_core.Coverage):
     """Basic blocks and edges executed while attached (recorded in C)."""
 
+    def _repr_html_(self) -> str:
+        from .jupyter import coverage_html
+        return coverage_html(self)
+
     def __new__(cls, machine: Machine, begin: int = 0, end: Optional[int] = None):
         if not 0 <= begin < 1 << 64 or (end is not None and not 0 <= end < 1 << 64):
             raise ValueError("coverage ranges are addresses between 0 and 2**64-1")
@@ -282,19 +290,5 @@ def check_overflow(machine) -> None:
             raise TraceOverflow(f"trace buffer full ({tr.limit} entries); the run stopped before pc "
                                 f"{machine.cpus[0].pc:#x}")
 
-
-def _machine_trace(self, *what: str, **kw) -> Trace:
-    """Start recording: m.trace("pc", "insn", "mem", "regs", begin=, end=,
-    mem_begin=, mem_end=, limit=2**20, overflow="stop"|"drop"|"error")."""
-    return Trace(self, *what, **kw)
-
-
-def _machine_coverage(self, begin: int = 0, end: Optional[int] = None) -> Coverage:
-    """Start recording basic blocks and edges (block starts in [begin, end))."""
-    return Coverage(self, begin, end)
-
-
-Machine.trace = _machine_trace
-Machine.coverage = _machine_coverage
 
 __all__ = ["Trace", "Coverage", "TraceOverflow", "mem_dtype", "StopReason"]
