@@ -470,3 +470,78 @@ def test_board_idle_skips_to_the_rtc_alarm(tmp_path):
     assert 1_000_000_000 <= elapsed < 1_000_010_000
     assert b.icount < 1000
     assert host_s < 0.9
+
+
+# Arms the machine timer 50 ticks (5000 ns = 5000 instructions) ahead with
+# interrupts on and spins counting; the interrupt handler prints the count
+# and powers off.  The count shows the instruction at which the interrupt
+# was taken.
+TIMER_FW = """
+    .option norvc
+    .globl _start
+_start:
+    csrr t0, mhartid
+    bnez t0, park
+    lla  t0, handler
+    csrw mtvec, t0
+    li   s1, 0x0200bff8          # mtime
+    li   s2, 0x02004000          # mtimecmp of hart 0
+    ld   t0, 0(s1)
+    addi t0, t0, 50
+    sd   t0, 0(s2)
+    li   t0, 0x80
+    csrs mie, t0                 # MTIE
+    csrsi mstatus, 8             # MIE
+    li   a0, 0
+spin:
+    addi a0, a0, 1
+    j    spin
+    .balign 4
+handler:
+    li   s0, 0x10000000
+    mv   t3, a0
+    li   t4, 60
+2:  srl  t5, t3, t4
+    andi t5, t5, 15
+    addi t5, t5, 48
+    li   t6, 58
+    blt  t5, t6, 3f
+    addi t5, t5, 39
+3:  sb   t5, 0(s0)
+    addi t4, t4, -4
+    bgez t4, 2b
+    li   t5, 10
+    sb   t5, 0(s0)
+    li   t5, 0x5555
+    li   t6, 0x100000
+    sw   t5, 0(t6)
+park:
+    wfi
+    j    park
+"""
+
+
+def test_timer_interrupts_do_not_depend_on_how_runs_are_split(tmp_path):
+    if not shutil.which(CROSS_CC):
+        pytest.skip(f"{CROSS_CC} not installed")
+    (tmp_path / "t.S").write_text(TIMER_FW)
+    subprocess.run([CROSS_CC, "-nostdlib", "-static", "-Wl,-Ttext=0x80000000", "-Wl,--build-id=none",
+                    "-o", str(tmp_path / "t.elf"), str(tmp_path / "t.S")], check=True, env=tool_env())
+    subprocess.run([CROSS_CC.replace("gcc", "objcopy"), "-O", "binary", "-j", ".text", str(tmp_path / "t.elf"),
+                    str(tmp_path / "t.bin")], check=True, env=tool_env())
+    from vmpy import boards
+
+    def go(chunk):
+        b = boards.virt(ram="16M", firmware=str(tmp_path / "t.bin"), rng=False)
+        b.deterministic = True
+        while b.run(chunk) == "stopped" and b.icount < 10**6:
+            pass
+        assert b.state == "poweroff", (chunk, b.icount)
+        return b.icount, int(b.console.read(0.2).strip(), 16)
+
+    results = {chunk: go(chunk) for chunk in (10**7, 4096, 333, 1)}
+    assert len(set(results.values())) == 1, results
+    # Taken at the deadline: 5000 instructions after the mtime read, of
+    # which 2 per loop iteration (the count) and a handful around the loop.
+    icount, loops = results[1]
+    assert 5000 - 20 <= 2 * loops <= 5000

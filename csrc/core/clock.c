@@ -89,6 +89,18 @@ void vm_clock_warp_to(vm_machine *m, uint64_t mono_ns)
         sm->clock.warp_ns += mono_ns - now;
 }
 
+uint64_t vm_clock_insns_until(vm_machine *m, uint64_t mono_ns)
+{
+    snap_clock c;
+    vm_snap_clock_get(m, &c);
+    if (!c.deterministic)
+        return UINT64_MAX;
+    uint64_t now = machine_insns(m) * c.ns_per_insn + c.warp_ns;
+    if (mono_ns <= now)
+        return 0;
+    return (mono_ns - now + c.ns_per_insn - 1) / c.ns_per_insn;
+}
+
 int vm_clock_seed(vm_machine *m, uint64_t seed)
 {
     snap_machine *sm = vm_snap_machine(m, true);

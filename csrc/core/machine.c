@@ -196,6 +196,12 @@ void vm_machine_set_slice_callback(vm_machine *m, void (*fn)(void *), void *arg)
     m->slice_arg = arg;
 }
 
+void vm_machine_set_budget_cap(vm_machine *m, uint64_t (*fn)(void *, vm_cpu *), void *arg)
+{
+    m->budget_cap = fn;
+    m->budget_cap_arg = arg;
+}
+
 void vm_machine_stop(vm_machine *m)
 {
     atomic_store(&m->stop_requested, 1);
@@ -245,6 +251,11 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
     for (int turn = one ? o->cpu - 1 : 0;; turn = one ? turn : (turn + 1) % m->ncpus) {
         vm_cpu *c = m->cpus[turn];
         c->budget = c->budget_start = remaining < SLICE ? remaining : SLICE;
+        if (m->budget_cap) {
+            uint64_t cap = m->budget_cap(m->budget_cap_arg, c);
+            if (cap < c->budget)
+                c->budget = c->budget_start = cap ? cap : 1;
+        }
         m->engine->exec(c);
         if (m->tracer)
             vm_trace_flush(c);    /* register values of the last traced instruction */

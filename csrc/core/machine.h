@@ -146,6 +146,8 @@ struct vm_machine {
     _Atomic int stop_requested;
     void (*slice_cb)(void *);
     void *slice_arg;
+    uint64_t (*budget_cap)(void *, vm_cpu *);   /* see vm_machine_set_budget_cap */
+    void *budget_cap_arg;
     uint64_t run_deadline_ns;  /* 0 = none */
 
     struct vm_linux_process *linux;   /* Linux user mode, or NULL */

@@ -104,6 +104,9 @@ uint64_t vm_clock_realtime_ns(vm_machine *m);
  * (monotonic) without retiring instructions, as a board does when every
  * hart sleeps until a timer.  A no-op otherwise or if mono_ns is past. */
 void vm_clock_warp_to(vm_machine *m, uint64_t mono_ns);
+/* Deterministic mode: instructions (all cpus) until monotonic time reaches
+ * mono_ns, 0 if it has; UINT64_MAX when not deterministic. */
+uint64_t vm_clock_insns_until(vm_machine *m, uint64_t mono_ns);
 /* Random bytes for the guest (getrandom, AT_RANDOM, virtio-rng): the host's
  * in normal mode; in deterministic mode a stream that depends only on the
  * seed and on how many bytes were drawn before (and is part of snapshots). */

@@ -151,6 +151,11 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *opts);
 /* Called by the run loop on its own thread between slices of a few hundred
  * thousand instructions (the binding drops the GIL there). */
 void vm_machine_set_slice_callback(vm_machine *m, void (*fn)(void *), void *arg);
+/* Called before each slice of cpu c: at most that many instructions run in
+ * it (0 counts as 1).  A board uses it to end slices exactly at timer
+ * deadlines and scheduled inputs in deterministic mode, so that when an
+ * interrupt is taken does not depend on how runs are split. */
+void vm_machine_set_budget_cap(vm_machine *m, uint64_t (*fn)(void *arg, vm_cpu *c), void *arg);
 /* Asynchronous stop: from a hook, another thread or a signal handler. */
 void vm_machine_stop(vm_machine *m);
 

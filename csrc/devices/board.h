@@ -55,9 +55,8 @@ void vm_board_console_write(vm_board *b, const uint8_t *buf, size_t n);
 /* Console input record/replay: recording stamps every byte that enters
  * the UART with the instruction count (all harts) at that moment; pop
  * drains the record (entry length, or -1 when empty).  Replay ignores live
- * input and feeds the added entries at their counts, at the first slice
- * boundary at or past them, which is the recorded one when the board is
- * driven the same way (start(), or the same run(count) calls). */
+ * input and feeds the added entries at their counts (in deterministic mode
+ * the run slices end exactly there). */
 int vm_board_input_record(vm_board *b, bool on);
 long vm_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max);
 int vm_board_input_replay(vm_board *b, bool on);

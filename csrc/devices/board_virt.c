@@ -98,6 +98,7 @@ static void clint_set_mtimecmp(void *ctx, int h, uint64_t v)
     rv_cpu *c = hart(ctx, h);
     c->mtimecmp = v;
     rv_irq_set_line(c, RV_IRQ_MTI, rv_time_now(c->common.machine) >= v);
+    vm_cpu_request_exit(&c->common, VM_STOP_NONE);   /* re-plan the slice (budget_cap) */
 }
 
 static uint64_t clint_get_mtimecmp(void *ctx, int h) { return hart(ctx, h)->mtimecmp; }
@@ -270,6 +271,40 @@ static void tick(void *arg)
         idle_wait(b, ns);
         feed_input(b);
     }
+}
+
+/* Deterministic mode: end the slice of hart vc exactly when its next timer
+ * deadline, the RTC alarm or the next replayed input comes due, so that
+ * interrupts and input reach the guest at instruction counts that do not
+ * depend on how the runs were split.  Only future events count: one that is
+ * due already is handled at this slice's start. */
+static uint64_t budget_cap(void *arg, vm_cpu *vc)
+{
+    vm_board *b = arg;
+    if (!vm_clock_deterministic(b->m))
+        return UINT64_MAX;
+    rv_cpu *c = rv_cpu_of(vc);
+    uint64_t cap = UINT64_MAX, now_mono = vm_clock_monotonic_ns(b->m), alarm, at;
+    uint64_t deadlines[3] = { c->mtimecmp, (c->menvcfg >> 63) ? c->stimecmp : UINT64_MAX, UINT64_MAX };
+    for (int i = 0; i < 2; i++)
+        deadlines[i] = deadlines[i] <= UINT64_MAX / 100 ? deadlines[i] * 100 : UINT64_MAX;
+    if (goldfish_rtc_alarm(b->rtc, &alarm)) {
+        uint64_t now_real = vm_clock_realtime_ns(b->m);
+        deadlines[2] = alarm > now_real ? now_mono + (alarm - now_real) : UINT64_MAX;
+    }
+    for (int i = 0; i < 3; i++) {
+        uint64_t n = deadlines[i] == UINT64_MAX ? UINT64_MAX : vm_clock_insns_until(b->m, deadlines[i]);
+        if (n && n < cap)
+            cap = n;
+    }
+    pthread_mutex_lock(&b->lock);
+    if (b->play && vm_input_log_next_at(b->play, &at)) {
+        uint64_t now = board_icount(b);
+        if (at > now && at - now < cap)
+            cap = at - now;
+    }
+    pthread_mutex_unlock(&b->lock);
+    return cap;
 }
 
 static void *run_thread(void *arg)
@@ -738,6 +773,7 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     vm_machine_set_slice_callback(b->m, tick, b);
+    vm_machine_set_budget_cap(b->m, budget_cap, b);
     b->cfg.firmware = cfg->firmware;       /* borrowed for the duration of the build */
     b->cfg.kernel = cfg->kernel;
     b->cfg.initrd = cfg->initrd;

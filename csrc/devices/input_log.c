@@ -113,3 +113,11 @@ size_t vm_input_log_due(vm_input_log *l, uint64_t now, uint8_t *out, size_t max)
 }
 
 size_t vm_input_log_pending(const vm_input_log *l) { return l->pending; }
+
+bool vm_input_log_next_at(const vm_input_log *l, uint64_t *at)
+{
+    if (l->head == l->n)
+        return false;
+    *at = l->e[l->head].at;
+    return true;
+}

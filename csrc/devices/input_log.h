@@ -5,6 +5,7 @@
 #ifndef VM_INPUT_LOG_H
 #define VM_INPUT_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,8 @@ long vm_input_log_pop(vm_input_log *l, uint64_t *at, uint8_t *buf, size_t max);
 /* Replay: copies up to max bytes of the entries due at instruction count
  * now (at <= now) into out and consumes them; returns the count. */
 size_t vm_input_log_due(vm_input_log *l, uint64_t now, uint8_t *out, size_t max);
+/* Replay: the instruction count of the next entry; false if none. */
+bool vm_input_log_next_at(const vm_input_log *l, uint64_t *at);
 /* Bytes not consumed yet. */
 size_t vm_input_log_pending(const vm_input_log *l);
 

@@ -199,6 +199,9 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
             return RV_EXC_ILLEGAL;
         c->stimecmp = v;
         rv_irq_wfi_wakes(c);                /* refreshes STIP now */
+        /* A new deadline: leave, so that the run loop plans its slices
+         * around it (exact timer interrupts in deterministic mode). */
+        atomic_store_explicit(&c->common.exit_request, 1, memory_order_relaxed);
         break;
     case 0x180: {
         if (c->priv == RV_PRIV_S && ((c->mstatus >> 20) & 1))   /* TVM */
