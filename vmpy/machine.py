@@ -6,6 +6,7 @@ import os
 from typing import Callable, Optional, Union
 
 from . import _core
+from .snapshot import SnapshotMethods
 
 Cpu = _core.Cpu
 Hook = _core.Hook
@@ -57,7 +58,7 @@ def _range(begin: int, end: Optional[int]) -> tuple:
     return begin, 0 if end is None else end
 
 
-class Machine(_core.Machine):
+class Machine(SnapshotMethods, _core.Machine):
     """An emulated machine.  Machine("riscv64") is bare: no devices, no OS.
 
     Memory:  map(addr, size, perms="rwx"), unmap, protect, regions(),
@@ -66,6 +67,9 @@ class Machine(_core.Machine):
     Running: run(start=, until=, count=, timeout=) -> StopReason, step(n), stop()
     Hooks:   on_code, on_block, on_mem_read, on_mem_write, on_mem_fetch,
              on_mem_fault, on_trap, on_invalid_insn -> Hook (h.remove())
+    State:   snapshot(), restore(s), from_snapshot(s), deterministic, add_peripheral
+             (vmpy/snapshot.py), trace(), coverage() (vmpy/trace.py)
+    Debug:   gdb_serve(port), tcl(script), repl()
     """
 
     # -- memory ------------------------------------------------------------

@@ -35,7 +35,6 @@ import zlib
 from typing import Any, Dict, Optional
 
 from . import _core
-from .machine import Machine
 
 FormatError = _core.FormatError
 
@@ -202,7 +201,7 @@ def _inflate(stored: bytes, raw_len: int, tag: bytes) -> bytes:
     return raw
 
 
-# ---- Machine methods (installed below) ------------------------------------------
+# ---- the Machine methods (vmpy.Machine inherits SnapshotMethods) -------------
 
 def _peripherals(m) -> Dict[str, Any]:
     try:
@@ -215,123 +214,111 @@ def _stateful(m) -> Dict[str, Any]:
     return {n: d for n, d in _peripherals(m).items() if hasattr(d, "snapshot_state")}
 
 
-def add_peripheral(self, name: str, addr: int, size: int, device) -> Any:
-    """Map a Python device (read(offset, size), write(offset, size, value)) at
-    addr.  Devices with snapshot_state()/restore_state() join snapshots."""
-    periph = _peripherals(self)
-    if name in periph:
-        raise ValueError(f"a peripheral named {name!r} already exists")
-    self.mmio_map(addr, size, read=getattr(device, "read", None), write=getattr(device, "write", None))
-    periph[name] = device
-    pending = self.__dict__.get("_vmpy_pending_devices", {})
-    if name in pending and hasattr(device, "restore_state"):
-        device.restore_state(pending.pop(name))
-    return device
+class SnapshotMethods:
+    """Snapshots, Python peripherals, deterministic time and input
+    record/replay: the part of vmpy.Machine that lives in this module."""
 
+    def add_peripheral(self, name: str, addr: int, size: int, device) -> Any:
+        """Map a Python device (read(offset, size), write(offset, size, value)) at
+        addr.  Devices with snapshot_state()/restore_state() join snapshots."""
+        periph = _peripherals(self)
+        if name in periph:
+            raise ValueError(f"a peripheral named {name!r} already exists")
+        self.mmio_map(addr, size, read=getattr(device, "read", None), write=getattr(device, "write", None))
+        periph[name] = device
+        pending = self.__dict__.get("_vmpy_pending_devices", {})
+        if name in pending and hasattr(device, "restore_state"):
+            device.restore_state(pending.pop(name))
+        return device
 
-def snapshot(self, base: Optional[Snapshot] = None) -> Snapshot:
-    """Snapshot the machine; with base=, an incremental one holding only the
-    pages that differ from base."""
-    if base is not None and not isinstance(base, Snapshot):
-        raise TypeError("base must be a vmpy.Snapshot")
-    devices = {n: d.snapshot_state() for n, d in _stateful(self).items()}
-    # A JSON round trip: fails now (not at save time) on non-JSON state, and
-    # the snapshot keeps its own copy, as a file would.
-    devices = json.loads(json.dumps(devices))
-    return Snapshot(_core.snapshot_take(self, base._core if base else None), devices)
+    def snapshot(self, base: Optional[Snapshot] = None) -> Snapshot:
+        """Snapshot the machine; with base=, an incremental one holding only the
+        pages that differ from base."""
+        if base is not None and not isinstance(base, Snapshot):
+            raise TypeError("base must be a vmpy.Snapshot")
+        devices = {n: d.snapshot_state() for n, d in _stateful(self).items()}
+        # A JSON round trip: fails now (not at save time) on non-JSON state, and
+        # the snapshot keeps its own copy, as a file would.
+        devices = json.loads(json.dumps(devices))
+        return Snapshot(_core.snapshot_take(self, base._core if base else None), devices)
 
+    def restore(self, snap: Snapshot) -> None:
+        """Put the machine in the snapshot's state.  Everything is validated first:
+        on vmpy.FormatError nothing has changed."""
+        if not isinstance(snap, Snapshot):
+            raise TypeError("restore() takes a vmpy.Snapshot")
+        if snap.isa != self.isa:
+            raise FormatError(f"snapshot is of a {snap.isa} machine, this one is {self.isa}")
+        devs = _stateful(self)
+        missing = sorted(set(devs) - set(snap.devices))
+        extra = sorted(set(snap.devices) - set(devs))
+        if missing or extra:
+            raise FormatError(f"snapshot's peripherals do not match the machine's "
+                              f"(missing state for {missing}, state for unknown {extra})")
+        for name, dev in devs.items():
+            check = getattr(dev, "check_state", None)
+            if check is not None and not check(snap.devices[name]):
+                raise FormatError(f"snapshot's state for peripheral {name!r} is invalid")
+        _core.snapshot_restore(self, snap._core)
+        for name, dev in devs.items():
+            dev.restore_state(copy.deepcopy(snap.devices[name]))
 
-def restore(self, snap: Snapshot) -> None:
-    """Put the machine in the snapshot's state.  Everything is validated first:
-    on vmpy.FormatError nothing has changed."""
-    if not isinstance(snap, Snapshot):
-        raise TypeError("restore() takes a vmpy.Snapshot")
-    if snap.isa != self.isa:
-        raise FormatError(f"snapshot is of a {snap.isa} machine, this one is {self.isa}")
-    devs = _stateful(self)
-    missing = sorted(set(devs) - set(snap.devices))
-    extra = sorted(set(snap.devices) - set(devs))
-    if missing or extra:
-        raise FormatError(f"snapshot's peripherals do not match the machine's "
-                          f"(missing state for {missing}, state for unknown {extra})")
-    for name, dev in devs.items():
-        check = getattr(dev, "check_state", None)
-        if check is not None and not check(snap.devices[name]):
-            raise FormatError(f"snapshot's state for peripheral {name!r} is invalid")
-    _core.snapshot_restore(self, snap._core)
-    for name, dev in devs.items():
-        dev.restore_state(copy.deepcopy(snap.devices[name]))
-
-
-@classmethod
-def from_snapshot(cls, snap: Snapshot, engine: Optional[str] = None, board=None):
-    """A new machine in the snapshot's state.  MMIO devices cannot come from a
-    file: board(machine) (if given) attaches them first; otherwise peripheral
-    states wait for add_peripheral() of the same name."""
-    kw = {"cpus": snap.ncpus}
-    if engine is not None:
-        kw["engine"] = engine
-    m = cls(snap.isa, **kw)
-    if board is not None:
-        board(m)
-        m.restore(snap)
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot, engine: Optional[str] = None, board=None):
+        """A new machine in the snapshot's state.  MMIO devices cannot come from a
+        file: board(machine) (if given) attaches them first; otherwise peripheral
+        states wait for add_peripheral() of the same name."""
+        kw = {"cpus": snap.ncpus}
+        if engine is not None:
+            kw["engine"] = engine
+        m = cls(snap.isa, **kw)
+        if board is not None:
+            board(m)
+            m.restore(snap)
+            return m
+        pending = dict(snap.devices)
+        m.__dict__["_vmpy_pending_devices"] = pending
+        _core.snapshot_restore(m, snap._core)
         return m
-    pending = dict(snap.devices)
-    m.__dict__["_vmpy_pending_devices"] = pending
-    _core.snapshot_restore(m, snap._core)
-    return m
 
+    @property
+    def deterministic(self) -> bool:
+        """True: guest time is derived from instructions retired (and guest
+        randomness from a seeded stream)."""
+        return _core.clock_query(self)[0]
 
-def _get_deterministic(self) -> bool:
-    return _core.clock_query(self)[0]
+    @deterministic.setter
+    def deterministic(self, on: bool) -> None:
+        _core.clock_set_deterministic(self, bool(on))
 
+    def configure_clock(self, ns_per_insn: int = 1, realtime_base_ns: int = 1704067200 * 10**9) -> None:
+        """Deterministic-mode clock: ns per instruction and the wall-clock time at 0."""
+        _core.clock_configure(self, ns_per_insn, realtime_base_ns)
 
-def _set_deterministic(self, on: bool) -> None:
-    _core.clock_set_deterministic(self, bool(on))
+    def seed_random(self, seed: int) -> None:
+        """Seed of the deterministic random stream (getrandom, AT_RANDOM, virtio-rng)."""
+        _core.clock_seed(self, int(seed))
 
+    def guest_time_ns(self) -> tuple:
+        """(monotonic_ns, realtime_ns) as the guest would read them now."""
+        _, mono, real = _core.clock_query(self)
+        return mono, real
 
-def configure_clock(self, ns_per_insn: int = 1, realtime_base_ns: int = 1704067200 * 10**9) -> None:
-    """Deterministic-mode clock: ns per instruction and the wall-clock time at 0."""
-    _core.clock_configure(self, ns_per_insn, realtime_base_ns)
+    def record_input(self, path):
+        """Log every input fed to the machine's input devices (UARTs) with the
+        instruction count at which it arrived; returns the recorder (close() it,
+        or use it as a context manager)."""
+        from .console import InputRecorder
+        return InputRecorder(self, path)
 
+    def replay_input(self, path):
+        """Replay a log from record_input(): run() now stops at each recorded
+        instruction count and feeds the input there.  Start from the state the
+        recording started from.  Returns the replayer (close() it to stop)."""
+        from .console import InputReplayer
+        return InputReplayer(self, path)
 
-def seed_random(self, seed: int) -> None:
-    """Seed of the deterministic random stream (getrandom, AT_RANDOM, virtio-rng)."""
-    _core.clock_seed(self, int(seed))
-
-
-def guest_time_ns(self) -> tuple:
-    """(monotonic_ns, realtime_ns) as the guest would read them now."""
-    _, mono, real = _core.clock_query(self)
-    return mono, real
-
-
-def record_input(self, path):
-    """Log every input fed to the machine's input devices (UARTs) with the
-    instruction count at which it arrived; returns the recorder (close() it,
-    or use it as a context manager)."""
-    from .console import InputRecorder
-    return InputRecorder(self, path)
-
-
-def replay_input(self, path):
-    """Replay a log from record_input(): run() now stops at each recorded
-    instruction count and feeds the input there.  Start from the state the
-    recording started from.  Returns the replayer (close() it to stop)."""
-    from .console import InputReplayer
-    return InputReplayer(self, path)
-
-
-Machine.record_input = record_input
-Machine.replay_input = replay_input
-Machine.add_peripheral = add_peripheral
-Machine.peripherals = property(lambda self: dict(_peripherals(self)),
-                               doc="{name: device} added with add_peripheral()")
-Machine.snapshot = snapshot
-Machine.restore = restore
-Machine.from_snapshot = from_snapshot
-Machine.deterministic = property(_get_deterministic, _set_deterministic,
-                                 doc="True: guest time is derived from instructions retired")
-Machine.configure_clock = configure_clock
-Machine.guest_time_ns = guest_time_ns
-Machine.seed_random = seed_random
+    @property
+    def peripherals(self) -> Dict[str, Any]:
+        """{name: device} added with add_peripheral()."""
+        return dict(_peripherals(self))
