@@ -35,6 +35,7 @@ static void jit_flush(jit_state *st)
 {
     st->used = st->base_used;
     st->npool = 0;
+    st->nfpins = 0;
     memset(st->hash, 0, sizeof st->hash);
     memset(st->jc, 0, sizeof st->jc);
     memset(st->page_hash, 0, sizeof st->page_hash);
@@ -59,6 +60,7 @@ static void zfree(void *p, size_t size)
 }
 
 #define POOL_BYTES (JIT_MAX_BLOCKS * sizeof(jit_block))
+#define FPINS_BYTES (JIT_MAX_FPINS * sizeof(rv_insn))
 
 static void *create(vm_machine *m, bool tiered)
 {
@@ -91,10 +93,13 @@ static bool code_ready(jit_state *st)
     if (st->no_code)
         return false;
     st->pool = zalloc(POOL_BYTES);
+    st->fpins = zalloc(FPINS_BYTES);
     st->as = jx_new();
-    if (!st->pool || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+    if (!st->pool || !st->fpins || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
         zfree(st->pool, POOL_BYTES);
         st->pool = NULL;
+        zfree(st->fpins, FPINS_BYTES);
+        st->fpins = NULL;
         jx_free(st->as);
         st->as = NULL;
         vm_codemem_free(&st->cm);
@@ -126,6 +131,7 @@ static void jit_destroy(vm_machine *m, void *state)
         jx_free(st->as);
     vm_codemem_free(&st->cm);
     zfree(st->pool, POOL_BYTES);
+    zfree(st->fpins, FPINS_BYTES);
     zfree(st, sizeof *st);
 }
 

@@ -21,6 +21,7 @@
 #define JIT_MAX_INSNS 64
 #define JIT_CODE_SIZE (64u << 20)
 #define JIT_MAX_BLOCKS (1u << 18)
+#define JIT_MAX_FPINS (1u << 16)     /* decoded F/D instructions kept for rv_fp_exec */
 
 typedef struct jit_block {
     uint64_t pc;
@@ -53,6 +54,8 @@ typedef struct jit_state {
     jit_block *hash[1u << JIT_HASH_BITS];
     jit_block *pool;
     size_t npool;
+    rv_insn *fpins;              /* F/D instructions the code passes to helpers */
+    size_t nfpins;
     jit_jc_entry jc[1u << JIT_JC_BITS];
     jit_block *page_hash[1u << JIT_PAGE_HASH_BITS];
     uint64_t vpage_bits[JIT_VPAGE_BITS / 64];   /* virtual pages holding blocks (SFENCE.VMA) */
@@ -79,6 +82,11 @@ int jit_emit_trampoline(jit_state *st);
  * 2 (done, but the cpu must leave now; pc and budget set). */
 int jit_load_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t *out);
 int jit_store_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t val);
+/* F/D: op_reg = f register | raw encoding << 32. */
+int jit_fp_load(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg);
+int jit_fp_store(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg);
+int jit_fp_op(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
+int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
 uint64_t jit_h_div(uint64_t a, uint64_t b);
 uint64_t jit_h_divu(uint64_t a, uint64_t b);
 uint64_t jit_h_rem(uint64_t a, uint64_t b);

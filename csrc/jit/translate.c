@@ -116,6 +116,10 @@ static void reload(tctx *t)
 /* ---- which instructions we compile -------------------------------------- */
 static bool translatable(unsigned op)
 {
+    if (op >= RV_OP_FLW && op <= RV_OP_FMV_D_X)
+        return true;
+    if (op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI)
+        return true;
     if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
         return true;
     if (op == RV_OP_FENCE)
@@ -124,13 +128,17 @@ static bool translatable(unsigned op)
         return true;
     return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
 }
-static bool is_jump(unsigned op) { return op >= RV_OP_JAL && op <= RV_OP_BGEU; }
+static bool is_csr(unsigned op) { return op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI; }
+/* Instructions that end a block (CSRs: a write may change what follows). */
+static bool is_jump(unsigned op) { return (op >= RV_OP_JAL && op <= RV_OP_BGEU) || is_csr(op); }
 
 /* Register use counts decide which guest registers live in host registers. */
 static void choose_cache(tctx *t, const rv_insn *ins, unsigned n)
 {
     unsigned uses[32] = { 0 };
     for (unsigned i = 0; i < n; i++) {
+        if ((ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) || is_csr(ins[i].op))
+            continue;           /* synced around their helper calls anyway */
         uses[ins[i].rs1 & 31]++;
         uses[ins[i].rs2 & 31]++;
         uses[ins[i].rd & 31] += 2;
@@ -151,7 +159,8 @@ static void choose_cache(tctx *t, const rv_insn *ins, unsigned n)
         uses[best] = 0;
     }
     for (unsigned i = 0; i < n; i++)
-        if (ins[i].rd && t->host[ins[i].rd] >= 0)
+        if (ins[i].rd && t->host[ins[i].rd] >= 0 && !(ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) &&
+            !is_csr(ins[i].op))
             t->written |= 1u << ins[i].rd;
 }
 
@@ -285,6 +294,53 @@ static void emit_slow(tctx *t, const slow_path *sp)
         e2(t, JX_MOV, M(JX_RBX, OFF_X(in->rd), 8), R(JX_RDX, 8));
     }
     e1(t, JX_JMP, L(t->leave0));
+}
+
+/* ---- F and D: C helpers, with the cached registers synced around ------- */
+static uint64_t info_of(const rv_insn *in, unsigned size, unsigned idx)
+{
+    return size | (uint64_t)in->len << 8 | (uint64_t)idx << 16;
+}
+
+/* Calls fn(c, rsi, rdx = info, rcx = pc, r8) with rsi set by the caller;
+ * leaves the block if it returns nonzero. */
+static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_t r8)
+{
+    writeback(t);
+    e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+    e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)info));
+    e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)pc));
+    e2(t, JX_MOV, R(JX_R8, 8), I((int64_t)r8));
+    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)t->pc));
+    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));   /* as under the interpreter */
+    call_abs(t, fn);
+    e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
+    e1(t, JX_JNE, L(t->leave0));
+    reload(t);
+}
+
+static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_state *st)
+{
+    unsigned op = in->op;
+    if (op == RV_OP_FLW || op == RV_OP_FLD || op == RV_OP_FSW || op == RV_OP_FSD) {
+        bool store = op == RV_OP_FSW || op == RV_OP_FSD;
+        unsigned size = op == RV_OP_FLW || op == RV_OP_FSW ? 4 : 8;
+        load(t, JX_RSI, in->rs1);
+        if (in->imm)
+            e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
+        uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
+        fp_call(t, store ? (const void *)jit_fp_store : (const void *)jit_fp_load, info_of(in, size, idx), pc, r);
+        return true;
+    }
+    if (st->nfpins == JIT_MAX_FPINS)
+        return false;
+    rv_insn *copy = &st->fpins[st->nfpins++];
+    *copy = *in;
+    e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
+    fp_call(t, is_csr(op) ? (const void *)jit_csr : (const void *)jit_fp_op, info_of(in, 0, idx), pc, 0);
+    if (is_csr(op))
+        exit_direct(t, pc + in->len);
+    return true;
 }
 
 /* ---- arithmetic ------------------------------------------------------------- */
@@ -664,7 +720,14 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     jx_bind(t.a, t.body);
     uint64_t a = pc;
     for (unsigned i = 0; i < n; i++) {
-        emit_insn(&t, &ins[i], a, i, st);
+        if ((ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) || is_csr(ins[i].op)) {
+            if (!fp_insn(&t, &ins[i], a, i, st)) {
+                *full = true;       /* no room for F/D instructions: flush */
+                return NULL;
+            }
+        } else {
+            emit_insn(&t, &ins[i], a, i, st);
+        }
         a += ins[i].len;
     }
     if (!is_jump(ins[n - 1].op))
