@@ -57,16 +57,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--engines", default="default",
+                    help="comma list of vmpy engines (interp,jit,auto; default: the default one)")
     a = ap.parse_args()
     img = images.fetch_debian_riscv64()
     initrd = img.marker_initrd(MARKER)
     for run in range(a.runs):
-        tv, n = time_vmpy(img, initrd, a.smp)
         tq = time_qemu(img, initrd, a.smp)
-        ratio = f"{tv / tq:.2f}x" if tq else "n/a"
         tqs = f"{tq:.2f} s" if tq else "not installed"
-        print(f"smp={a.smp} run {run + 1}: vmpy {tv:.2f} s ({n / tv / 1e6:.0f} MIPS), "
-              f"qemu-system-riscv64 {tqs}, ratio {ratio}")
+        for engine in a.engines.split(","):
+            if engine != "default":
+                os.environ["VMPY_ENGINE"] = engine      # read by the virt board
+            tv, n = time_vmpy(img, initrd, a.smp)
+            os.environ.pop("VMPY_ENGINE", None)
+            ratio = f"{tv / tq:.2f}x" if tq else "n/a"
+            print(f"smp={a.smp} run {run + 1}: vmpy[{engine}] {tv:.2f} s ({n / tv / 1e6:.0f} MIPS), "
+                  f"qemu-system-riscv64 {tqs}, ratio {ratio}", flush=True)
     return 0
 
 
