@@ -147,6 +147,7 @@ static void kill(jit_state *st, jit_block *b)
     uint8_t *w = vm_codemem_write(&st->cm, b->code);
     int32_t rel = (int32_t)b->bail_off - 5;
     memcpy(w + 1, &rel, 4);
+    w[0] = 0xe9;                      /* the entry nop becomes jmp bail */
     jit_jc_entry *e = &st->jc[jc_pc(b->pc)];
     if (e->code == b->code)
         e->pc = ~0ull;

@@ -151,6 +151,11 @@ int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc)
     return 0;
 }
 
+int jit_raise(rv_cpu *c, uint64_t cause, uint64_t info, uint64_t pc, uint64_t tval)
+{
+    return raise(c, cause, tval, info, pc);
+}
+
 static uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
 
 uint64_t jit_h_div(uint64_t a, uint64_t b)

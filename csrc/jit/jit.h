@@ -7,8 +7,8 @@
  * callee-saved rbp, r12..r15 for the length of a block.  A block returns 0,
  * or the executable address of a chained jump's rel32 field for the
  * dispatcher to patch to the block at c->pc.  A block's code begins with a
- * `jmp rel32` to the next instruction; killing the block (its guest page was
- * written) points it at the bail path, so chained jumps into it leave. */
+ * 5-byte nop; killing the block (its guest page was written) turns it into a
+ * jmp to the bail path, so chained jumps into it leave. */
 #ifndef VM_JIT_H
 #define VM_JIT_H
 
@@ -87,6 +87,7 @@ int jit_fp_load(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t o
 int jit_fp_store(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg);
 int jit_fp_op(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
 int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
+int jit_raise(rv_cpu *c, uint64_t cause, uint64_t info, uint64_t pc, uint64_t tval);
 uint64_t jit_h_div(uint64_t a, uint64_t b);
 uint64_t jit_h_divu(uint64_t a, uint64_t b);
 uint64_t jit_h_rem(uint64_t a, uint64_t b);

@@ -41,6 +41,11 @@ typedef struct slow_path {
     bool store;
 } slow_path;
 
+typedef struct raise_site {      /* an F/D op reported an exception (cause in eax) */
+    uint32_t label;
+    uint64_t info, pc, tval;
+} raise_site;
+
 typedef struct exit_site {
     uint64_t target;
     size_t jmp_off;              /* offset of the E9 byte */
@@ -64,6 +69,8 @@ typedef struct tctx {
     int nslow;
     exit_site exits[MAX_EXITS];
     int nexits;
+    raise_site raises[JIT_MAX_INSNS];
+    int nraises;
 } tctx;
 
 /* ---- operands ------------------------------------------------------------- */
@@ -319,6 +326,32 @@ static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_
     reload(t);
 }
 
+static bool fp_reads_x(unsigned op)
+{
+    switch (op) {
+    case RV_OP_FCVT_S_W: case RV_OP_FCVT_S_WU: case RV_OP_FCVT_S_L: case RV_OP_FCVT_S_LU:
+    case RV_OP_FMV_W_X: case RV_OP_FCVT_D_W: case RV_OP_FCVT_D_WU: case RV_OP_FCVT_D_L:
+    case RV_OP_FCVT_D_LU: case RV_OP_FMV_D_X:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool fp_writes_x(unsigned op)
+{
+    switch (op) {
+    case RV_OP_FCVT_W_S: case RV_OP_FCVT_WU_S: case RV_OP_FCVT_L_S: case RV_OP_FCVT_LU_S:
+    case RV_OP_FMV_X_W: case RV_OP_FEQ_S: case RV_OP_FLT_S: case RV_OP_FLE_S: case RV_OP_FCLASS_S:
+    case RV_OP_FEQ_D: case RV_OP_FLT_D: case RV_OP_FLE_D: case RV_OP_FCLASS_D:
+    case RV_OP_FCVT_W_D: case RV_OP_FCVT_WU_D: case RV_OP_FCVT_L_D: case RV_OP_FCVT_LU_D:
+    case RV_OP_FMV_X_D:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_state *st)
 {
     unsigned op = in->op;
@@ -336,10 +369,27 @@ static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_s
         return false;
     rv_insn *copy = &st->fpins[st->nfpins++];
     *copy = *in;
-    e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
-    fp_call(t, is_csr(op) ? (const void *)jit_csr : (const void *)jit_fp_op, info_of(in, 0, idx), pc, 0);
-    if (is_csr(op))
+    if (is_csr(op)) {
+        e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
+        fp_call(t, (const void *)jit_csr, info_of(in, 0, idx), pc, 0);
         exit_direct(t, pc + in->len);
+        return true;
+    }
+    /* F/D compute: rv_fp_exec straight; the x registers are synced only for
+     * the ops that read or write them, and an exception is raised out of
+     * line (after a write-back, so trap hooks see exact registers). */
+    bool reads_x = fp_reads_x(op), writes_x = fp_writes_x(op);
+    if (reads_x)
+        writeback(t);
+    e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+    e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
+    call_abs(t, (const void *)rv_fp_exec);
+    raise_site *r = &t->raises[t->nraises++];
+    *r = (raise_site){ .label = jx_new_label(t->a), .info = info_of(in, 0, idx), .pc = pc, .tval = in->raw };
+    e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
+    e1(t, JX_JNE, L(r->label));
+    if (writes_x && in->rd && t->host[in->rd] >= 0)
+        e2(t, JX_MOV, R(t->host[in->rd], 8), M(JX_RBX, OFF_X(in->rd), 8));
     return true;
 }
 
@@ -700,7 +750,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
         return NULL;
     t.a = st->as;
-    t.nslow = t.nexits = 0;
+    t.nslow = t.nexits = t.nraises = 0;
     t.ninsns = n;
     if (jx_begin(t.a))
         return NULL;
@@ -710,8 +760,9 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     t.leave = jx_new_label(t.a);
     t.leave0 = jx_new_label(t.a);
     t.body = jx_new_label(t.a);
-    static const uint8_t jmp0[5] = { 0xe9, 0, 0, 0, 0 };    /* the kill switch */
-    jx_embed(t.a, jmp0, 5);
+    /* The kill switch: a 5-byte nop, overwritten by a jmp to bail. */
+    static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+    jx_embed(t.a, nop5, 5);
     e2(&t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
     e1(&t, JX_JB, L(t.bail));
     e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
@@ -742,6 +793,18 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     emit_epilogue(&t);
     for (int i = 0; i < t.nslow; i++)
         emit_slow(&t, &t.slow[i]);
+    for (int i = 0; i < t.nraises; i++) {
+        raise_site *r = &t.raises[i];
+        jx_bind(t.a, r->label);
+        writeback(&t);
+        e2(&t, JX_MOV, R(JX_RSI, 4), R(JX_RAX, 4));
+        e2(&t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+        e2(&t, JX_MOV, R(JX_RDX, 8), I((int64_t)r->info));
+        e2(&t, JX_MOV, R(JX_RCX, 8), I((int64_t)r->pc));
+        e2(&t, JX_MOV, R(JX_R8, 8), I((int64_t)r->tval));
+        call_abs(&t, (const void *)jit_raise);
+        e1(&t, JX_JMP, L(t.leave0));
+    }
     for (int i = 0; i < t.nexits; i++) {
         jx_bind(t.a, t.exits[i].stub);
         e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)t.exits[i].target));
