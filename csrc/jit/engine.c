@@ -176,15 +176,17 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
                 kill(st, b);
 }
 
-static jit_block *find(jit_state *st, uint64_t pc)
+/* Blocks are keyed by (satp, virtual pc): switching address spaces (harts
+ * taking turns, context switches) keeps every space's code. */
+static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp)
 {
     for (jit_block *b = st->hash[hash_pc(pc)]; b; b = b->next)
-        if (b->pc == pc)
+        if (b->pc == pc && b->satp == satp)
             return b;
     if (st->npool == JIT_MAX_BLOCKS)
         jit_flush(st);
     jit_block *b = &st->pool[st->npool++];
-    *b = (jit_block){ .pc = pc, .next = st->hash[hash_pc(pc)] };
+    *b = (jit_block){ .pc = pc, .satp = satp, .next = st->hash[hash_pc(pc)] };
     st->hash[hash_pc(pc)] = b;
     return b;
 }
@@ -197,7 +199,7 @@ static void compile(jit_state *st, rv_cpu *c, jit_block *b)
     b->code = jit_translate(st, c, b, &full);
     if (!b->code && full) {
         jit_flush(st);
-        b = find(st, c->pc);
+        b = find(st, c->pc, c->satp);
         b->tried = true;
         b->code = jit_translate(st, c, b, &full);
     }
@@ -271,14 +273,16 @@ static void jit_exec(vm_cpu *vc)
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed) || vc->budget == 0)
             return;
         if (m->system_mode && unlikely(c->satp != st->owner_satp)) {
-            jit_flush(st);
+            /* the jump cache is keyed by pc alone */
+            memset(st->jc, 0, sizeof st->jc);
             st->owner_satp = c->satp;
+            pending = NULL;
         }
         uint64_t pc = c->pc;
-        jit_block *b = find(st, pc);
+        jit_block *b = find(st, pc, c->satp);
         if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= st->threshold)) {
             compile(st, c, b);
-            b = find(st, pc);         /* a full code memory was flushed */
+            b = find(st, pc, c->satp);   /* a full code memory was flushed */
         }
         if (b->code && b->ninsns <= vc->budget) {
             if (pending && pending_gen == st->gen)

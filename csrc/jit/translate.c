@@ -372,7 +372,13 @@ static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_s
     if (is_csr(op)) {
         e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
         fp_call(t, (const void *)jit_csr, info_of(in, 0, idx), pc, 0);
-        exit_direct(t, pc + in->len);
+        /* Never chained: a CSR write may switch the address space (satp),
+         * and blocks belong to one. */
+        charge(t);
+        writeback(t);
+        e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
+        e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+        e1(t, JX_JMP, L(t->leave0));
         return true;
     }
     /* F/D compute: rv_fp_exec straight; the x registers are synced only for
