@@ -166,7 +166,10 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
     rv_interp_flush(st->interp);
     if (!st->pool)
         return;
-    if (end - begin > 64 * VM_PAGE_SIZE) {
+    /* Whole pages: a store into code (guest-physical).  Anything else —
+     * breakpoints, hooks, `until` (guest-virtual), m.write, snapshots — drops
+     * everything, as the interpreter does. */
+    if (end - begin > 64 * VM_PAGE_SIZE || (begin & ~VM_PAGE_MASK) || (end & ~VM_PAGE_MASK)) {
         jit_flush(st);
         return;
     }
