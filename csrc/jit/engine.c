@@ -154,6 +154,45 @@ static void kill(jit_state *st, jit_block *b)
     b->code = NULL;
     b->tried = false;
     b->hits = 0;
+    b->stale = false;
+}
+
+static const uint8_t entry_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp);
+
+/* SFENCE.VMA: mappings may have changed, the code they map has not.  Rather
+ * than recompiling everything, every block's entry is switched to bail and
+ * the block marked stale; the dispatcher revalidates a stale block (does its
+ * pc still map to the same physical page, executable?) before entering it,
+ * and revives it by restoring the entry nop. */
+static void stale_all(jit_state *st)
+{
+    for (size_t i = 0; i < st->npool; i++) {
+        jit_block *b = &st->pool[i];
+        if (!b->code || b->stale)
+            continue;
+        uint8_t *w = vm_codemem_write(&st->cm, b->code);
+        int32_t rel = (int32_t)b->bail_off - 5;
+        memcpy(w + 1, &rel, 4);
+        w[0] = 0xe9;
+        b->stale = true;
+    }
+}
+
+/* Returns b if its mapping holds (revived), else a fresh descriptor. */
+static jit_block *revalidate(jit_state *st, rv_cpu *c, jit_block *b)
+{
+    int err;
+    uint8_t *page = vm_mem_fetch_page(&c->common, b->pc, &err);
+    if (page && jit_host_to_phys(c->common.machine, page) == b->ppage) {
+        memcpy(vm_codemem_write(&st->cm, b->code), entry_nop, 5);
+        b->stale = false;
+        return b;
+    }
+    uint64_t pc = b->pc;
+    b->code = NULL;
+    b->pc = 1;                        /* unreachable: no pc is odd */
+    return find(st, pc, c->satp);
 }
 
 /* Code in guest-physical [begin, end) changed (a store to a code page,
@@ -283,6 +322,8 @@ static void jit_exec(vm_cpu *vc)
         }
         uint64_t pc = c->pc;
         jit_block *b = find(st, pc, c->satp);
+        if (unlikely(b->stale) && b->code)
+            b = revalidate(st, c, b);
         if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= st->threshold)) {
             compile(st, c, b);
             b = find(st, pc, c->satp);   /* a full code memory was flushed */
@@ -304,7 +345,7 @@ static void jit_exec(vm_cpu *vc)
         if (rv_interp_sfences(st->interp, &all, &va) != sf) {
             unsigned v = vpage_bit(va);
             if (all || ((st->vpage_bits[v / 64] >> (v % 64)) & 1))
-                jit_flush(st);
+                stale_all(st);
         }
         if (c->wfi || (vc->budget == before && c->pc == pc))
             return;                   /* asleep, or the interpreter made no progress */

@@ -31,6 +31,7 @@ typedef struct jit_block {
     uint32_t hits;               /* tiering: executions so far by the interpreter */
     bool tried;                  /* translation attempted (and refused if !code) */
     bool in_page_list;
+    bool stale;                  /* SFENCE.VMA since: check the mapping before running it */
     uint32_t bail_off;           /* offset of the bail path in code (for killing) */
     uint64_t ppage;              /* physical page the code came from */
     struct jit_block *next;
@@ -74,6 +75,8 @@ typedef struct jit_state {
  * NULL (nothing translatable at pc, hooks or breakpoints on it, or the code
  * memory is full: *full is then set). */
 uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full);
+/* translate.c: the guest-physical address of host RAM, or ~0. */
+uint64_t jit_host_to_phys(vm_machine *m, const uint8_t *p);
 /* translate.c: the entry trampoline, at the start of code memory. */
 int jit_emit_trampoline(jit_state *st);
 

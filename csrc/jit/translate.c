@@ -654,7 +654,7 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
 /* ---- the block -------------------------------------------------------------- */
 
 /* The guest-physical address of host RAM (the page a block came from). */
-static uint64_t host_to_phys(vm_machine *m, const uint8_t *p)
+uint64_t jit_host_to_phys(vm_machine *m, const uint8_t *p)
 {
     for (size_t i = 0; i < m->nregions; i++) {
         vm_region *r = &m->regions[i];
@@ -672,7 +672,7 @@ static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64
     uint8_t *page = vm_mem_fetch_page(vc, pc, &err);
     if (!page)
         return 0;
-    *ppage = host_to_phys(vc->machine, page);
+    *ppage = jit_host_to_phys(vc->machine, page);
     uint64_t a = pc;
     unsigned n = 0;
     while (n < JIT_MAX_INSNS) {
