@@ -87,11 +87,11 @@ def asmjit_source():
     return os.path.join(out.strip(), "src")
 
 
-def cxx_compile(src, obj, include):
+def cxx_compile(src, obj, include, flags=None):
     cxx = os.environ.get("CXX", "c++").split()
     if shutil.which("ccache") and "ccache" not in cxx[0]:
         cxx = ["ccache"] + cxx
-    subprocess.run(cxx + CXXFLAGS + ["-I", include, "-c", src, "-o", obj], check=True)
+    subprocess.run(cxx + (flags or CXXFLAGS) + ["-isystem", include, "-c", src, "-o", obj], check=True)
 
 
 def build_asmjit():
@@ -114,7 +114,9 @@ def build_asmjit():
         subprocess.run(["ar", "rcs", lib + ".tmp"] + objs, check=True)
         os.replace(lib + ".tmp", lib)
     wrapper = os.path.join(out, "x86asm.o")
-    cxx_compile(os.path.join(HERE, "csrc", "jit", "x86asm.cpp"), wrapper, src)
+    # our own C++ is held to the same warnings as the C (asmjit's are not ours)
+    flags = [f for f in CXXFLAGS if f != "-w"] + ["-Wall", "-Wextra"]
+    cxx_compile(os.path.join(HERE, "csrc", "jit", "x86asm.cpp"), wrapper, src, flags)
     return [wrapper, lib]
 
 

@@ -348,6 +348,7 @@ def test_self_modifying_program_matches_qemu(riscv_cc, qemu_run, vmpy_run, engin
 @pytest.mark.qemu
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("cmd", [["sh", "-c", "i=0; while [ $i -lt 300 ]; do i=$((i+1)); done; echo $i"],
+                                 ["sh", "-c", "sort -n | uniq | wc -l"],   # forks: code memory per child
                                  ["sort", "-n"], ["md5sum"]])
 def test_busybox_under_jit(busybox, qemu_run, vmpy_run, engine, cmd):
     data = b"".join(b"%d\n" % ((i * 7919) % 1000) for i in range(2000))

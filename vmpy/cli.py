@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vmpy", description="vmpy: a scriptable machine emulator")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a static riscv64 Linux ELF (like qemu-riscv64)")
-    r.add_argument("--engine", default=None, help="execution engine (interp)")
+    r.add_argument("--engine", default=None, help="execution engine: auto (default with the JIT built in), jit, interp")
     r.add_argument("--stats", action="store_true", help="print instructions, seconds and MIPS on stderr")
     r.add_argument("--verbose", action="store_true", help="warn about unsupported syscalls")
     r.add_argument("--deterministic", action="store_true",

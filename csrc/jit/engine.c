@@ -36,6 +36,7 @@ static void jit_flush(jit_state *st)
 {
     st->used = st->base_used;
     st->npool = 0;
+    st->nfpins = 0;
     memset(st->hash, 0, sizeof st->hash);
     memset(st->jc, 0, sizeof st->jc);
     memset(st->page_hash, 0, sizeof st->page_hash);
@@ -60,6 +61,7 @@ static void zfree(void *p, size_t size)
 }
 
 #define POOL_BYTES (JIT_MAX_BLOCKS * sizeof(jit_block))
+#define FPINS_BYTES (JIT_MAX_FPINS * sizeof(rv_insn))
 
 static void *create(vm_machine *m, bool tiered)
 {
@@ -92,10 +94,13 @@ static bool code_ready(jit_state *st)
     if (st->no_code)
         return false;
     st->pool = zalloc(POOL_BYTES);
+    st->fpins = zalloc(FPINS_BYTES);
     st->as = jx_new();
-    if (!st->pool || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+    if (!st->pool || !st->fpins || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
         zfree(st->pool, POOL_BYTES);
         st->pool = NULL;
+        zfree(st->fpins, FPINS_BYTES);
+        st->fpins = NULL;
         jx_free(st->as);
         st->as = NULL;
         vm_codemem_free(&st->cm);
@@ -127,6 +132,7 @@ static void jit_destroy(vm_machine *m, void *state)
         jx_free(st->as);
     vm_codemem_free(&st->cm);
     zfree(st->pool, POOL_BYTES);
+    zfree(st->fpins, FPINS_BYTES);
     zfree(st, sizeof *st);
 }
 
@@ -142,12 +148,52 @@ static void kill(jit_state *st, jit_block *b)
     uint8_t *w = vm_codemem_write(&st->cm, b->code);
     int32_t rel = (int32_t)b->bail_off - 5;
     memcpy(w + 1, &rel, 4);
+    w[0] = 0xe9;                      /* the entry nop becomes jmp bail */
     jit_jc_entry *e = &st->jc[jc_pc(b->pc)];
     if (e->code == b->code)
         e->pc = ~0ull;
     b->code = NULL;
     b->tried = false;
     b->hits = 0;
+    b->stale = false;
+}
+
+static const uint8_t entry_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp);
+
+/* SFENCE.VMA: mappings may have changed, the code they map has not.  Rather
+ * than recompiling everything, every block's entry is switched to bail and
+ * the block marked stale; the dispatcher revalidates a stale block (does its
+ * pc still map to the same physical page, executable?) before entering it,
+ * and revives it by restoring the entry nop. */
+static void stale_all(jit_state *st)
+{
+    for (size_t i = 0; i < st->npool; i++) {
+        jit_block *b = &st->pool[i];
+        if (!b->code || b->stale)
+            continue;
+        uint8_t *w = vm_codemem_write(&st->cm, b->code);
+        int32_t rel = (int32_t)b->bail_off - 5;
+        memcpy(w + 1, &rel, 4);
+        w[0] = 0xe9;
+        b->stale = true;
+    }
+}
+
+/* Returns b if its mapping holds (revived), else a fresh descriptor. */
+static jit_block *revalidate(jit_state *st, rv_cpu *c, jit_block *b)
+{
+    int err;
+    uint8_t *page = vm_mem_fetch_page(&c->common, b->pc, &err);
+    if (page && jit_host_to_phys(c->common.machine, page) == b->ppage) {
+        memcpy(vm_codemem_write(&st->cm, b->code), entry_nop, 5);
+        b->stale = false;
+        return b;
+    }
+    uint64_t pc = b->pc;
+    b->code = NULL;
+    b->pc = 1;                        /* unreachable: no pc is odd */
+    return find(st, pc, c->satp);
 }
 
 /* Code in guest-physical [begin, end) changed (a store to a code page,
@@ -160,7 +206,10 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
     rv_interp_flush(st->interp);
     if (!st->pool)
         return;
-    if (end - begin > 64 * VM_PAGE_SIZE) {
+    /* Whole pages: a store into code (guest-physical).  Anything else —
+     * breakpoints, hooks, `until` (guest-virtual), m.write, snapshots — drops
+     * everything, as the interpreter does. */
+    if (end - begin > 64 * VM_PAGE_SIZE || (begin & ~VM_PAGE_MASK) || (end & ~VM_PAGE_MASK)) {
         jit_flush(st);
         return;
     }
@@ -170,15 +219,17 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
                 kill(st, b);
 }
 
-static jit_block *find(jit_state *st, uint64_t pc)
+/* Blocks are keyed by (satp, virtual pc): switching address spaces (harts
+ * taking turns, context switches) keeps every space's code. */
+static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp)
 {
     for (jit_block *b = st->hash[hash_pc(pc)]; b; b = b->next)
-        if (b->pc == pc)
+        if (b->pc == pc && b->satp == satp)
             return b;
     if (st->npool == JIT_MAX_BLOCKS)
         jit_flush(st);
     jit_block *b = &st->pool[st->npool++];
-    *b = (jit_block){ .pc = pc, .next = st->hash[hash_pc(pc)] };
+    *b = (jit_block){ .pc = pc, .satp = satp, .next = st->hash[hash_pc(pc)] };
     st->hash[hash_pc(pc)] = b;
     return b;
 }
@@ -191,7 +242,7 @@ static void compile(jit_state *st, rv_cpu *c, jit_block *b)
     b->code = jit_translate(st, c, b, &full);
     if (!b->code && full) {
         jit_flush(st);
-        b = find(st, c->pc);
+        b = find(st, c->pc, c->satp);
         b->tried = true;
         b->code = jit_translate(st, c, b, &full);
     }
@@ -265,14 +316,18 @@ static void jit_exec(vm_cpu *vc)
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed) || vc->budget == 0)
             return;
         if (m->system_mode && unlikely(c->satp != st->owner_satp)) {
-            jit_flush(st);
+            /* the jump cache is keyed by pc alone */
+            memset(st->jc, 0, sizeof st->jc);
             st->owner_satp = c->satp;
+            pending = NULL;
         }
         uint64_t pc = c->pc;
-        jit_block *b = find(st, pc);
+        jit_block *b = find(st, pc, c->satp);
+        if (unlikely(b->stale) && b->code)
+            b = revalidate(st, c, b);
         if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= st->threshold)) {
             compile(st, c, b);
-            b = find(st, pc);         /* a full code memory was flushed */
+            b = find(st, pc, c->satp);   /* a full code memory was flushed */
         }
         /* A trace or coverage records from the interpreter only: while one
          * is active, compiled code is not entered. */
@@ -293,7 +348,7 @@ static void jit_exec(vm_cpu *vc)
         if (rv_interp_sfences(st->interp, &all, &va) != sf) {
             unsigned v = vpage_bit(va);
             if (all || ((st->vpage_bits[v / 64] >> (v % 64)) & 1))
-                jit_flush(st);
+                stale_all(st);
         }
         if (c->wfi || (vc->budget == before && c->pc == pc))
             return;                   /* asleep, or the interpreter made no progress */

@@ -3,6 +3,7 @@
  * is not worth inlining. */
 #ifdef VMPY_HAVE_ASMJIT
 #include "jit.h"
+#include <string.h>
 
 static unsigned fault_cause(int err, int access)
 {
@@ -62,6 +63,97 @@ int jit_store_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_
     if (err)
         return mem_fault(c, err, VM_PROT_W, addr, info, pc);
     return after_access(c, info, pc);
+}
+
+/* An exception at the instruction (as the interpreter's `exception`). */
+static int raise(rv_cpu *c, uint64_t cause, uint64_t tval, uint64_t info, uint64_t pc)
+{
+    vm_cpu *vc = &c->common;
+    c->pc = pc;
+    vc->budget -= info >> 16;
+    if (rv_take_trap(c, cause, tval, (unsigned)(info >> 8) & 0xff) == RV_TRAP_NEXT)
+        vc->budget--;
+    return 1;
+}
+
+int jit_fp_load(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg)
+{
+    unsigned size = info & 0xf, rd = op_reg & 31;
+    if (!(c->mstatus & RV_MSTATUS_FS))
+        return raise(c, RV_EXC_ILLEGAL, op_reg >> 32, info, pc);
+    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, addr);
+    uint64_t v;
+    bool slow = e->tag_r != (addr & (VM_PAGE_MASK | (size - 1)));
+    if (!slow) {
+        if (size == 4) {
+            uint32_t w;
+            memcpy(&w, (const void *)(uintptr_t)(addr + e->addend), 4);
+            v = w;
+        } else {
+            memcpy(&v, (const void *)(uintptr_t)(addr + e->addend), 8);
+        }
+    } else {
+        int err = vm_mem_load_slow(&c->common, addr, size, &v);
+        if (err)
+            return mem_fault(c, err, VM_PROT_R, addr, info, pc);
+    }
+    c->f[rd] = size == 4 ? 0xffffffff00000000ull | (uint32_t)v : v;
+    c->mstatus |= RV_MSTATUS_FS;
+    return slow ? after_access(c, info, pc) : 0;
+}
+
+int jit_fp_store(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg)
+{
+    unsigned size = info & 0xf;
+    if (!(c->mstatus & RV_MSTATUS_FS))
+        return raise(c, RV_EXC_ILLEGAL, op_reg >> 32, info, pc);
+    uint64_t v = c->f[op_reg & 31];
+    if (size == 4)
+        v = (uint32_t)v;
+    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, addr);
+    if (e->tag_w == (addr & (VM_PAGE_MASK | (size - 1)))) {
+        memcpy((void *)(uintptr_t)(addr + e->addend), &v, size);
+        return 0;
+    }
+    int err = vm_mem_store_slow(&c->common, addr, size, v);
+    if (err)
+        return mem_fault(c, err, VM_PROT_W, addr, info, pc);
+    return after_access(c, info, pc);
+}
+
+int jit_fp_op(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc)
+{
+    int e = rv_fp_exec(c, in);
+    return e ? raise(c, (uint64_t)e, in->raw, info, pc) : 0;
+}
+
+/* Zicsr, as the interpreter's CSR_OP: counters see the exact count. */
+int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc)
+{
+    vm_cpu *vc = &c->common;
+    unsigned csr = (unsigned)in->imm & 0xfff, op = in->op;
+    bool imm = op == RV_OP_CSRRWI || op == RV_OP_CSRRSI || op == RV_OP_CSRRCI;
+    bool swap = op == RV_OP_CSRRW || op == RV_OP_CSRRWI;
+    uint64_t src = imm ? in->rs1 : c->x[in->rs1], old = 0;
+    vc->budget -= info >> 16;
+    int e = 0;
+    if (!swap || in->rd != 0)
+        e = rv_csr_read(c, csr, &old);
+    if (!e && (swap || in->rs1 != 0)) {
+        uint64_t nv = swap ? src : (op == RV_OP_CSRRS || op == RV_OP_CSRRSI) ? old | src : old & ~src;
+        e = rv_csr_write(c, csr, nv);
+    }
+    vc->budget += info >> 16;
+    if (e)
+        return raise(c, RV_EXC_ILLEGAL, in->raw, info, pc);
+    if (in->rd != 0)
+        c->x[in->rd] = old;
+    return 0;
+}
+
+int jit_raise(rv_cpu *c, uint64_t cause, uint64_t info, uint64_t pc, uint64_t tval)
+{
+    return raise(c, cause, tval, info, pc);
 }
 
 static uint64_t sext32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }

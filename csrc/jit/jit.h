@@ -7,8 +7,8 @@
  * callee-saved rbp, r12..r15 for the length of a block.  A block returns 0,
  * or the executable address of a chained jump's rel32 field for the
  * dispatcher to patch to the block at c->pc.  A block's code begins with a
- * `jmp rel32` to the next instruction; killing the block (its guest page was
- * written) points it at the bail path, so chained jumps into it leave. */
+ * 5-byte nop; killing the block (its guest page was written) turns it into a
+ * jmp to the bail path, so chained jumps into it leave. */
 #ifndef VM_JIT_H
 #define VM_JIT_H
 
@@ -21,14 +21,17 @@
 #define JIT_MAX_INSNS 64
 #define JIT_CODE_SIZE (64u << 20)
 #define JIT_MAX_BLOCKS (1u << 18)
+#define JIT_MAX_FPINS (1u << 16)     /* decoded F/D instructions kept for rv_fp_exec */
 
 typedef struct jit_block {
     uint64_t pc;
+    uint64_t satp;               /* system mode: the address space it was compiled in */
     uint8_t *code;               /* executable entry, or NULL: the interpreter runs it */
     uint32_t ninsns;
     uint32_t hits;               /* tiering: executions so far by the interpreter */
     bool tried;                  /* translation attempted (and refused if !code) */
     bool in_page_list;
+    bool stale;                  /* SFENCE.VMA since: check the mapping before running it */
     uint32_t bail_off;           /* offset of the bail path in code (for killing) */
     uint64_t ppage;              /* physical page the code came from */
     struct jit_block *next;
@@ -53,6 +56,8 @@ typedef struct jit_state {
     jit_block *hash[1u << JIT_HASH_BITS];
     jit_block *pool;
     size_t npool;
+    rv_insn *fpins;              /* F/D instructions the code passes to helpers */
+    size_t nfpins;
     jit_jc_entry jc[1u << JIT_JC_BITS];
     jit_block *page_hash[1u << JIT_PAGE_HASH_BITS];
     uint64_t vpage_bits[JIT_VPAGE_BITS / 64];   /* virtual pages holding blocks (SFENCE.VMA) */
@@ -70,6 +75,8 @@ typedef struct jit_state {
  * NULL (nothing translatable at pc, hooks or breakpoints on it, or the code
  * memory is full: *full is then set). */
 uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full);
+/* translate.c: the guest-physical address of host RAM, or ~0. */
+uint64_t jit_host_to_phys(vm_machine *m, const uint8_t *p);
 /* translate.c: the entry trampoline, at the start of code memory. */
 int jit_emit_trampoline(jit_state *st);
 
@@ -79,6 +86,12 @@ int jit_emit_trampoline(jit_state *st);
  * 2 (done, but the cpu must leave now; pc and budget set). */
 int jit_load_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t *out);
 int jit_store_slow(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t val);
+/* F/D: op_reg = f register | raw encoding << 32. */
+int jit_fp_load(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg);
+int jit_fp_store(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg);
+int jit_fp_op(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
+int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
+int jit_raise(rv_cpu *c, uint64_t cause, uint64_t info, uint64_t pc, uint64_t tval);
 uint64_t jit_h_div(uint64_t a, uint64_t b);
 uint64_t jit_h_divu(uint64_t a, uint64_t b);
 uint64_t jit_h_rem(uint64_t a, uint64_t b);

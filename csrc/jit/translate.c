@@ -41,6 +41,11 @@ typedef struct slow_path {
     bool store;
 } slow_path;
 
+typedef struct raise_site {      /* an F/D op reported an exception (cause in eax) */
+    uint32_t label;
+    uint64_t info, pc, tval;
+} raise_site;
+
 typedef struct exit_site {
     uint64_t target;
     size_t jmp_off;              /* offset of the E9 byte */
@@ -64,6 +69,8 @@ typedef struct tctx {
     int nslow;
     exit_site exits[MAX_EXITS];
     int nexits;
+    raise_site raises[JIT_MAX_INSNS];
+    int nraises;
 } tctx;
 
 /* ---- operands ------------------------------------------------------------- */
@@ -116,6 +123,10 @@ static void reload(tctx *t)
 /* ---- which instructions we compile -------------------------------------- */
 static bool translatable(unsigned op)
 {
+    if (op >= RV_OP_FLW && op <= RV_OP_FMV_D_X)
+        return true;
+    if (op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI)
+        return true;
     if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
         return true;
     if (op == RV_OP_FENCE)
@@ -124,13 +135,17 @@ static bool translatable(unsigned op)
         return true;
     return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
 }
-static bool is_jump(unsigned op) { return op >= RV_OP_JAL && op <= RV_OP_BGEU; }
+static bool is_csr(unsigned op) { return op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI; }
+/* Instructions that end a block (CSRs: a write may change what follows). */
+static bool is_jump(unsigned op) { return (op >= RV_OP_JAL && op <= RV_OP_BGEU) || is_csr(op); }
 
 /* Register use counts decide which guest registers live in host registers. */
 static void choose_cache(tctx *t, const rv_insn *ins, unsigned n)
 {
     unsigned uses[32] = { 0 };
     for (unsigned i = 0; i < n; i++) {
+        if ((ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) || is_csr(ins[i].op))
+            continue;           /* synced around their helper calls anyway */
         uses[ins[i].rs1 & 31]++;
         uses[ins[i].rs2 & 31]++;
         uses[ins[i].rd & 31] += 2;
@@ -151,7 +166,8 @@ static void choose_cache(tctx *t, const rv_insn *ins, unsigned n)
         uses[best] = 0;
     }
     for (unsigned i = 0; i < n; i++)
-        if (ins[i].rd && t->host[ins[i].rd] >= 0)
+        if (ins[i].rd && t->host[ins[i].rd] >= 0 && !(ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) &&
+            !is_csr(ins[i].op))
             t->written |= 1u << ins[i].rd;
 }
 
@@ -285,6 +301,102 @@ static void emit_slow(tctx *t, const slow_path *sp)
         e2(t, JX_MOV, M(JX_RBX, OFF_X(in->rd), 8), R(JX_RDX, 8));
     }
     e1(t, JX_JMP, L(t->leave0));
+}
+
+/* ---- F and D: C helpers, with the cached registers synced around ------- */
+static uint64_t info_of(const rv_insn *in, unsigned size, unsigned idx)
+{
+    return size | (uint64_t)in->len << 8 | (uint64_t)idx << 16;
+}
+
+/* Calls fn(c, rsi, rdx = info, rcx = pc, r8) with rsi set by the caller;
+ * leaves the block if it returns nonzero. */
+static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_t r8)
+{
+    writeback(t);
+    e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+    e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)info));
+    e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)pc));
+    e2(t, JX_MOV, R(JX_R8, 8), I((int64_t)r8));
+    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)t->pc));
+    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));   /* as under the interpreter */
+    call_abs(t, fn);
+    e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
+    e1(t, JX_JNE, L(t->leave0));
+    reload(t);
+}
+
+static bool fp_reads_x(unsigned op)
+{
+    switch (op) {
+    case RV_OP_FCVT_S_W: case RV_OP_FCVT_S_WU: case RV_OP_FCVT_S_L: case RV_OP_FCVT_S_LU:
+    case RV_OP_FMV_W_X: case RV_OP_FCVT_D_W: case RV_OP_FCVT_D_WU: case RV_OP_FCVT_D_L:
+    case RV_OP_FCVT_D_LU: case RV_OP_FMV_D_X:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool fp_writes_x(unsigned op)
+{
+    switch (op) {
+    case RV_OP_FCVT_W_S: case RV_OP_FCVT_WU_S: case RV_OP_FCVT_L_S: case RV_OP_FCVT_LU_S:
+    case RV_OP_FMV_X_W: case RV_OP_FEQ_S: case RV_OP_FLT_S: case RV_OP_FLE_S: case RV_OP_FCLASS_S:
+    case RV_OP_FEQ_D: case RV_OP_FLT_D: case RV_OP_FLE_D: case RV_OP_FCLASS_D:
+    case RV_OP_FCVT_W_D: case RV_OP_FCVT_WU_D: case RV_OP_FCVT_L_D: case RV_OP_FCVT_LU_D:
+    case RV_OP_FMV_X_D:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_state *st)
+{
+    unsigned op = in->op;
+    if (op == RV_OP_FLW || op == RV_OP_FLD || op == RV_OP_FSW || op == RV_OP_FSD) {
+        bool store = op == RV_OP_FSW || op == RV_OP_FSD;
+        unsigned size = op == RV_OP_FLW || op == RV_OP_FSW ? 4 : 8;
+        load(t, JX_RSI, in->rs1);
+        if (in->imm)
+            e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
+        uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
+        fp_call(t, store ? (const void *)jit_fp_store : (const void *)jit_fp_load, info_of(in, size, idx), pc, r);
+        return true;
+    }
+    if (st->nfpins == JIT_MAX_FPINS)
+        return false;
+    rv_insn *copy = &st->fpins[st->nfpins++];
+    *copy = *in;
+    if (is_csr(op)) {
+        e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
+        fp_call(t, (const void *)jit_csr, info_of(in, 0, idx), pc, 0);
+        /* Never chained: a CSR write may switch the address space (satp),
+         * and blocks belong to one. */
+        charge(t);
+        writeback(t);
+        e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
+        e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+        e1(t, JX_JMP, L(t->leave0));
+        return true;
+    }
+    /* F/D compute: rv_fp_exec straight; the x registers are synced only for
+     * the ops that read or write them, and an exception is raised out of
+     * line (after a write-back, so trap hooks see exact registers). */
+    bool reads_x = fp_reads_x(op), writes_x = fp_writes_x(op);
+    if (reads_x)
+        writeback(t);
+    e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+    e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
+    call_abs(t, (const void *)rv_fp_exec);
+    raise_site *r = &t->raises[t->nraises++];
+    *r = (raise_site){ .label = jx_new_label(t->a), .info = info_of(in, 0, idx), .pc = pc, .tval = in->raw };
+    e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
+    e1(t, JX_JNE, L(r->label));
+    if (writes_x && in->rd && t->host[in->rd] >= 0)
+        e2(t, JX_MOV, R(t->host[in->rd], 8), M(JX_RBX, OFF_X(in->rd), 8));
+    return true;
 }
 
 /* ---- arithmetic ------------------------------------------------------------- */
@@ -542,7 +654,7 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
 /* ---- the block -------------------------------------------------------------- */
 
 /* The guest-physical address of host RAM (the page a block came from). */
-static uint64_t host_to_phys(vm_machine *m, const uint8_t *p)
+uint64_t jit_host_to_phys(vm_machine *m, const uint8_t *p)
 {
     for (size_t i = 0; i < m->nregions; i++) {
         vm_region *r = &m->regions[i];
@@ -560,7 +672,7 @@ static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64
     uint8_t *page = vm_mem_fetch_page(vc, pc, &err);
     if (!page)
         return 0;
-    *ppage = host_to_phys(vc->machine, page);
+    *ppage = jit_host_to_phys(vc->machine, page);
     uint64_t a = pc;
     unsigned n = 0;
     while (n < JIT_MAX_INSNS) {
@@ -644,7 +756,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
         return NULL;
     t.a = st->as;
-    t.nslow = t.nexits = 0;
+    t.nslow = t.nexits = t.nraises = 0;
     t.ninsns = n;
     if (jx_begin(t.a))
         return NULL;
@@ -654,8 +766,9 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     t.leave = jx_new_label(t.a);
     t.leave0 = jx_new_label(t.a);
     t.body = jx_new_label(t.a);
-    static const uint8_t jmp0[5] = { 0xe9, 0, 0, 0, 0 };    /* the kill switch */
-    jx_embed(t.a, jmp0, 5);
+    /* The kill switch: a 5-byte nop, overwritten by a jmp to bail. */
+    static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+    jx_embed(t.a, nop5, 5);
     e2(&t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
     e1(&t, JX_JB, L(t.bail));
     e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
@@ -664,7 +777,14 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     jx_bind(t.a, t.body);
     uint64_t a = pc;
     for (unsigned i = 0; i < n; i++) {
-        emit_insn(&t, &ins[i], a, i, st);
+        if ((ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) || is_csr(ins[i].op)) {
+            if (!fp_insn(&t, &ins[i], a, i, st)) {
+                *full = true;       /* no room for F/D instructions: flush */
+                return NULL;
+            }
+        } else {
+            emit_insn(&t, &ins[i], a, i, st);
+        }
         a += ins[i].len;
     }
     if (!is_jump(ins[n - 1].op))
@@ -679,6 +799,18 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     emit_epilogue(&t);
     for (int i = 0; i < t.nslow; i++)
         emit_slow(&t, &t.slow[i]);
+    for (int i = 0; i < t.nraises; i++) {
+        raise_site *r = &t.raises[i];
+        jx_bind(t.a, r->label);
+        writeback(&t);
+        e2(&t, JX_MOV, R(JX_RSI, 4), R(JX_RAX, 4));
+        e2(&t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+        e2(&t, JX_MOV, R(JX_RDX, 8), I((int64_t)r->info));
+        e2(&t, JX_MOV, R(JX_RCX, 8), I((int64_t)r->pc));
+        e2(&t, JX_MOV, R(JX_R8, 8), I((int64_t)r->tval));
+        call_abs(&t, (const void *)jit_raise);
+        e1(&t, JX_JMP, L(t.leave0));
+    }
     for (int i = 0; i < t.nexits; i++) {
         jx_bind(t.a, t.exits[i].stub);
         e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)t.exits[i].target));
