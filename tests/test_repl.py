@@ -256,11 +256,12 @@ def test_info_tlb_lists_the_pages_just_used(machine):
     assert any("w" in p for p in entries.values())   # libc start-up wrote memory
 
 
-def test_random_commands_never_crash(machine, prog, tmp_path):
+def test_random_commands_never_crash(machine, prog, tmp_path, monkeypatch):
     """Every command with random arguments (numbers, symbols, garbage,
     huge and negative values, byte strings): a result or a Tcl error,
     never a crash; the interpreter and the machine stay usable."""
     import random
+    monkeypatch.chdir(tmp_path)      # `trace on r`, `snapshot save bogus`... write files
     rng = random.Random(99)
     names = ["load elf", "load symbols", "reg", "mem read", "mem write", "x", "dis", "break", "watch",
              "delete", "step", "next", "finish", "cont", "until", "run", "exitcode", "info regions",

@@ -93,6 +93,7 @@ static int reg_set(vm_cpu *c, int regno, uint64_t v)
         if (v != RV_PRIV_U && v != RV_PRIV_S && v != RV_PRIV_M)
             return -1;
         rv_cpu_of(c)->priv = (int)v;
+        rv_tlb_sync(rv_cpu_of(c));
         return 0;
     }
     return vm_cpu_reg_write(c, regno, v);

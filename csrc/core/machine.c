@@ -89,8 +89,10 @@ void vm_machine_free(vm_machine *m)
     free(m->regions);
     free(m->bps);
     free(m->wps);
-    for (int i = 0; i < m->ncpus; i++)
+    for (int i = 0; i < m->ncpus; i++) {
+        vm_tlb_free_banks(m->cpus[i]);
         free(m->cpus[i]);
+    }
     free(m);
 }
 

@@ -120,6 +120,12 @@ struct vm_cpu {
     uint64_t watch_addr;
     int watch_access;
     vm_tlb_entry tlb[VM_TLB_SIZE];
+    /* The live TLB above belongs to one translation context (tlb.c); the
+     * TLBs of a few other recent contexts wait in tlb_banks (NULL until the
+     * first switch), so that a trap and its return, or a switch back to a
+     * recent address space, find their entries again. */
+    uint64_t tlb_ctx_space, tlb_ctx_mode;
+    struct vm_tlb_bank *tlb_banks;
 };
 
 #define VM_MAX_CPUS 64
@@ -176,6 +182,15 @@ vm_region *vm_region_find(vm_machine *m, uint64_t addr);
 void vm_tlb_flush_all(vm_machine *m);
 void vm_tlb_flush_cpu(vm_cpu *c);
 void vm_tlb_flush_page(vm_machine *m, uint64_t vaddr);
+/* Make (space, mode) the live translation context of c: the ISA's address
+ * space id (RISC-V: satp, which holds the ASID) and everything else that
+ * decides translations and permissions (RISC-V: privilege, SUM, MXR, MPRV,
+ * MPP).  Cheap when nothing changed. */
+void vm_tlb_switch(vm_cpu *c, uint64_t space, uint64_t mode);
+/* A page became code: no TLB entry of any context may keep a fast write
+ * path to the host page (whatever virtual address maps it). */
+void vm_tlb_drop_host_writes(vm_machine *m, uintptr_t host_page);
+void vm_tlb_free_banks(vm_cpu *c);
 /* Engines: code at [begin,end) changed; drop translations and tell cpus. */
 void vm_code_invalidate(vm_machine *m, uint64_t begin, uint64_t end);
 

@@ -332,26 +332,6 @@ int vm_mem_write(vm_machine *m, uint64_t addr, const void *buf, size_t len)
 
 /* ---- the soft TLB ------------------------------------------------------------ */
 
-void vm_tlb_flush_cpu(vm_cpu *c)
-{
-    for (unsigned i = 0; i < VM_TLB_SIZE; i++)
-        c->tlb[i] = (vm_tlb_entry){ VM_TLB_INVALID, VM_TLB_INVALID, VM_TLB_INVALID, 0 };
-}
-
-void vm_tlb_flush_all(vm_machine *m)
-{
-    for (int i = 0; i < m->ncpus; i++)
-        vm_tlb_flush_cpu(m->cpus[i]);
-}
-
-void vm_tlb_flush_page(vm_machine *m, uint64_t vaddr)
-{
-    for (int i = 0; i < m->ncpus; i++) {
-        vm_tlb_entry *e = vm_tlb_entry_for(m->cpus[i]->tlb, vaddr);
-        *e = (vm_tlb_entry){ VM_TLB_INVALID, VM_TLB_INVALID, VM_TLB_INVALID, 0 };
-    }
-}
-
 int vm_mmio_access(vm_machine *m, uint64_t addr, unsigned size, bool write, uint64_t *value)
 {
     if (size != 1 && size != 2 && size != 4 && size != 8)
@@ -631,12 +611,9 @@ uint8_t *vm_mem_fetch_page(vm_cpu *c, uint64_t pc, int *errp)
     uint64_t pg = (pa - r->base) >> VM_PAGE_SHIFT;
     if (!r->code_pages[pg]) {
         r->code_pages[pg] = 1;
-        /* Writes to this page must now take the slow path. */
-        for (int i = 0; i < c->machine->ncpus; i++) {
-            vm_tlb_entry *e = vm_tlb_entry_for(c->machine->cpus[i]->tlb, pc);
-            if (e->tag_w == (pc & VM_PAGE_MASK))
-                e->tag_w = VM_TLB_INVALID;
-        }
+        /* Writes to this page must now take the slow path, through any
+         * virtual address that maps it, in any translation context. */
+        vm_tlb_drop_host_writes(c->machine, (uintptr_t)r->host + (pg << VM_PAGE_SHIFT));
     }
     *errp = 0;
     return r->host + (pg << VM_PAGE_SHIFT);

@@ -290,6 +290,7 @@ static void jit_exec(vm_cpu *vc)
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     jit_state *st = m->engine_state;
+    rv_tlb_sync(c);                   /* state changed between runs (debugger, restore) */
     if (unlikely(st->pool && st->pid != getpid()))
         after_fork(st);
     if (m->system_mode) {

@@ -240,6 +240,56 @@ static void test_sfence(void)
     csr_write(satp, 0);
 }
 
+/* ---- two address spaces under two ASIDs, switched without fences ----------
+ * Each switch of satp must show the new space's mapping of the same VA (a
+ * TLB that keeps the entries of recent contexts must key them by ASID), and
+ * a fence for one ASID must reach that space's saved entries too. */
+static uint64_t root2[512] __attribute__((aligned(4096)));
+static uint64_t l1_2[512] __attribute__((aligned(4096)));
+static uint64_t l0_2[512] __attribute__((aligned(4096)));
+static volatile uint64_t s_sum_a, s_sum_b, s_after_fence, s_back;
+#define SATP_A ((8ull << 60) | (1ull << 44) | ((uint64_t)root >> 12))
+#define SATP_B ((8ull << 60) | (2ull << 44) | ((uint64_t)root2 >> 12))
+
+static void s_two_spaces(void)
+{
+    volatile uint64_t *va = (volatile uint64_t *)VA_TEST;
+    uint64_t sum_a = 0, sum_b = 0;
+    for (int i = 0; i < 8; i++) {
+        csr_write(satp, SATP_A);
+        sum_a += va[i];
+        csr_write(satp, SATP_B);
+        sum_b += va[i];
+    }
+    s_sum_a = sum_a;
+    s_sum_b = sum_b;
+    l0_2[0] = pte(page_ro, PTE_V | PTE_R | PTE_A);
+    __asm__ volatile("sfence.vma zero, %0" :: "r"(2ull) : "memory");
+    s_after_fence = va[0];
+    csr_write(satp, SATP_A);
+    s_back = va[0];
+    lower_exit();
+}
+
+static void test_two_spaces(void)
+{
+    for (int i = 0; i < 8; i++) page_a[i] = 0xa000 + i, page_b[i] = 0xb000 + i;
+    l0[0] = pte(page_a, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+    root2[0] = root[0];
+    root2[2] = root[2];
+    root2[3] = pte(l1_2, PTE_V);
+    l1_2[0] = pte(l0_2, PTE_V);
+    l0_2[0] = pte(page_b, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    csr_write(satp, SATP_A);
+    run_lower(1, s_two_spaces);
+    report("asid.sum_space_a", s_sum_a, 8 * 0xa000 + 28);
+    report("asid.sum_space_b", s_sum_b, 8 * 0xb000 + 28);
+    report("asid.after_fence_b", s_after_fence, 0xc000);
+    report("asid.back_to_a", s_back, 0xa000);
+    csr_write(satp, 0);
+}
+
 /* ---- PMP ------------------------------------------------------------------- */
 static uint32_t pmp_buf[2048] __attribute__((aligned(8192)));
 static uint32_t pmp_code[1024] __attribute__((aligned(4096)));
@@ -602,6 +652,7 @@ int main(void)
 
     test_virtio_rng();
     test_sfence();
+    test_two_spaces();
     test_pmp();
     test_pmp_lock();                                 /* last: a locked entry stays */
 

@@ -183,7 +183,7 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
     case 0xB00: case 0xB02: c->common.icount = v - (c->common.budget_start - c->common.budget); break;
     case 0x100:
         c->mstatus = (c->mstatus & ~(SSTATUS_MASK & MSTATUS_WMASK)) | (v & SSTATUS_MASK & MSTATUS_WMASK);
-        vm_tlb_flush_cpu(&c->common);       /* SUM, MXR change permissions */
+        rv_tlb_sync(c);                     /* SUM, MXR change permissions */
         break;
     case 0x104: c->mie = (c->mie & ~c->mideleg) | (v & c->mideleg); break;
     case 0x105: c->stvec = v & ~2ull; break;
@@ -216,7 +216,7 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
              * re-enters with another satp, so make it re-enter. */
             atomic_store(&c->common.exit_request, 1);
         }
-        vm_tlb_flush_cpu(&c->common);
+        rv_tlb_sync(c);                     /* the ASID and root are part of the context */
         break;
     }
     case 0x300: {
@@ -224,7 +224,7 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
         if (((ms >> 11) & 3) == 2)          /* MPP = 2 is reserved: keep the old value */
             ms = (ms & ~(3ull << 11)) | (c->mstatus & (3ull << 11));
         c->mstatus = ms;
-        vm_tlb_flush_cpu(&c->common);       /* MPRV, SUM, MXR change translations */
+        rv_tlb_sync(c);                     /* MPRV, SUM, MXR change translations */
         break;
     }
     case 0x301: break;                       /* misa is read-only here (WARL) */
@@ -241,6 +241,7 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
     case 0x3A0: case 0x3A2:
         pmpcfg_write(c, csr == 0x3A0 ? 0 : 8, v);
         vm_tlb_flush_cpu(&c->common);
+        rv_tlb_sync(c);
         atomic_store(&c->common.exit_request, 1);   /* re-check execute permission */
         break;
     case 0x3B0: case 0x3B1: case 0x3B2: case 0x3B3: case 0x3B4: case 0x3B5: case 0x3B6: case 0x3B7:
@@ -248,6 +249,7 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t v)
         if (!pmpaddr_locked(c, csr - 0x3B0))
             c->pmpaddr[csr - 0x3B0] = v & ((1ull << 54) - 1);
         vm_tlb_flush_cpu(&c->common);       /* cached pages carry PMP decisions */
+        rv_tlb_sync(c);
         atomic_store(&c->common.exit_request, 1);   /* re-check execute permission */
         break;
     case 0x340: c->mscratch = v; break;

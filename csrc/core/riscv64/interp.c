@@ -123,6 +123,7 @@ static bool system_enter(rv_interp *st, rv_cpu *c, bool fresh)
 static void system_sfence(rv_interp *st, rv_cpu *c, bool all, uint64_t va)
 {
     vm_tlb_flush_cpu(&c->common);   /* also drops every piece of a superpage */
+    rv_tlb_sync(c);                   /* the emptied live TLB is the current context's */
     st->sfences++;                    /* tells the JIT to drop its blocks */
     st->sfence_all = all;
     st->sfence_va = va;
@@ -894,6 +895,7 @@ op_BSETI: RD = RS1 | (1ull << (IMM & 63)); NEXT;
 
 static void interp_exec(vm_cpu *vc)
 {
+    rv_tlb_sync(rv_cpu_of(vc));       /* state changed between runs (debugger, restore) */
     interp_run(vc, vc->machine->engine_state, false, NULL);
 }
 

@@ -94,6 +94,7 @@ static int rv_reg_write(vm_cpu *vc, int reg, uint64_t v)
         c->priv = RV_PRIV_M;
         int err = rv_csr_write(c, (unsigned)(reg - REG_CSR0), v);
         c->priv = saved;
+        rv_tlb_sync(c);                   /* the write ran as M: back to the real context */
         return err ? VM_EINVAL : 0;
     } else
         return VM_EINVAL;
@@ -123,6 +124,7 @@ static void rv_cpu_reset(vm_cpu *vc)
     /* UXL = SXL = 2 (64-bit); the FPU starts usable (FS = Initial) so that a
      * bare machine can run FP code without firmware setting it up. */
     c->mstatus = (2ull << 32) | (2ull << 34) | (1ull << RV_MSTATUS_FS_SHIFT);
+    vm_tlb_flush_cpu(vc);
 }
 
 static int rv_disasm_bytes(uint64_t pc, const uint8_t *bytes, size_t avail, char *buf, size_t buflen)
@@ -144,7 +146,7 @@ static uint64_t abi_arg(vm_cpu *c, int i) { return rv_cpu_of(c)->x[10 + i]; }
 static void abi_set_ret(vm_cpu *c, uint64_t v) { rv_cpu_of(c)->x[10] = v; }
 static void abi_set_sp(vm_cpu *c, uint64_t v) { rv_cpu_of(c)->x[2] = v; }
 static void abi_set_tp(vm_cpu *c, uint64_t v) { rv_cpu_of(c)->x[4] = v; }
-static void abi_enter_user(vm_cpu *c) { rv_cpu_of(c)->priv = RV_PRIV_U; }
+static void abi_enter_user(vm_cpu *c) { rv_cpu_of(c)->priv = RV_PRIV_U; rv_tlb_sync(rv_cpu_of(c)); }
 
 static const struct vm_linux_abi rv_linux_abi = {
     .elf_machine = 243, /* EM_RISCV */

@@ -106,3 +106,13 @@ int rv_mmu_translate(vm_cpu *vc, uint64_t va, int access, uint64_t *pa)
     }
     return VM_EPAGE;                                /* no leaf at level 0 */
 }
+
+/* The bits of mstatus that change what a translation allows: SUM and MXR,
+ * and MPRV with MPP (an M-mode access made as another mode). */
+void rv_tlb_sync(rv_cpu *c)
+{
+    uint64_t ms = c->mstatus, mode = (uint64_t)c->priv | (ms & ((1ull << 18) | (1ull << 19)));
+    if (ms & (1ull << 17))
+        mode |= ms & ((1ull << 17) | (3ull << 11));
+    vm_tlb_switch(&c->common, c->satp, mode);
+}

@@ -209,4 +209,8 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t val);
 const char *rv_csr_name(unsigned csr);          /* NULL if unknown */
 int rv_csr_lookup(const char *name);            /* -1 if unknown */
 
+/* Make the hart's current satp/privilege/status its live TLB context
+ * (tlb.c); call after changing any of them. */
+void rv_tlb_sync(rv_cpu *c);
+
 #endif

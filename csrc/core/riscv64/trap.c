@@ -45,7 +45,7 @@ static void enter_guest_trap(rv_cpu *c, uint64_t cause, uint64_t tval, bool irq)
         c->pc = (c->mtvec & ~3ull) + ((irq && (c->mtvec & 1)) ? 4 * cause : 0);
     }
     c->reservation = ~0ull;
-    vm_tlb_flush_cpu(&c->common);   /* privilege changed: translations differ */
+    rv_tlb_sync(c);                 /* privilege changed: another TLB context */
 }
 
 void rv_take_interrupt(rv_cpu *c, unsigned irq)
@@ -119,7 +119,7 @@ int rv_xret(rv_cpu *c, bool machine)
         c->priv = spp;
         c->pc = c->sepc;
     }
-    vm_tlb_flush_cpu(&c->common);
+    rv_tlb_sync(c);
     rv_irq_update(c);               /* xIE restored: a pending interrupt may be takeable */
     return 0;
 }
