@@ -664,7 +664,7 @@ static int register_sections(vm_board *b, char *err, size_t errlen)
              vm_snapshot_section_register(m, "syscon", &syscon_ops, b->syscon) ||
              vm_snapshot_section_register(m, "rtc", &rtc_ops, b->rtc);
     for (int i = 0; !rc && i < b->nvirtio; i++) {
-        char name[16];
+        char name[24];                      /* "virtio" and any int */
         snprintf(name, sizeof name, "virtio%d", i);
         rc = vm_snapshot_section_register(m, name, &virtio_ops, b->virtio[i]);
     }
