@@ -307,6 +307,17 @@ static void jit_exec(vm_cpu *vc)
         if (st->warmup || vc->budget == 0 || c->wfi)
             return;
     }
+    if (vm_trace_active(m)) {
+        /* Traces and coverage record in the interpreter: let it run (and
+         * chain) the whole slice rather than one block at a time.  A fence
+         * it executes makes the compiled blocks stale, as in the loop. */
+        bool all;
+        uint64_t va, sf = rv_interp_sfences(st->interp, &all, &va);
+        rv_interp_run_for(vc, st->interp, vc->budget);
+        if (rv_interp_sfences(st->interp, &all, &va) != sf)
+            stale_all(st);
+        return;
+    }
     if (!code_ready(st)) {
         rv_interp_run_for(vc, st->interp, vc->budget);
         return;
