@@ -388,6 +388,29 @@ def test_board_console_record_and_replay(echo_fw, tmp_path):
     assert c.console.read(0.5) != recorded
 
 
+# Prints t3 as 16 hex digits and a newline on the UART (s0), then powers
+# off through the test finisher and parks.
+PRINT_T3_AND_POWER_OFF = """    li   t4, 60
+2:  srl  t5, t3, t4
+    andi t5, t5, 15
+    addi t5, t5, 48
+    li   t6, 58
+    blt  t5, t6, 3f
+    addi t5, t5, 39
+3:  sb   t5, 0(s0)
+    addi t4, t4, -4
+    bgez t4, 2b
+    li   t5, 10
+    sb   t5, 0(s0)
+    li   t5, 0x5555
+    li   t6, 0x100000
+    sw   t5, 0(t6)
+park:
+    wfi
+    j    park
+"""
+
+
 # Arms the goldfish RTC alarm 1 s ahead, sleeps in WFI until its interrupt
 # (PLIC source 11, M context of hart 0; mstatus.MIE stays clear, so WFI just
 # wakes), then prints the RTC time that passed, in hex, and powers off.
@@ -426,25 +449,7 @@ RTC_SLEEP_FW = """
     or   s3, t0, t1
     sub  t3, s3, s2
     li   s0, 0x10000000
-    li   t4, 60
-2:  srl  t5, t3, t4
-    andi t5, t5, 15
-    addi t5, t5, 48
-    li   t6, 58
-    blt  t5, t6, 3f
-    addi t5, t5, 39
-3:  sb   t5, 0(s0)
-    addi t4, t4, -4
-    bgez t4, 2b
-    li   t5, 10
-    sb   t5, 0(s0)
-    li   t5, 0x5555
-    li   t6, 0x100000
-    sw   t5, 0(t6)
-park:
-    wfi
-    j    park
-"""
+""" + PRINT_T3_AND_POWER_OFF
 
 
 def test_board_idle_skips_to_the_rtc_alarm(tmp_path):
@@ -500,25 +505,7 @@ spin:
 handler:
     li   s0, 0x10000000
     mv   t3, a0
-    li   t4, 60
-2:  srl  t5, t3, t4
-    andi t5, t5, 15
-    addi t5, t5, 48
-    li   t6, 58
-    blt  t5, t6, 3f
-    addi t5, t5, 39
-3:  sb   t5, 0(s0)
-    addi t4, t4, -4
-    bgez t4, 2b
-    li   t5, 10
-    sb   t5, 0(s0)
-    li   t5, 0x5555
-    li   t6, 0x100000
-    sw   t5, 0(t6)
-park:
-    wfi
-    j    park
-"""
+""" + PRINT_T3_AND_POWER_OFF
 
 
 def test_timer_interrupts_do_not_depend_on_how_runs_are_split(tmp_path):
