@@ -356,3 +356,56 @@ def test_busybox_under_jit(busybox, qemu_run, vmpy_run, engine, cmd):
     got = vmpy_run(busybox, cmd, stdin=data, engine=engine)
     assert want[0] == 0
     assert got[:2] == want[:2]
+
+
+SMC_LOOP = """
+        li s0, 1
+        li s1, 0
+        la s2, target
+    outer:
+        slli t0, s0, 20          # imm field of addi
+        li t1, 0x00050513        # addi a0, a0, 0
+        or t1, t1, t0
+        sw t1, 0(s2)
+        fence.i
+        li a0, 0
+        jal ra, target
+        add s1, s1, a0
+        addi s0, s0, 1
+        li t2, 2001
+        bne s0, t2, outer
+        ebreak
+    target:
+        addi a0, a0, 0
+        ret
+"""
+
+
+def test_auto_stops_recompiling_code_that_keeps_changing(tmp_path):
+    """A loop that rewrites its own page 2000 times: with a fixed threshold of
+    8, auto would compile the page's blocks about 500 times; the adaptive
+    threshold (doubling after each invalidation) keeps it to a few dozen.
+    The result is worked out by hand: 1 + 2 + ... + 2000."""
+    import subprocess
+    import sys
+    code = rvasm.asm(".option norvc\n" + SMC_LOOP)
+    (tmp_path / "smc.bin").write_bytes(code)
+    script = (
+        "import sys, vmpy\n"
+        "m = vmpy.Machine('riscv64', engine='auto')\n"
+        f"m.map({BASE}, 0x1000, 'rwx')\n"
+        f"m.write({BASE}, open(sys.argv[1], 'rb').read())\n"
+        f"m.cpus[0].pc = {BASE}\n"
+        "assert m.run() == 'trap'\n"
+        "print(m.cpus[0]['s1'])\n"
+        "del m\n")
+    env = dict(__import__("os").environ, VMPY_JIT_STATS="1", VMPY_JIT_WARMUP="0",
+               VMPY_JIT_THRESHOLD="8")
+    p = subprocess.run([sys.executable, "-c", script, str(tmp_path / "smc.bin")],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert int(p.stdout) == 2000 * 2001 // 2
+    import re
+    compiled = re.search(r"jit: (\d+) blocks compiled", p.stderr)
+    assert compiled, p.stderr
+    assert 2 <= int(compiled.group(1)) <= 60, p.stderr

@@ -45,6 +45,24 @@ static void jit_flush(jit_state *st)
     st->nflushes++;
 }
 
+/* "auto" adapts how hot a block must be before it is compiled: a block whose
+ * code keeps being rewritten (self-modifying code, a JIT in the guest) needs
+ * twice as many executions after each invalidation, so a page that is
+ * written all the time ends up interpreted instead of recompiled without
+ * end; and a full code memory doubles the threshold for every block, so
+ * under pressure only the hotter code is compiled again. */
+static uint64_t tier_threshold(const jit_state *st, const jit_block *b)
+{
+    return (uint64_t)st->threshold << b->kills;
+}
+
+static void code_memory_full(jit_state *st)
+{
+    jit_flush(st);
+    if (st->tiered && st->threshold < 1024)
+        st->threshold *= 2;
+}
+
 /* The big tables come straight from mmap: zero pages that cost nothing
  * until touched and go back to the system on destroy (through malloc, large
  * blocks raise its mmap threshold and then stay in the heap). */
@@ -156,6 +174,8 @@ static void kill(jit_state *st, jit_block *b)
     b->tried = false;
     b->hits = 0;
     b->stale = false;
+    if (b->kills < 16)
+        b->kills++;
 }
 
 static const uint8_t entry_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
@@ -227,7 +247,7 @@ static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp)
         if (b->pc == pc && b->satp == satp)
             return b;
     if (st->npool == JIT_MAX_BLOCKS)
-        jit_flush(st);
+        code_memory_full(st);
     jit_block *b = &st->pool[st->npool++];
     *b = (jit_block){ .pc = pc, .satp = satp, .next = st->hash[hash_pc(pc)] };
     st->hash[hash_pc(pc)] = b;
@@ -241,7 +261,7 @@ static void compile(jit_state *st, rv_cpu *c, jit_block *b)
     b->tried = true;
     b->code = jit_translate(st, c, b, &full);
     if (!b->code && full) {
-        jit_flush(st);
+        code_memory_full(st);
         b = find(st, c->pc, c->satp);
         b->tried = true;
         b->code = jit_translate(st, c, b, &full);
@@ -337,7 +357,7 @@ static void jit_exec(vm_cpu *vc)
         jit_block *b = find(st, pc, c->satp);
         if (unlikely(b->stale) && b->code)
             b = revalidate(st, c, b);
-        if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= st->threshold)) {
+        if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= tier_threshold(st, b))) {
             compile(st, c, b);
             b = find(st, pc, c->satp);   /* a full code memory was flushed */
         }

@@ -32,6 +32,7 @@ typedef struct jit_block {
     bool tried;                  /* translation attempted (and refused if !code) */
     bool in_page_list;
     bool stale;                  /* SFENCE.VMA since: check the mapping before running it */
+    uint8_t kills;               /* times its code was invalidated by stores (SMC) */
     uint32_t bail_off;           /* offset of the bail path in code (for killing) */
     uint64_t ppage;              /* physical page the code came from */
     struct jit_block *next;
@@ -48,7 +49,8 @@ typedef struct jit_jc_entry {
 
 typedef struct jit_state {
     bool tiered;                 /* engine "auto" */
-    unsigned threshold;
+    unsigned threshold;          /* "auto": executions before a block is compiled; doubles
+                                    each time a full code memory is flushed */
     uint64_t warmup;             /* "auto": instructions left to interpret before tiering */
     vm_codemem cm;
     size_t used, base_used;      /* bytes of cm used; the trampoline stays */
