@@ -18,6 +18,31 @@ ENGINES = ["jit", "auto"]
 BASE = 0x10000
 
 
+# A loop that rewrites the immediate of an addi in its own page (a store into
+# the page it runs from), then calls it: s1 = 1 + 2 + ... + (end - 1).
+SMC_LOOP = """
+        li s0, 1
+        li s1, 0
+        la s2, target
+    outer:
+        slli t0, s0, 20          # imm field of addi
+        li t1, 0x00050513        # addi a0, a0, 0
+        or t1, t1, t0
+        sw t1, 0(s2)
+        fence.i
+        li a0, 0
+        jal ra, target
+        add s1, s1, a0
+        addi s0, s0, 1
+        li t2, {end}
+        bne s0, t2, outer
+        ebreak
+    target:
+        addi a0, a0, 0
+        ret
+"""
+
+
 def machine(engine):
     try:
         return vmpy.Machine("riscv64", engine=engine)
@@ -165,30 +190,8 @@ def test_write_into_code_is_seen(engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_self_modifying_code_in_guest(engine):
-    # The guest rewrites the immediate of an addi in its own loop body
-    # (a store into the page it runs from) then calls it: 1+2+...+50.
     m = machine(engine)
-    load(m, """
-        li s0, 1
-        li s1, 0
-        la s2, target
-    outer:
-        slli t0, s0, 20          # imm field of addi
-        li t1, 0x00050513        # addi a0, a0, 0
-        or t1, t1, t0
-        sw t1, 0(s2)
-        fence.i
-        li a0, 0
-        jal ra, target
-        add s1, s1, a0
-        addi s0, s0, 1
-        li t2, 51
-        bne s0, t2, outer
-        ebreak
-    target:
-        addi a0, a0, 0
-        ret
-    """)
+    load(m, SMC_LOOP.format(end=51))
     assert m.run() == "trap"
     assert m.cpus[0]["s1"] == 50 * 51 // 2
 
@@ -358,28 +361,6 @@ def test_busybox_under_jit(busybox, qemu_run, vmpy_run, engine, cmd):
     assert got[:2] == want[:2]
 
 
-SMC_LOOP = """
-        li s0, 1
-        li s1, 0
-        la s2, target
-    outer:
-        slli t0, s0, 20          # imm field of addi
-        li t1, 0x00050513        # addi a0, a0, 0
-        or t1, t1, t0
-        sw t1, 0(s2)
-        fence.i
-        li a0, 0
-        jal ra, target
-        add s1, s1, a0
-        addi s0, s0, 1
-        li t2, 2001
-        bne s0, t2, outer
-        ebreak
-    target:
-        addi a0, a0, 0
-        ret
-"""
-
 
 def test_auto_stops_recompiling_code_that_keeps_changing(tmp_path):
     """A loop that rewrites its own page 2000 times: with a fixed threshold of
@@ -388,7 +369,7 @@ def test_auto_stops_recompiling_code_that_keeps_changing(tmp_path):
     The result is worked out by hand: 1 + 2 + ... + 2000."""
     import subprocess
     import sys
-    code = rvasm.asm(".option norvc\n" + SMC_LOOP)
+    code = rvasm.asm(".option norvc\n" + SMC_LOOP.format(end=2001))
     (tmp_path / "smc.bin").write_bytes(code)
     script = (
         "import sys, vmpy\n"
