@@ -17,6 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import vmpy  # noqa: E402
 from vmpy import boards, images  # noqa: E402
 
 MARKER = "VMPY-BENCH-BOOT-MARKER"
@@ -60,18 +61,6 @@ def time_qemu(img, initrd, smp):
     return t
 
 
-def available_engines(wanted):
-    import vmpy
-    ok = []
-    for e in wanted:
-        try:
-            vmpy.Machine("riscv64", engine=e)
-            ok.append(e)
-        except Exception:              # not built in (e.g. no asmjit)
-            pass
-    return ok
-
-
 def run_all(smp=1, runs=1, engines=("interp", "auto")):
     img = images.fetch_debian_riscv64()
     initrd = img.marker_initrd(MARKER)
@@ -80,7 +69,7 @@ def run_all(smp=1, runs=1, engines=("interp", "auto")):
         tq = time_qemu(img, initrd, smp)
         row = {"qemu_s": tq}
         line = f"smp={smp} run {run + 1}: qemu-system-riscv64 " + (f"{tq:.2f} s" if tq else "not installed")
-        for e in available_engines(engines):
+        for e in [e for e in engines if e in vmpy.engines()]:
             tv, n = time_vmpy(img, initrd, smp, e)
             row[e] = {"s": tv, "mips": n / tv / 1e6, "t/qemu": tv / tq if tq else None}
             line += f", vmpy-{e} {tv:.2f} s ({n / tv / 1e6:.0f} MIPS" + \

@@ -21,6 +21,11 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 
+def _vmpy_engines():
+    import vmpy                     # lazily: bench/run.py loads without vmpy
+    return vmpy.engines()
+
+
 def _machine(prog, engine):
     import vmpy
     m = vmpy.Machine("riscv64", engine=engine)
@@ -116,24 +121,12 @@ def run_bench(quick=False, repeat=5, engines=("interp",)):
     return out
 
 
-def _engines_available():
-    import vmpy
-    found = []
-    for e in ("interp", "jit"):
-        try:
-            vmpy.Machine("riscv64", engine=e)
-            found.append(e)
-        except Exception:
-            pass
-    return found
-
-
 try:                                # inside bench/run.py
     from registry import benchmark
 
     @benchmark("trace", "PC trace into numpy vs a Python per-instruction hook (issue 7)")
     def _trace_bench(ctx):
-        return run_bench(ctx.quick, ctx.repeat, _engines_available())
+        return run_bench(ctx.quick, ctx.repeat, _vmpy_engines())
 except ImportError:
     pass
 
@@ -149,7 +142,7 @@ def main():
     import build
     prog = build.build("int", "riscv64")
     out = {}
-    for e in ([a.engine] if a.engine else _engines_available()):
+    for e in ([a.engine] if a.engine else _vmpy_engines()):
         out[e] = measure(prog, a.count, e, a.repeat, min(a.hook_count, a.count))
         if not a.json:
             report(out[e])

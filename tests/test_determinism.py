@@ -22,23 +22,7 @@ import vmpy.snapshot  # noqa: F401
 from testenv import ROOT, tool_env, vmpy_env
 
 CROSS_CC = os.environ.get("VMPY_CROSS_CC", "riscv64-linux-gnu-gcc")
-ENGINE_CANDIDATES = ("interp", "jit")
-
-
-def available_engines():
-    """The engines this build's machine accepts (jit once it has landed)."""
-    found = []
-    for name in ENGINE_CANDIDATES:
-        try:
-            m = vmpy.Machine("riscv64")
-            m.engine = name
-        except (ValueError, vmpy.VmpyError, RuntimeError):
-            continue
-        found.append(name)
-    return found
-
-
-ENGINES = available_engines()
+ENGINES = vmpy.engines()
 
 TIME_RANDOM_C = r"""
 #include <fcntl.h>

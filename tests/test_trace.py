@@ -43,18 +43,7 @@ void _start(void) {
 """
 
 
-def _engines():
-    found = []
-    for e in ("interp", "jit"):
-        try:
-            vmpy.Machine("riscv64", engine=e)
-            found.append(e)
-        except Exception:
-            pass
-    return found
-
-
-ENGINES = _engines()
+ENGINES = vmpy.engines()
 
 
 @pytest.fixture(scope="module")

@@ -195,7 +195,17 @@ def _input_devices(machine):
     return {n: d for n, d in getattr(machine, "peripherals", {}).items() if hasattr(d, "attach_input")}
 
 
-class InputRecorder:
+class _Closing:
+    """with recorder: ... closes it at the end."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InputRecorder(_Closing):
     """Logs every input fed to the machine's input devices (see record_input)."""
 
     def __init__(self, machine, path):
@@ -226,12 +236,6 @@ class InputRecorder:
             dev.attach_input(None)
         self._f.close()
         self._f = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class _Tap:
@@ -284,7 +288,7 @@ def read_input_log(path, isa=None):
     return header, events
 
 
-class InputReplayer:
+class InputReplayer(_Closing):
     """Feeds a recorded log back at the recorded instruction counts (see replay_input)."""
 
     def __init__(self, machine, path):
@@ -345,14 +349,8 @@ class InputReplayer:
         for dev in self.devices.values():
             dev.attach_input(None)
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class BoardInputRecorder:
+class BoardInputRecorder(_Closing):
     """Console input of a board, recorded in C and written out here."""
 
     def __init__(self, board, path):
@@ -387,14 +385,8 @@ class BoardInputRecorder:
         self._f.close()
         self._f = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class BoardInputReplayer:
+class BoardInputReplayer(_Closing):
     def __init__(self, board, path):
         from .boards import _lib
         _header, events = read_input_log(path, "riscv64")
@@ -419,9 +411,3 @@ class BoardInputReplayer:
         if not self.closed:
             self._lib.vmpy_board_input_replay(self._board._h, 0)
             self.closed = True
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

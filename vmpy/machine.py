@@ -194,3 +194,19 @@ class Machine(SnapshotMethods, _core.Machine):
     # -- misc --------------------------------------------------------------
     def __repr__(self) -> str:
         return f"<vmpy.Machine {self.isa} cpus={len(self.cpus)} engine={self.engine}>"
+
+
+ENGINE_NAMES = ("interp", "jit", "auto")
+
+
+def engines(isa: str = "riscv64") -> list:
+    """The execution engines this build of vmpy runs for isa, e.g.
+    ["interp", "jit", "auto"]; the JIT engines need asmjit at build time."""
+    found = []
+    for name in ENGINE_NAMES:
+        try:
+            Machine(isa, engine=name)
+        except (ValueError, _core.VmpyError):
+            continue
+        found.append(name)
+    return found

@@ -967,18 +967,24 @@ size_t vm_board_hvc_write(vm_board *b, const uint8_t *buf, size_t n)
 
 /* ---- console input record/replay ------------------------------------------ */
 
-int vm_board_input_record(vm_board *b, bool on)
+/* Puts a new empty log (or none) in *slot and frees the old one; with
+ * drop_typed, live input not yet fed to the guest is discarded with it. */
+static int swap_log(vm_board *b, vm_input_log **slot, bool on, bool drop_typed)
 {
     vm_input_log *l = on ? vm_input_log_new() : NULL;
     if (on && !l)
         return -1;
     pthread_mutex_lock(&b->lock);
-    vm_input_log *old = b->rec;
-    b->rec = l;
+    vm_input_log *old = *slot;
+    *slot = l;
+    if (on && drop_typed)
+        b->in_len = 0;
     pthread_mutex_unlock(&b->lock);
     vm_input_log_free(old);
     return 0;
 }
+
+int vm_board_input_record(vm_board *b, bool on) { return swap_log(b, &b->rec, on, false); }
 
 long vm_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)
 {
@@ -988,20 +994,8 @@ long vm_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)
     return n;
 }
 
-int vm_board_input_replay(vm_board *b, bool on)
-{
-    vm_input_log *l = on ? vm_input_log_new() : NULL;
-    if (on && !l)
-        return -1;
-    pthread_mutex_lock(&b->lock);
-    vm_input_log *old = b->play;
-    b->play = l;
-    if (on)
-        b->in_len = 0;                  /* live input typed before does not count */
-    pthread_mutex_unlock(&b->lock);
-    vm_input_log_free(old);
-    return 0;
-}
+/* Live input typed before a replay starts does not count. */
+int vm_board_input_replay(vm_board *b, bool on) { return swap_log(b, &b->play, on, true); }
 
 int vm_board_input_replay_add(vm_board *b, uint64_t at, const uint8_t *data, size_t n)
 {
