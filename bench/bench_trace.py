@@ -51,18 +51,26 @@ def measure(prog, count, engine="interp", repeat=3, hook_count=None):
         m = _machine(prog, engine)
         return _timed(lambda: m.run(count=count))[0]
 
+    # Both timings include setting the recorder up (m.trace / m.on_code).
     def traced(*what):
         m = _machine(prog, engine)
-        tr = m.trace(*what, limit=count)
-        secs, _ = _timed(lambda: (m.run(count=count), np.asarray(tr.pc) if "pc" in what else None))
-        return secs, tr
+
+        def go():
+            tr = m.trace(*what, limit=count)
+            m.run(count=count)
+            if "pc" in what:
+                np.asarray(tr.pc)
+            return tr
+        return _timed(go)
 
     def hooked():
         m = _machine(prog, engine)
         pcs = []
-        m.on_code(lambda cpu, addr, size: pcs.append(addr))
-        secs, _ = _timed(lambda: m.run(count=hook_count))
-        return secs, pcs
+
+        def go():
+            m.on_code(lambda cpu, addr, size: pcs.append(addr))
+            m.run(count=hook_count)
+        return _timed(go)[0], pcs
 
     # The first trace of a process gets fresh memory, which the kernel zeroes
     # on first touch (about the cost of running the guest); later traces

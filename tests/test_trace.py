@@ -518,3 +518,50 @@ def test_profile_and_plots(prog):
     offsets = np.concatenate([c.get_offsets() for c in ax.collections])
     assert len(offsets) == len(tr.mem)
     assert offsets[:, 1].min() == data and offsets[:, 1].max() == data + 504
+
+
+# ---- long traces: the prefault helper (platform/prefault.c) --------------------------
+# A count-down loop whose pcs are known in closed form: `addi a0,a0,-1` at
+# LOOP, `bnez a0` at LOOP+4, then `ebreak`.  Long enough to cross many
+# prefault windows (2^20 entries each), with the helper on and off.
+LOOP = 0x10000
+LOOP_CODE = struct.pack("<3I", 0xFFF50513, 0xFE051EE3, 0x00100073)
+
+
+def loop_machine(n, engine):
+    m = vmpy.Machine("riscv64", engine=engine)
+    m.map(LOOP, 0x1000, "rx")
+    m.write(LOOP, LOOP_CODE)
+    m.cpus[0].pc = LOOP
+    m.cpus[0]["a0"] = n
+    return m
+
+
+@pytest.mark.parametrize("prefault", ["1", "0"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_long_trace_exact_across_prefault_windows(engine, prefault, monkeypatch):
+    monkeypatch.setenv("VMPY_TRACE_PREFAULT", prefault)
+    n = 1_600_000                                    # 3.2M instructions + ebreak
+    m = loop_machine(n, engine)
+    tr = m.trace("pc", "insn", limit=4_000_000)     # 48 MB of streams
+    assert m.run() == "trap"
+    want = np.empty(2 * n + 1, dtype=np.uint64)
+    want[0::2] = LOOP
+    want[1::2] = LOOP + 4
+    want[-1] = LOOP + 8
+    assert len(tr) == 2 * n + 1
+    assert np.array_equal(tr.pc, want)
+    assert np.array_equal(tr.insn[:2], [0xFFF50513, 0xFE051EE3]) and tr.insn[-1] == 0x00100073
+
+
+@pytest.mark.parametrize("prefault", ["1", "0"])
+def test_long_ring_trace_wraps_exactly(prefault, monkeypatch):
+    monkeypatch.setenv("VMPY_TRACE_PREFAULT", prefault)
+    n = 1_500_000
+    m = loop_machine(n, "interp")
+    tr = m.trace("pc", limit=1_000_001, overflow="drop")   # keeps entries 2,000,000 and on
+    assert m.run() == "trap"
+    assert tr.total == 2 * n + 1 and len(tr) == 1_000_001
+    pc = tr.pc
+    assert pc[-1] == LOOP + 8
+    assert np.all(pc[0:-1:2] == LOOP) and np.all(pc[1:-1:2] == LOOP + 4)

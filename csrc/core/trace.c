@@ -1,6 +1,7 @@
 /* trace.c — instruction traces: streams, overflow policies, memory events.
  * (Coverage is in coverage.c.)  See trace.h for the model. */
 #include "trace.h"
+#include "platform/prefault.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,15 @@ struct vm_trace {
     bool full;
     bool pending;                /* regs: entry n_insn-1 waits for its rd value */
     vm_hook *hread, *hwrite;
+    vm_prefault *pf;             /* faults stream pages in ahead of the recorder */
+    uint64_t kick;               /* n_insn at which to move the prefault window on */
 };
+
+/* Streams of at least PREFAULT_MIN bytes get a helper thread that keeps
+ * the next PREFAULT_WINDOW..2*PREFAULT_WINDOW entries faulted in (see
+ * platform/prefault.c); smaller ones fault in too fast to bother. */
+#define PREFAULT_MIN ((size_t)4 << 20)
+#define PREFAULT_WINDOW ((uint64_t)1 << 20)
 
 static const size_t itemsizes[VM_TS_COUNT] = {
     [VM_TS_PC] = 8, [VM_TS_INSN] = 4, [VM_TS_RD] = 1, [VM_TS_RDVAL] = 8,
@@ -63,7 +72,7 @@ static void recompute_all_insns(vm_tracer *tr)
         t = NULL;
     tr->fast = t;
     tr->fast_n = t ? &t->n_insn : NULL;
-    tr->fast_limit = t ? t->limit : 0;
+    tr->fast_limit = t ? (t->kick < t->limit ? t->kick : t->limit) : 0;
     tr->fast_pc = t ? t->data[VM_TS_PC] : NULL;
     tr->fast_insn = t ? t->data[VM_TS_INSN] : NULL;
 }
@@ -95,6 +104,41 @@ static int mem_read_hook(vm_cpu *c, uint64_t a, unsigned s, uint64_t v, void *o)
 static int mem_write_hook(vm_cpu *c, uint64_t a, unsigned s, uint64_t v, void *o) { return mem_hook(c, a, s, v, o, true); }
 
 /* ---- life cycle ------------------------------------------------------------- */
+/* The recorder passed t->kick: move the prefault window on. */
+static void prefault_advance(vm_trace *t)
+{
+    t->kick = t->n_insn + PREFAULT_WINDOW;
+    vm_prefault_upto(t->pf, t->n_insn + 2 * PREFAULT_WINDOW);
+    vm_tracer *tr = t->m ? t->m->tracer : NULL;
+    if (tr && tr->fast == t)
+        tr->fast_limit = t->kick < t->limit ? t->kick : t->limit;
+}
+
+/* Per-instruction streams that are big enough get a prefault helper (the
+ * memory stream fills at its own pace and is left to fault inline). */
+static void prefault_setup(vm_trace *t)
+{
+    t->kick = UINT64_MAX;
+    size_t per_insn = 0;
+    for (int s = 0; s < VM_TS_COUNT; s++)
+        if (s != VM_TS_MEM && t->data[s])
+            per_insn += itemsizes[s];
+    const char *env = getenv("VMPY_TRACE_PREFAULT");    /* "0": fault inline (measuring) */
+    if ((env && env[0] == '0') || (size_t)t->limit * per_insn < PREFAULT_MIN || !(t->pf = vm_prefault_start()))
+        return;
+    for (int s = 0; s < VM_TS_COUNT; s++)
+        if (s != VM_TS_MEM && t->data[s])
+            vm_prefault_add(t->pf, t->data[s], itemsizes[s], (size_t)t->limit * itemsizes[s]);
+    prefault_advance(t);
+}
+
+static void prefault_stop(vm_trace *t)
+{
+    vm_prefault_stop(t->pf);
+    t->pf = NULL;
+    t->kick = UINT64_MAX;
+}
+
 /* Streams: reserved at full size, never moved (trace_mem.c). */
 static int alloc_streams(vm_trace *t)
 {
@@ -105,11 +149,13 @@ static int alloc_streams(vm_trace *t)
         if (!t->data[s])
             return -1;
     }
+    prefault_setup(t);
     return 0;
 }
 
 static void free_streams(vm_trace *t)
 {
+    prefault_stop(t);
     for (int s = 0; s < VM_TS_COUNT; s++)
         vm_trace_mem_put(t->map[s], t->data[s], t->bytes[s]);
 }
@@ -170,6 +216,7 @@ void vm_trace_close(vm_trace *t)
     if (t->hwrite)
         vm_hook_remove(m, t->hwrite);
     t->hread = t->hwrite = NULL;
+    prefault_stop(t);            /* nothing more will be written */
     vm_tracer *tr = m->tracer;
     for (size_t i = 0; i < tr->ntraces; i++)
         if (tr->traces[i] == t) {
@@ -291,6 +338,8 @@ bool vm_trace_insn(vm_cpu *c, uint64_t pc, uint32_t raw, unsigned rd)
         if (pc < t->begin || pc >= t->end || !(t->what & PER_INSN))
             continue;
         uint64_t i = t->n_insn;
+        if (unlikely(i >= t->kick))
+            prefault_advance(t);
         if (i >= t->limit)
             i %= t->limit;
         if (t->data[VM_TS_PC])
@@ -338,6 +387,8 @@ bool vm_trace_block(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsign
     }
     vm_trace *t = tr->traces[0];
     uint64_t i = t->n_insn;
+    if (i + n > t->kick)
+        prefault_advance(t);
     if (t->policy != VM_TRACE_RING) {
         if (unlikely(i + n > t->limit)) {
             t->full = true;
