@@ -75,6 +75,11 @@ typedef struct vm_engine {
     void (*invalidate)(vm_machine *m, uint64_t begin, uint64_t end);
     void *(*create)(vm_machine *m);        /* per-machine engine state */
     void (*destroy)(vm_machine *m, void *state);
+    /* Optional (JIT engines): m->code_cache_dir changed; save the cache now;
+     * statistics. */
+    void (*code_cache_changed)(vm_machine *m, void *state);
+    int (*code_cache_save)(vm_machine *m, void *state);
+    void (*stats)(vm_machine *m, void *state, vm_jit_stats *out);
 } vm_engine;
 
 /* ---- ISAs ------------------------------------------------------------------- */
@@ -135,6 +140,7 @@ struct vm_machine {
     const vm_isa *isa;
     const vm_engine *engine;
     void *engine_state;
+    char *code_cache_dir;      /* vm_machine_set_code_cache, or NULL */
     int ncpus;
     vm_cpu *cpus[VM_MAX_CPUS];
 

@@ -176,6 +176,34 @@ void vm_cpu_trap(const vm_cpu *c, uint64_t *cause, uint64_t *tval);
 int vm_machine_set_engine(vm_machine *m, const char *engine);
 const char *vm_machine_engine(const vm_machine *m);
 
+/* The JIT's persistent code cache (engines "jit" and "auto"): blocks
+ * compiled by this machine are saved in dir (when the engine goes, or on
+ * vm_machine_code_cache_save) and later machines with the same dir copy
+ * them instead of compiling.  NULL turns it off.  Other engines keep the
+ * setting for a later switch to a JIT engine. */
+int vm_machine_set_code_cache(vm_machine *m, const char *dir);
+const char *vm_machine_code_cache(const vm_machine *m);
+int vm_machine_code_cache_save(vm_machine *m);
+
+typedef struct vm_jit_stats {
+    uint64_t compiled;           /* blocks translated by the code generator */
+    uint64_t loaded;             /* blocks whose code came from the code cache */
+    uint64_t refused;            /* blocks left to the interpreter */
+    uint64_t code_bytes;         /* bytes of code generated (not loaded) */
+    uint64_t flushes;            /* code memory dropped all at once */
+    uint64_t compile_ns;         /* time spent compiling or loading blocks */
+    uint64_t entries;            /* times the dispatcher entered compiled code */
+    uint64_t interp_blocks;      /* blocks run by the fallback interpreter */
+    uint64_t cache_records;      /* records found in the cache file at open */
+    uint64_t cache_rejected;     /* records that failed validation: never run */
+    uint64_t cache_files_rejected; /* cache files ignored (magic, version, key, header) */
+    uint64_t cache_saved;        /* records in the file the last save wrote */
+    uint64_t cache_saved_bytes;  /* its size */
+    uint64_t cache_save_errors;
+} vm_jit_stats;
+/* VM_ENOTSUP unless the engine is a JIT. */
+int vm_machine_jit_stats(vm_machine *m, vm_jit_stats *out);
+
 /* ---- hooks ------------------------------------------------------------- */
 typedef enum vm_hook_kind {
     VM_HOOK_CODE,        /* before each instruction in [begin, end) */
