@@ -123,10 +123,8 @@ static PyObject *machine_jit_stats(PyMachine *self, PyObject *unused)
     if (vm_machine_jit_stats(self->vm, &s))
         Py_RETURN_NONE;
     static const struct { const char *name; size_t off; } fields[] = {
-#define F(n) { #n, offsetof(vm_jit_stats, n) }
-        F(compiled), F(loaded), F(refused), F(code_bytes), F(flushes), F(compile_ns), F(entries),
-        F(interp_blocks), F(cache_records), F(cache_rejected), F(cache_files_rejected), F(cache_saved),
-        F(cache_saved_bytes), F(cache_save_errors),
+#define F(n, doc) { #n, offsetof(vm_jit_stats, n) },
+        VM_JIT_STATS(F)
 #undef F
     };
     PyObject *d = PyDict_New();
