@@ -37,7 +37,7 @@ def _cmd_run(args) -> int:
     if args.code_cache:
         try:
             m.code_cache_save()
-        except VmpyError as e:
+        except (OSError, VmpyError) as e:
             print(f"vmpy: {e}", file=sys.stderr)
     if args.stats:
         n = cpu.icount
