@@ -48,6 +48,8 @@ def on_code(cpu, addr, size): hits["code"] += 1
 def on_block(cpu, addr, size): hits["block"] += 1
 if args["first"]:
     m.run(count=args["first"])
+if args.get("rewrite"):                      # same bytes: drops every translation
+    m.write(%(base)d, bytes.fromhex(args["code"]))
 if args["hook"]:
     m.on_code(on_code, args["hook"][0], args["hook"][1])
     m.on_block(on_block, args["hook"][0], args["hook"][1])
@@ -62,10 +64,10 @@ print(json.dumps(out))
 _pad = [0]
 
 
-def run_child(code, cache, engine="jit", regs=(), hook=None, first=0, env=None):
+def run_child(code, cache, engine="jit", regs=(), hook=None, first=0, env=None, rewrite=False):
     _pad[0] += 1
     args = {"code": code.hex(), "cache": str(cache), "engine": engine, "regs": list(regs),
-            "hook": hook, "first": first, "pad": 1 + 37 * _pad[0] % 101}
+            "hook": hook, "first": first, "pad": 1 + 37 * _pad[0] % 101, "rewrite": rewrite}
     e = dict(os.environ)
     e["PYTHONPATH"] = os.pathsep.join(p for p in [ROOT, e.get("PYTHONPATH", "")] if p)
     if engine == "auto":                 # compile at once, as "jit" does
@@ -255,13 +257,13 @@ def warm_file(tmp_path_factory):
         return bytearray(f.read()), os.path.basename(cache_file(d)), cold
 
 
-def _damaged_run(tmp_path, warm_file, damage):
+def _damaged_run(tmp_path, warm_file, damage, **kw):
     data, name, cold = warm_file
     bad_data = damage(bytearray(data))
     with open(os.path.join(str(tmp_path), name), "wb") as f:
         f.write(bad_data)
     code, bad = helpers_code()
-    warm = run_child(code, tmp_path, "jit", HELPER_REGS)
+    warm = run_child(code, tmp_path, "jit", HELPER_REGS, **kw)
     check_helpers(warm, bad)
     assert warm["icount"] == cold["icount"]
     return cold, warm
@@ -287,6 +289,19 @@ def test_corrupt_record_is_rejected_not_run(tmp_path, warm_file, case):
     # the record under another address, where nothing asks for it
     assert js["cache_rejected"] == (0 if case == "pc-bit" else 1)
     assert js["compiled"] == 1 and js["loaded"] == cold["jit"]["compiled"] - 1
+    # the save left the bad record out: the next run loads every block
+    again = run_child(helpers_code()[0], tmp_path, "jit", HELPER_REGS)
+    assert again["jit"]["compiled"] == again["jit"]["cache_rejected"] == 0
+
+
+def test_rejected_record_is_replaced_in_the_same_run(tmp_path, warm_file):
+    # Record 1 is the loop block (BASE + 8).  After 50 instructions every
+    # translation is dropped; the loop block comes back from the record
+    # compiled in its place, not from a second compile.
+    cold, warm = _damaged_run(tmp_path, warm_file, _rec(1, "code"), first=50, rewrite=True)
+    js = warm["jit"]
+    assert js["cache_rejected"] == 1 and js["compiled"] == 1
+    assert js["loaded"] >= cold["jit"]["compiled"]
 
 
 def test_record_size_damage_cannot_read_out_of_bounds(tmp_path, warm_file):

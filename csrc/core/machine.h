@@ -131,6 +131,10 @@ struct vm_cpu {
      * recent address space, find their entries again. */
     uint64_t tlb_ctx_space, tlb_ctx_mode;
     struct vm_tlb_bank *tlb_banks;
+    /* Tables an engine's generated code reaches from the cpu (the JIT's
+     * helpers and jump cache: csrc/jit/jit.h), so that the code itself
+     * holds no host address.  Host state: never in a snapshot. */
+    void *engine_rt;
 };
 
 #define VM_MAX_CPUS 64

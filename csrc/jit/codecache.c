@@ -197,7 +197,7 @@ static void build_id(uint8_t out[16])
 {
     const uint64_t layout[] = {
         offsetof(rv_cpu, x), offsetof(rv_cpu, pc), offsetof(rv_cpu, common.budget),
-        offsetof(rv_cpu, common.exit_request), offsetof(rv_cpu, common.tlb), offsetof(rv_cpu, jit_rt),
+        offsetof(rv_cpu, common.exit_request), offsetof(rv_cpu, common.tlb), offsetof(rv_cpu, common.engine_rt),
         offsetof(rv_cpu, f), sizeof(vm_tlb_entry), offsetof(vm_tlb_entry, tag_r),
         offsetof(vm_tlb_entry, tag_w), offsetof(vm_tlb_entry, addend), VM_TLB_SIZE, VM_PAGE_SHIFT,
         JIT_MAX_INSNS, JIT_JC_BITS, JH_COUNT, offsetof(jit_rt, jc), sizeof(rv_insn), RV_OP_COUNT,
@@ -267,17 +267,21 @@ static const cc_rec *rec_at(const jit_cache *cc, const cc_entry *e)
 }
 
 /* Adds a record (off: its offset + 1 in its buffer); a (pc, hash) already
- * present keeps its first record. */
+ * present keeps its first record, unless that one proved bad. */
 static void index_add(jit_cache *cc, uint64_t pc, uint64_t ghash, size_t off, bool fresh, int state)
 {
     if ((cc->tab_used + 1) * 2 > cc->tab_size && !index_grow(cc))
         return;
     size_t s = slot_of(cc, pc, ghash);
     for (; cc->tab[s].off; s = (s + 1) & (cc->tab_size - 1))
-        if (cc->tab[s].pc == pc && cc->tab[s].ghash == ghash)
-            return;
+        if (cc->tab[s].pc == pc && cc->tab[s].ghash == ghash) {
+            if (cc->tab[s].state != ENT_BAD)
+                return;
+            break;
+        }
+    if (!cc->tab[s].off)
+        cc->tab_used++;
     cc->tab[s] = (cc_entry){ .pc = pc, .ghash = ghash, .off = (uint32_t)off, .fresh = fresh, .state = (uint8_t)state };
-    cc->tab_used++;
 }
 
 /* ---- reading -------------------------------------------------------------- */

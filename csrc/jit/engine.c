@@ -366,7 +366,7 @@ static void jit_exec(vm_cpu *vc)
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     jit_state *st = m->engine_state;
-    c->jit_rt = &st->rt;
+    vc->engine_rt = &st->rt;
     cache_ready(st, m);
     rv_tlb_sync(c);                   /* state changed between runs (debugger, restore) */
     if (unlikely(st->pool && st->pid != getpid()))

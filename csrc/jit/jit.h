@@ -12,7 +12,7 @@
  *
  * Block code holds no absolute host address, so that the persistent code
  * cache (codecache.c) can reuse its bytes in a later process: helpers are
- * called through the table in jit_rt (`mov rax, [rbx + jit_rt]; call [rax +
+ * called through the table in jit_rt (`mov rax, [rbx + engine_rt]; call [rax +
  * 8*i]`), the jump cache is reached the same way, data a helper needs (an
  * instruction's rv_insn) is stored in the block and passed RIP-relative,
  * and so is the address an exit stub hands to the dispatcher.  What the
@@ -69,7 +69,7 @@ enum {
     JH_COUNT
 };
 
-/* What generated code reaches through rv_cpu.jit_rt (set on every entry). */
+/* What generated code reaches through vm_cpu.engine_rt (set on every entry). */
 typedef struct jit_rt {
     const void *helper[JH_COUNT];
     jit_jc_entry jc[1u << JIT_JC_BITS];  /* indirect jumps: pc -> code */

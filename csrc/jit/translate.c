@@ -27,7 +27,7 @@ _Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the pro
 #define OFF_BUDGET ((int32_t)offsetof(rv_cpu, common.budget))
 #define OFF_EXIT ((int32_t)offsetof(rv_cpu, common.exit_request))
 #define OFF_TLB ((int32_t)offsetof(rv_cpu, common.tlb))
-#define OFF_RT ((int32_t)offsetof(rv_cpu, jit_rt))
+#define OFF_RT ((int32_t)offsetof(rv_cpu, common.engine_rt))
 #define OFF_JC ((int32_t)offsetof(jit_rt, jc))
 #define NCACHE 5
 #define MAX_SLOW (JIT_MAX_INSNS)

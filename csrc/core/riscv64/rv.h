@@ -139,10 +139,6 @@ typedef struct rv_cpu {
     uint64_t pmpaddr[16];
     uint8_t pmpcfg[16];
     bool wfi;
-
-    /* The JIT's helper table and jump cache (csrc/jit/jit.h: jit_rt), for
-     * generated code that must hold no absolute host address. */
-    void *jit_rt;
 } rv_cpu;
 
 static inline rv_cpu *rv_cpu_of(vm_cpu *c) { return (rv_cpu *)c; }
