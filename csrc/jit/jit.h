@@ -17,7 +17,11 @@
  * instruction's rv_insn) is stored in the block and passed RIP-relative,
  * and so is the address an exit stub hands to the dispatcher.  What the
  * code depends on is the guest pc, the guest instruction bytes and this
- * build's layout: the cache keys on exactly these. */
+ * build's layout: the cache keys on exactly these.  Codegen that starts
+ * depending on anything else (machine state, modes, a per-process table)
+ * must put it in the code cache's key or record (codecache.c);
+ * tests/test_jit_cache.py runs warm code in another process to catch a
+ * host address left in the code. */
 #ifndef VM_JIT_H
 #define VM_JIT_H
 
