@@ -20,7 +20,7 @@ import pytest
 
 import rvasm
 from test_jit import SMC_LOOP
-from testenv import ROOT, vmpy_env
+from testenv import vmpy_env
 
 vmpy = pytest.importorskip("vmpy")
 if "jit" not in vmpy.engines():
@@ -56,7 +56,8 @@ if args["hook"]:
 reason = m.run()
 out = {"reason": str(reason), "pc": c.pc, "icount": c.icount, "hits": hits,
        "regs": {r: c[r] for r in args["regs"]}, "jit": m.jit_stats(),
-       "core": [l for l in open("/proc/self/maps") if "_core" in l][0].split("-")[0]}
+       "core": [l for l in open("/proc/self/maps") if "_core" in l][0].split("-")[0],
+       "core_path": vmpy._core.__file__}
 m.code_cache_save()
 print(json.dumps(out))
 """ % {"base": BASE, "data": DATA}
@@ -64,17 +65,26 @@ print(json.dumps(out))
 _pad = [0]
 
 
+def child_env(extra=None):
+    """Our environment with this process's vmpy first on the path (under
+    `make asan`, the sanitized copy), for child processes."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(vmpy.__file__)))
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join(p for p in [here, e.get("PYTHONPATH", "")] if p)
+    e.update(extra or {})
+    return vmpy_env(e)
+
+
 def run_child(code, cache, engine="jit", regs=(), hook=None, first=0, env=None, rewrite=False):
     _pad[0] += 1
     args = {"code": code.hex(), "cache": str(cache), "engine": engine, "regs": list(regs),
             "hook": hook, "first": first, "pad": 1 + 37 * _pad[0] % 101, "rewrite": rewrite}
-    e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join(p for p in [ROOT, e.get("PYTHONPATH", "")] if p)
+    e = {}
     if engine == "auto":                 # compile at once, as "jit" does
         e.update(VMPY_JIT_WARMUP="0", VMPY_JIT_THRESHOLD="1")
     e.update(env or {})
     p = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True,
-                       timeout=120, env=vmpy_env(e))
+                       timeout=120, env=child_env(e))
     assert p.returncode == 0, "child died (%d): %s" % (p.returncode, p.stderr[-2000:])
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -171,6 +181,7 @@ def check_helpers(res, bad):
 def test_second_process_loads_instead_of_compiling(tmp_path, engine):
     code, bad = helpers_code()
     cold = run_child(code, tmp_path, engine, HELPER_REGS)
+    assert cold["core_path"] == vmpy._core.__file__      # the children run the build under test
     check_helpers(cold, bad)
     assert cold["jit"]["compiled"] > 5 and cold["jit"]["loaded"] == 0
     assert cold["jit"]["cache_records"] == 0
@@ -419,10 +430,9 @@ def test_concurrent_writers_leave_a_valid_file(tmp_path):
     about the same time: the file that stays is whole (a later run rejects
     nothing), and programs it holds load."""
     progs = [rvasm.asm(".option norvc\nli a0, %d\nli a1, 3\nmul a2, a0, a1\nebreak\n" % k) for k in range(4)]
-    e = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in [ROOT, os.environ.get("PYTHONPATH", "")] if p))
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(
         {"code": p.hex(), "cache": str(tmp_path), "engine": "jit", "regs": ["a2"], "hook": None,
-         "first": 0, "pad": 1 + k})], stdout=subprocess.PIPE, env=vmpy_env(e)) for k, p in enumerate(progs)]
+         "first": 0, "pad": 1 + k})], stdout=subprocess.PIPE, env=child_env()) for k, p in enumerate(progs)]
     for k, p in enumerate(procs):
         out, _ = p.communicate(timeout=120)
         assert p.returncode == 0 and json.loads(out)["regs"]["a2"] == 3 * k
@@ -451,8 +461,7 @@ def test_busybox_twice_against_qemu(tmp_path, busybox, qemu_run, argv):
     for _ in range(2):
         cmd = [sys.executable, "-m", "vmpy", "run", "--engine", "jit", "--stats", "--code-cache", str(cache),
                busybox] + argv
-        p = subprocess.run(cmd, capture_output=True, timeout=120,
-                           env=vmpy_env(dict(os.environ, PYTHONPATH=ROOT)))
+        p = subprocess.run(cmd, capture_output=True, timeout=120, env=child_env())
         assert p.returncode == 0, p.stderr[-1000:]
         assert p.stdout == want
         line = [ln for ln in p.stderr.decode().splitlines() if "blocks compiled" in ln][-1]
