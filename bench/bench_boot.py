@@ -24,20 +24,31 @@ MARKER = "VMPY-BENCH-BOOT-MARKER"
 APPEND = "console=ttyS0 earlycon=sbi"
 
 
-def time_vmpy(img, initrd, smp, engine=None):
+def time_vmpy(img, initrd, smp, engine=None, code_cache=None, info=None):
+    """Seconds to the marker and instructions run.  With code_cache, the
+    JIT's code cache directory; info (a dict) gets the process's CPU time
+    to power-off, the JIT's counters and the seconds the board took to
+    close (the cache is written then)."""
     # The board picks its engine from VMPY_ENGINE (as `vmpy boot --engine`).
     if engine:
         os.environ["VMPY_ENGINE"] = engine
     else:
         os.environ.pop("VMPY_ENGINE", None)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     with boards.virt(ram="512M", smp=smp, kernel=img.kernel, initrd=initrd, firmware=img.firmware,
-                     append=APPEND) as b:
+                     append=APPEND, code_cache=code_cache) as b:
         b.start()
         b.console.expect(MARKER, timeout=600)
         t = time.monotonic() - t0
         b.wait(60)
-        return t, b.icount
+        n = b.icount
+        if info is not None:
+            info["cpu_s"] = time.process_time() - c0      # less sensitive to a busy host
+            info["jit"] = b.jit_stats()
+            t1 = time.monotonic()
+            b.close()
+            info["close_s"] = time.monotonic() - t1
+        return t, n
 
 
 def time_qemu(img, initrd, smp):

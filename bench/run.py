@@ -26,6 +26,7 @@ import registry               # noqa: E402
 import suites                 # noqa: E402,F401  (registers the benchmarks)
 import bench_snapshot         # noqa: E402,F401  (registers "snapshot")
 import bench_boot             # noqa: E402,F401  (registers "boot")
+import bench_codecache        # noqa: E402,F401  (registers "codecache")
 
 
 def parse_args(argv):

@@ -1,6 +1,7 @@
 """Type stubs for vmpy._core (the C extension).  vmpy.Machine subclasses
 _core.Machine and adds the keyword-friendly API documented in docs/python-api.md."""
-from typing import Callable, Optional, Sequence
+import os
+from typing import Callable, Optional, Sequence, Union
 
 PROT_R: int
 PROT_W: int
@@ -45,7 +46,9 @@ class Hook:
 
 class Machine:
     engine: str
-    def __init__(self, isa: str = "riscv64", cpus: int = 1, engine: Optional[str] = None) -> None: ...
+    code_cache: Optional[str]
+    def __init__(self, isa: str = "riscv64", cpus: int = 1, engine: Optional[str] = None,
+                 code_cache: Optional[Union[str, os.PathLike]] = None) -> None: ...
     @property
     def cpus(self) -> tuple[Cpu, ...]: ...
     @property
@@ -72,6 +75,8 @@ class Machine:
     def wp_remove(self, addr: int, length: int, access: int) -> None: ...
     def set_verbose(self, flag: bool) -> None: ...
     def reg_names(self) -> list[str]: ...
+    def code_cache_save(self) -> None: ...
+    def jit_stats(self) -> Optional[dict[str, int]]: ...
 
 # Traces and coverage (csrc/python/trace_obj.c; vmpy/trace.py wraps them).
 TRACE_PC: int

@@ -47,6 +47,9 @@ _sig = {
     "vmpy_board_input_replay": (ctypes.c_int, [_B, ctypes.c_int]),
     "vmpy_board_input_replay_add": (ctypes.c_int, [_B, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_input_replay_left": (ctypes.c_size_t, [_B]),
+    "vmpy_board_set_code_cache": (ctypes.c_int, [_B, ctypes.c_char_p]),
+    "vmpy_jit_stats_names": (ctypes.c_char_p, []),
+    "vmpy_board_jit_stats": (ctypes.c_int, [_B, ctypes.POINTER(ctypes.c_uint64), ctypes.c_int]),
 }
 for _name, (_res, _args) in _sig.items():
     _f = getattr(_lib, _name)
@@ -144,6 +147,14 @@ class Board:
     def icount(self) -> int:
         return _lib.vmpy_board_icount(self._h)
 
+    def jit_stats(self) -> dict | None:
+        """The JIT's counters (compiled, loaded, cache_*; see Machine.jit_stats),
+        or None under the interpreter."""
+        names = _lib.vmpy_jit_stats_names().decode().rstrip(",").split(",")
+        out = (ctypes.c_uint64 * len(names))()
+        n = _lib.vmpy_board_jit_stats(self._h, out, len(names))
+        return dict(zip(names[:n], out[:n])) if n else None
+
     # -- snapshots and deterministic time (issue 8); the board must be stopped --
     def run(self, count: int) -> str:
         """Runs count instructions (all harts) on this thread; returns the state."""
@@ -217,7 +228,7 @@ def net_available() -> bool:
 
 def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, append: str | None = None,
          disk=None, disk_readonly: bool = False, rng: bool = True, hvc: bool = False,
-         net: bool = False, hostfwd: str | None = None) -> Board:
+         net: bool = False, hostfwd: str | None = None, code_cache=None) -> Board:
     """Builds QEMU's riscv `virt` board.  firmware is OpenSBI (fw_dynamic.bin
     or fw_jump.bin) or a bare-metal program loaded at 0x80000000; kernel a
     RISC-V Linux Image.  With no firmware, the default Debian image is
@@ -225,7 +236,9 @@ def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, appe
     console (/dev/hvc0), reachable as board.hvc.  net=True adds a virtio-net
     card on libslirp user networking (guest 10.0.2.15, host loopback seen
     as 10.0.2.2); hostfwd="tcp:HOSTPORT:GUESTPORT[,...]" forwards host ports
-    on 127.0.0.1 to the guest."""
+    on 127.0.0.1 to the guest.  code_cache is a directory for the JIT's
+    persistent code cache (written when the board is closed): a later boot
+    with the same directory starts with the compiled code of this one."""
     if (net or hostfwd) and not net_available():
         raise RuntimeError("virtio-net needs libslirp: this vmpy was built without it "
                            "(apt-get install libslirp-dev, then rebuild)")
@@ -248,6 +261,8 @@ def virt(ram="512M", smp: int = 1, kernel=None, initrd=None, firmware=None, appe
                             err, len(err))
     if not h:
         raise RuntimeError(err.value.decode(errors="replace") or "cannot build the board")
+    if code_cache is not None:
+        _lib.vmpy_board_set_code_cache(h, os.fsencode(os.path.expanduser(os.fspath(code_cache))))
     return Board(h, hvc=bool(hvc))
 
 
@@ -263,7 +278,7 @@ def _cmd_boot(args) -> int:
         board = virt(ram=args.ram, smp=args.smp, kernel=args.kernel, initrd=args.initrd,
                      firmware=args.firmware, append=args.append, disk=args.disk,
                      disk_readonly=args.readonly, rng=True, net=args.net or bool(args.hostfwd),
-                     hostfwd=args.hostfwd)
+                     hostfwd=args.hostfwd, code_cache=args.code_cache)
     except (RuntimeError, OSError, ValueError) as e:
         print(f"vmpy: {e}", file=sys.stderr)
         return 1
@@ -297,4 +312,6 @@ def add_boot_command(subparsers) -> None:
     from .gdbserver import add_gdb_option
     add_gdb_option(p)
     p.add_argument("--engine", default=None, help="execution engine (interp, jit, auto)")
+    p.add_argument("--code-cache", metavar="DIR", default=None,
+                   help="keep the JIT's compiled code in DIR for later boots (e.g. ~/.cache/vmpy/jit)")
     p.set_defaults(func=_cmd_boot)

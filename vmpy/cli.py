@@ -10,7 +10,8 @@ from . import FormatError, GuestMemoryError, Machine, VmpyError
 
 
 def _cmd_run(args) -> int:
-    m = Machine("riscv64", engine=args.engine)
+    m = Machine("riscv64", engine=args.engine,
+                code_cache=os.path.expanduser(args.code_cache) if args.code_cache else None)
     m.set_verbose(args.verbose)
     if args.deterministic:          # before exec: AT_RANDOM comes from the seeded stream too
         m.deterministic = True
@@ -33,10 +34,19 @@ def _cmd_run(args) -> int:
             return code
     reason = m.run()
     seconds = time.perf_counter() - t0
+    if args.code_cache:
+        try:
+            m.code_cache_save()
+        except (OSError, VmpyError) as e:
+            print(f"vmpy: {e}", file=sys.stderr)
     if args.stats:
         n = cpu.icount
         mips = n / seconds / 1e6 if seconds > 0 else 0.0
         print(f"vmpy: {n} instructions in {seconds:.3f} s, {mips:.1f} MIPS ({m.engine})", file=sys.stderr)
+        js = m.jit_stats()
+        if js:
+            print(f"vmpy: jit: {js['compiled']} blocks compiled, {js['loaded']} loaded from the code cache"
+                  f" ({js['compile_ns'] / 1e6:.1f} ms)", file=sys.stderr)
     if reason == "exit":
         return m.exit_code
     pc = cpu.pc
@@ -65,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--deterministic", action="store_true",
                    help="guest time from instructions retired, seeded randomness (no host time or entropy)")
     r.add_argument("--seed", type=int, default=0, help="seed of the deterministic random stream")
+    r.add_argument("--code-cache", metavar="DIR", default=None,
+                   help="keep the JIT's compiled code in DIR for later runs (e.g. ~/.cache/vmpy/jit)")
     from .gdbserver import add_gdb_option
     add_gdb_option(r)
     r.add_argument("program")

@@ -86,6 +86,7 @@ void vm_machine_free(vm_machine *m)
         if (vm_mem_unmap(m, r.base, r.size))
             break;
     }
+    free(m->code_cache_dir);
     free(m->regions);
     free(m->bps);
     free(m->wps);
@@ -128,6 +129,39 @@ int vm_machine_set_engine(vm_machine *m, const char *name)
 }
 
 const char *vm_machine_engine(const vm_machine *m) { return m->engine->name; }
+
+int vm_machine_set_code_cache(vm_machine *m, const char *dir)
+{
+    char *copy = NULL;
+    if (dir && *dir && !(copy = strdup(dir)))
+        return vm_set_error(m, VM_ENOMEM, "out of memory");
+    free(m->code_cache_dir);
+    m->code_cache_dir = copy;
+    if (m->engine && m->engine->code_cache_changed)
+        m->engine->code_cache_changed(m, m->engine_state);
+    return 0;
+}
+
+const char *vm_machine_code_cache(const vm_machine *m) { return m->code_cache_dir; }
+
+int vm_machine_code_cache_save(vm_machine *m)
+{
+    if (!m->engine || !m->engine->code_cache_save)
+        return 0;
+    if (m->engine->code_cache_save(m, m->engine_state))
+        return vm_set_error(m, VM_EIO, "cannot write the code cache in %s",
+                            m->code_cache_dir ? m->code_cache_dir : "(none)");
+    return 0;
+}
+
+int vm_machine_jit_stats(vm_machine *m, vm_jit_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!m->engine || !m->engine->stats)
+        return vm_set_error(m, VM_ENOTSUP, "engine %s keeps no JIT statistics", m->engine ? m->engine->name : "none");
+    m->engine->stats(m, m->engine_state, out);
+    return 0;
+}
 
 void vm_code_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
 {

@@ -75,6 +75,11 @@ typedef struct vm_engine {
     void (*invalidate)(vm_machine *m, uint64_t begin, uint64_t end);
     void *(*create)(vm_machine *m);        /* per-machine engine state */
     void (*destroy)(vm_machine *m, void *state);
+    /* Optional (JIT engines): m->code_cache_dir changed; save the cache now;
+     * statistics. */
+    void (*code_cache_changed)(vm_machine *m, void *state);
+    int (*code_cache_save)(vm_machine *m, void *state);
+    void (*stats)(vm_machine *m, void *state, vm_jit_stats *out);
 } vm_engine;
 
 /* ---- ISAs ------------------------------------------------------------------- */
@@ -126,6 +131,10 @@ struct vm_cpu {
      * recent address space, find their entries again. */
     uint64_t tlb_ctx_space, tlb_ctx_mode;
     struct vm_tlb_bank *tlb_banks;
+    /* Tables an engine's generated code reaches from the cpu (the JIT's
+     * helpers and jump cache: csrc/jit/jit.h), so that the code itself
+     * holds no host address.  Host state: never in a snapshot. */
+    void *engine_rt;
 };
 
 #define VM_MAX_CPUS 64
@@ -135,6 +144,7 @@ struct vm_machine {
     const vm_isa *isa;
     const vm_engine *engine;
     void *engine_state;
+    char *code_cache_dir;      /* vm_machine_set_code_cache, or NULL */
     int ncpus;
     vm_cpu *cpus[VM_MAX_CPUS];
 

@@ -176,6 +176,39 @@ void vm_cpu_trap(const vm_cpu *c, uint64_t *cause, uint64_t *tval);
 int vm_machine_set_engine(vm_machine *m, const char *engine);
 const char *vm_machine_engine(const vm_machine *m);
 
+/* The JIT's persistent code cache (engines "jit" and "auto"): blocks
+ * compiled by this machine are saved in dir (when the engine goes, or on
+ * vm_machine_code_cache_save) and later machines with the same dir copy
+ * them instead of compiling.  NULL turns it off.  Other engines keep the
+ * setting for a later switch to a JIT engine. */
+int vm_machine_set_code_cache(vm_machine *m, const char *dir);
+const char *vm_machine_code_cache(const vm_machine *m);
+int vm_machine_code_cache_save(vm_machine *m);
+
+/* The JIT's counters, all uint64_t: X(name, meaning). */
+#define VM_JIT_STATS(X) \
+    X(compiled, "blocks translated by the code generator") \
+    X(loaded, "blocks whose code came from the code cache") \
+    X(refused, "blocks left to the interpreter") \
+    X(code_bytes, "bytes of code generated (not loaded)") \
+    X(flushes, "times code memory was dropped all at once") \
+    X(compile_ns, "time spent compiling or loading blocks") \
+    X(entries, "times the dispatcher entered compiled code") \
+    X(interp_blocks, "blocks run by the fallback interpreter") \
+    X(cache_records, "records found in the code cache file at open") \
+    X(cache_rejected, "records that failed validation (never run)") \
+    X(cache_files_rejected, "cache files ignored: magic, version, key or header") \
+    X(cache_saved, "records in the file the last save wrote") \
+    X(cache_saved_bytes, "its size in bytes") \
+    X(cache_save_errors, "saves that failed")
+typedef struct vm_jit_stats {
+#define VM_JIT_STAT_FIELD(name, doc) uint64_t name;
+    VM_JIT_STATS(VM_JIT_STAT_FIELD)
+#undef VM_JIT_STAT_FIELD
+} vm_jit_stats;
+/* VM_ENOTSUP unless the engine is a JIT. */
+int vm_machine_jit_stats(vm_machine *m, vm_jit_stats *out);
+
 /* ---- hooks ------------------------------------------------------------- */
 typedef enum vm_hook_kind {
     VM_HOOK_CODE,        /* before each instruction in [begin, end) */

@@ -36,9 +36,8 @@ static void jit_flush(jit_state *st)
 {
     st->used = st->base_used;
     st->npool = 0;
-    st->nfpins = 0;
     memset(st->hash, 0, sizeof st->hash);
-    memset(st->jc, 0, sizeof st->jc);
+    memset(st->rt.jc, 0, sizeof st->rt.jc);
     memset(st->page_hash, 0, sizeof st->page_hash);
     memset(st->vpage_bits, 0, sizeof st->vpage_bits);
     st->gen++;
@@ -79,7 +78,6 @@ static void zfree(void *p, size_t size)
 }
 
 #define POOL_BYTES (JIT_MAX_BLOCKS * sizeof(jit_block))
-#define FPINS_BYTES (JIT_MAX_FPINS * sizeof(rv_insn))
 
 static void *create(vm_machine *m, bool tiered)
 {
@@ -98,7 +96,24 @@ static void *create(vm_machine *m, bool tiered)
     }
     st->owner_satp = ~0ull;
     st->pid = getpid();
+#define JIT_HELPER_PTR(f) st->rt.helper[JH_##f] = (const void *)f;
+    JIT_HELPERS(JIT_HELPER_PTR)
+#undef JIT_HELPER_PTR
     return st;
+}
+
+/* The code cache opens with the first look at the machine's setting; a
+ * warm cache ends "auto"'s warm-up at once (compiled code is at hand, no
+ * compile cost to avoid). */
+static void cache_ready(jit_state *st, vm_machine *m)
+{
+    if (st->cache_tried)
+        return;
+    st->cache_tried = true;
+    if (m->code_cache_dir)
+        st->cache = jit_cache_open(m->code_cache_dir);
+    if (st->tiered && jit_cache_warm(st->cache) && !getenv("VMPY_JIT_WARMUP"))
+        st->warmup = 0;
 }
 
 /* The code generator, code memory and block pool are set up when the first
@@ -112,13 +127,10 @@ static bool code_ready(jit_state *st)
     if (st->no_code)
         return false;
     st->pool = zalloc(POOL_BYTES);
-    st->fpins = zalloc(FPINS_BYTES);
     st->as = jx_new();
-    if (!st->pool || !st->fpins || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
+    if (!st->pool || !st->as || vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
         zfree(st->pool, POOL_BYTES);
         st->pool = NULL;
-        zfree(st->fpins, FPINS_BYTES);
-        st->fpins = NULL;
         jx_free(st->as);
         st->as = NULL;
         vm_codemem_free(&st->cm);
@@ -132,12 +144,42 @@ static bool code_ready(jit_state *st)
 static void *jit_create(vm_machine *m) { return create(m, false); }
 static void *auto_create(vm_machine *m) { return create(m, true); }
 
+static void jit_stats(vm_machine *m, void *state, vm_jit_stats *out)
+{
+    jit_state *st = state;
+    *out = (vm_jit_stats){
+        .compiled = st->ncompiled, .loaded = st->nloaded, .refused = st->nrefused,
+        .code_bytes = st->code_bytes, .flushes = st->nflushes, .compile_ns = st->compile_ns,
+        .entries = st->nenter, .interp_blocks = st->ninterp,
+    };
+    jit_cache_stats(st->cache, out);
+}
+
+static int cache_save(vm_machine *m, void *state)
+{
+    jit_state *st = state;
+    return st->cache ? jit_cache_save(st->cache) : 0;
+}
+
+/* A new directory (or none): what the old one got is saved there first. */
+static void cache_changed(vm_machine *m, void *state)
+{
+    jit_state *st = state;
+    jit_cache_save(st->cache);
+    jit_cache_close(st->cache);
+    st->cache = NULL;
+    st->cache_tried = false;
+}
+
 static void jit_destroy(vm_machine *m, void *state)
 {
     jit_state *st = state;
     if (!st)
         return;
-    if (getenv("VMPY_JIT_STATS") && (st->nenter || st->ninterp))
+    jit_cache_save(st->cache);
+    if (getenv("VMPY_JIT_STATS") && (st->nenter || st->ninterp)) {
+        vm_jit_stats s;
+        jit_stats(m, st, &s);
         fprintf(stderr, "jit: %llu blocks compiled (%llu refused), %llu bytes, %.2f us/block, %llu flushes, "
                 "%llu entries, %llu patches, %llu interpreted blocks\n",
                 (unsigned long long)st->ncompiled, (unsigned long long)st->nrefused,
@@ -145,12 +187,20 @@ static void jit_destroy(vm_machine *m, void *state)
                 st->ncompiled ? st->compile_ns / 1e3 / (double)st->ncompiled : 0.0,
                 (unsigned long long)st->nflushes, (unsigned long long)st->nenter,
                 (unsigned long long)st->npatch, (unsigned long long)st->ninterp);
+        if (st->cache)
+            fprintf(stderr, "jit: code cache: %llu blocks loaded (%.2f us/block), %llu records found, "
+                    "%llu rejected, %llu files rejected; saved %llu records, %llu bytes\n",
+                    (unsigned long long)st->nloaded, st->nloaded ? st->load_ns / 1e3 / (double)st->nloaded : 0.0,
+                    (unsigned long long)s.cache_records, (unsigned long long)s.cache_rejected,
+                    (unsigned long long)s.cache_files_rejected, (unsigned long long)s.cache_saved,
+                    (unsigned long long)s.cache_saved_bytes);
+    }
+    jit_cache_close(st->cache);
     rv_interp_destroy(m, st->interp);
     if (st->as)
         jx_free(st->as);
     vm_codemem_free(&st->cm);
     zfree(st->pool, POOL_BYTES);
-    zfree(st->fpins, FPINS_BYTES);
     zfree(st, sizeof *st);
 }
 
@@ -167,7 +217,7 @@ static void kill(jit_state *st, jit_block *b)
     int32_t rel = (int32_t)b->bail_off - 5;
     memcpy(w + 1, &rel, 4);
     w[0] = 0xe9;                      /* the entry nop becomes jmp bail */
-    jit_jc_entry *e = &st->jc[jc_pc(b->pc)];
+    jit_jc_entry *e = &st->rt.jc[jc_pc(b->pc)];
     if (e->code == b->code)
         e->pc = ~0ull;
     b->code = NULL;
@@ -254,20 +304,22 @@ static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp)
     return b;
 }
 
-static void compile(jit_state *st, rv_cpu *c, jit_block *b)
+/* Compiles b (or copies its code from the code cache); cached_only: only
+ * if the cache has it ("auto" looks there on a block's first execution). */
+static void compile(jit_state *st, rv_cpu *c, jit_block *b, bool cached_only)
 {
-    uint64_t t0 = vm_host_now_ns();
+    uint64_t t0 = vm_host_now_ns(), loaded = st->nloaded;
     bool full;
-    b->tried = true;
-    b->code = jit_translate(st, c, b, &full);
+    b->tried = !cached_only;
+    b->code = jit_translate(st, c, b, &full, cached_only);
     if (!b->code && full) {
         code_memory_full(st);
         b = find(st, c->pc, c->satp);
-        b->tried = true;
-        b->code = jit_translate(st, c, b, &full);
+        b->tried = !cached_only;
+        b->code = jit_translate(st, c, b, &full, cached_only);
     }
     if (b->code) {
-        st->ncompiled++;
+        b->tried = true;
         if (!b->in_page_list) {
             unsigned h = page_hash(b->ppage);
             b->page_next = st->page_hash[h];
@@ -276,10 +328,13 @@ static void compile(jit_state *st, rv_cpu *c, jit_block *b)
         }
         unsigned v = vpage_bit(b->pc);
         st->vpage_bits[v / 64] |= 1ull << (v % 64);
-    } else {
+    } else if (!cached_only) {
         st->nrefused++;
     }
-    st->compile_ns += vm_host_now_ns() - t0;
+    uint64_t dt = vm_host_now_ns() - t0;
+    st->compile_ns += dt;
+    if (st->nloaded != loaded)
+        st->load_ns += dt;
 }
 
 static void patch(jit_state *st, uint8_t *rel32_x, const uint8_t *target)
@@ -295,6 +350,7 @@ static void patch(jit_state *st, uint8_t *rel32_x, const uint8_t *target)
 static void after_fork(jit_state *st)
 {
     st->pid = getpid();
+    jit_cache_forked(st->cache);
     vm_codemem_free(&st->cm);
     jit_flush(st);
     if (vm_codemem_init(&st->cm, JIT_CODE_SIZE) || jit_emit_trampoline(st)) {
@@ -310,6 +366,8 @@ static void jit_exec(vm_cpu *vc)
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     jit_state *st = m->engine_state;
+    vc->engine_rt = &st->rt;
+    cache_ready(st, m);
     rv_tlb_sync(c);                   /* state changed between runs (debugger, restore) */
     if (unlikely(st->pool && st->pid != getpid()))
         after_fork(st);
@@ -349,7 +407,7 @@ static void jit_exec(vm_cpu *vc)
             return;
         if (m->system_mode && unlikely(c->satp != st->owner_satp)) {
             /* the jump cache is keyed by pc alone */
-            memset(st->jc, 0, sizeof st->jc);
+            memset(st->rt.jc, 0, sizeof st->rt.jc);
             st->owner_satp = c->satp;
             pending = NULL;
         }
@@ -357,16 +415,22 @@ static void jit_exec(vm_cpu *vc)
         jit_block *b = find(st, pc, c->satp);
         if (unlikely(b->stale) && b->code)
             b = revalidate(st, c, b);
-        if (!b->tried && !st->no_code && (!st->tiered || ++b->hits >= tier_threshold(st, b))) {
-            compile(st, c, b);
-            b = find(st, pc, c->satp);   /* a full code memory was flushed */
+        if (!b->tried && !st->no_code) {
+            if (!st->tiered || ++b->hits >= tier_threshold(st, b)) {
+                compile(st, c, b, false);
+                b = find(st, pc, c->satp);   /* a full code memory was flushed */
+            } else if (st->cache && !b->probed) {
+                b->probed = true;
+                compile(st, c, b, true);
+                b = find(st, pc, c->satp);
+            }
         }
         /* A trace or coverage records from the interpreter only: while one
          * is active, compiled code is not entered. */
         if (b->code && b->ninsns <= vc->budget && !vm_trace_active(m)) {
             if (pending && pending_gen == st->gen)
                 patch(st, pending, b->code), st->npatch++;
-            st->jc[jc_pc(pc)] = (jit_jc_entry){ pc, b->code };
+            st->rt.jc[jc_pc(pc)] = (jit_jc_entry){ pc, b->code };
             pending_gen = st->gen;
             st->nenter++;
             pending = (uint8_t *)(uintptr_t)st->enter(c, b->code);
@@ -390,10 +454,12 @@ static void jit_exec(vm_cpu *vc)
 const vm_engine rv_engine_jit = {
     .name = "jit", .exec = jit_exec, .invalidate = jit_invalidate,
     .create = jit_create, .destroy = jit_destroy,
+    .code_cache_changed = cache_changed, .code_cache_save = cache_save, .stats = jit_stats,
 };
 const vm_engine rv_engine_auto = {
     .name = "auto", .exec = jit_exec, .invalidate = jit_invalidate,
     .create = auto_create, .destroy = jit_destroy,
+    .code_cache_changed = cache_changed, .code_cache_save = cache_save, .stats = jit_stats,
 };
 static bool is_jit(const vm_engine *e) { return e == &rv_engine_jit || e == &rv_engine_auto; }
 

@@ -27,6 +27,8 @@ _Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the pro
 #define OFF_BUDGET ((int32_t)offsetof(rv_cpu, common.budget))
 #define OFF_EXIT ((int32_t)offsetof(rv_cpu, common.exit_request))
 #define OFF_TLB ((int32_t)offsetof(rv_cpu, common.tlb))
+#define OFF_RT ((int32_t)offsetof(rv_cpu, common.engine_rt))
+#define OFF_JC ((int32_t)offsetof(jit_rt, jc))
 #define NCACHE 5
 #define MAX_SLOW (JIT_MAX_INSNS)
 #define MAX_EXITS 2
@@ -49,9 +51,14 @@ typedef struct raise_site {      /* an F/D op reported an exception (cause in ea
 typedef struct exit_site {
     uint64_t target;
     size_t jmp_off;              /* offset of the E9 byte */
+    uint32_t at_jmp;             /* label there: the stub passes on its rel32's address */
     uint32_t stub;
-    size_t movabs_off;           /* the stub's imm64: exec address of the rel32 */
 } exit_site;
+
+typedef struct data_site {       /* an rv_insn stored in the block for a helper */
+    uint32_t label;
+    rv_insn in;
+} data_site;
 
 typedef struct tctx {
     jx *a;
@@ -71,6 +78,8 @@ typedef struct tctx {
     int nexits;
     raise_site raises[JIT_MAX_INSNS];
     int nraises;
+    data_site data[JIT_MAX_INSNS];
+    int ndata;
 } tctx;
 
 /* ---- operands ------------------------------------------------------------- */
@@ -102,10 +111,20 @@ static void store(tctx *t, unsigned rd, int hreg)
     if (rd != 0)
         e2(t, JX_MOV, G(t, rd, 8), R(hreg, 8));
 }
-static void call_abs(tctx *t, const void *fn)
+/* Helpers are called through the table in jit_rt: no host address in the code. */
+static void call_helper(tctx *t, int helper)
 {
-    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(uintptr_t)fn));
-    e1(t, JX_CALL, R(JX_RAX, 8));
+    e2(t, JX_MOV, R(JX_RAX, 8), M(JX_RBX, OFF_RT, 8));
+    e1(t, JX_CALL, M(JX_RAX, (int32_t)(8 * helper), 8));
+}
+
+/* hreg = the address of a copy of *in stored in the block (RIP-relative). */
+static void lea_insn(tctx *t, int hreg, const rv_insn *in)
+{
+    data_site *d = &t->data[t->ndata++];
+    d->label = jx_new_label(t->a);
+    d->in = *in;
+    e2(t, JX_LEA, R(hreg, 8), (jx_op){ .kind = JX_LMEM, .imm = d->label, .size = 8 });
 }
 
 static void writeback(tctx *t)
@@ -198,26 +217,28 @@ static void exit_direct(tctx *t, uint64_t target)
     writeback(t);
     exit_site *x = &t->exits[t->nexits++];
     x->target = target;
+    x->at_jmp = jx_new_label(t->a);
+    jx_bind(t->a, x->at_jmp);
     x->jmp_off = jx_offset(t->a);
     static const uint8_t jmp[5] = { 0xe9, 0, 0, 0, 0 };
     jx_embed(t->a, jmp, 5);
     x->stub = jx_new_label(t->a);
 }
 
-/* Indirect: target in rsi; look it up in the jump cache. */
-static void exit_indirect(tctx *t, jit_state *st)
+/* Indirect: target in rsi; look it up in the jump cache (in jit_rt). */
+static void exit_indirect(tctx *t)
 {
     e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RSI, 8));
     charge(t);
-    e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)(uintptr_t)st->jc));
+    e2(t, JX_MOV, R(JX_RDX, 8), M(JX_RBX, OFF_RT, 8));
     e2(t, JX_MOV, R(JX_RAX, 4), R(JX_RSI, 4));
     e2(t, JX_SHR, R(JX_RAX, 4), I(1));
     e2(t, JX_AND, R(JX_RAX, 4), I((1 << JIT_JC_BITS) - 1));
     e2(t, JX_SHL, R(JX_RAX, 4), I(4));
     e2(t, JX_ADD, R(JX_RDX, 8), R(JX_RAX, 8));
-    e2(t, JX_CMP, M(JX_RDX, 0, 8), R(JX_RSI, 8));
+    e2(t, JX_CMP, M(JX_RDX, OFF_JC, 8), R(JX_RSI, 8));
     e1(t, JX_JNE, L(t->leave0));
-    e1(t, JX_JMP, M(JX_RDX, 8, 8));
+    e1(t, JX_JMP, M(JX_RDX, OFF_JC + 8, 8));
 }
 
 /* ---- loads and stores ------------------------------------------------------ */
@@ -284,7 +305,7 @@ static void emit_slow(tctx *t, const slow_path *sp)
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
     e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)info));
     e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)sp->pc));
-    call_abs(t, sp->store ? (const void *)jit_store_slow : (const void *)jit_load_slow);
+    call_helper(t, sp->store ? JH_jit_store_slow : JH_jit_load_slow);
     if (!sp->store)
         e2(t, JX_MOV, R(JX_RDX, 8), M(JX_RSP, 0, 8));
     e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
@@ -311,7 +332,7 @@ static uint64_t info_of(const rv_insn *in, unsigned size, unsigned idx)
 
 /* Calls fn(c, rsi, rdx = info, rcx = pc, r8) with rsi set by the caller;
  * leaves the block if it returns nonzero. */
-static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_t r8)
+static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8)
 {
     writeback(t);
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
@@ -320,7 +341,7 @@ static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_
     e2(t, JX_MOV, R(JX_R8, 8), I((int64_t)r8));
     e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)t->pc));
     e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));   /* as under the interpreter */
-    call_abs(t, fn);
+    call_helper(t, helper);
     e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
     e1(t, JX_JNE, L(t->leave0));
     reload(t);
@@ -352,7 +373,7 @@ static bool fp_writes_x(unsigned op)
     }
 }
 
-static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_state *st)
+static void fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
 {
     unsigned op = in->op;
     if (op == RV_OP_FLW || op == RV_OP_FLD || op == RV_OP_FSW || op == RV_OP_FSD) {
@@ -362,16 +383,12 @@ static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_s
         if (in->imm)
             e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
         uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
-        fp_call(t, store ? (const void *)jit_fp_store : (const void *)jit_fp_load, info_of(in, size, idx), pc, r);
-        return true;
+        fp_call(t, store ? JH_jit_fp_store : JH_jit_fp_load, info_of(in, size, idx), pc, r);
+        return;
     }
-    if (st->nfpins == JIT_MAX_FPINS)
-        return false;
-    rv_insn *copy = &st->fpins[st->nfpins++];
-    *copy = *in;
     if (is_csr(op)) {
-        e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
-        fp_call(t, (const void *)jit_csr, info_of(in, 0, idx), pc, 0);
+        lea_insn(t, JX_RSI, in);
+        fp_call(t, JH_jit_csr, info_of(in, 0, idx), pc, 0);
         /* Never chained: a CSR write may switch the address space (satp),
          * and blocks belong to one. */
         charge(t);
@@ -379,7 +396,7 @@ static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_s
         e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
         e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
         e1(t, JX_JMP, L(t->leave0));
-        return true;
+        return;
     }
     /* F/D compute: rv_fp_exec straight; the x registers are synced only for
      * the ops that read or write them, and an exception is raised out of
@@ -388,25 +405,23 @@ static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_s
     if (reads_x)
         writeback(t);
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
-    e2(t, JX_MOV, R(JX_RSI, 8), I((int64_t)(uintptr_t)copy));
-    call_abs(t, (const void *)rv_fp_exec);
+    lea_insn(t, JX_RSI, in);
+    call_helper(t, JH_rv_fp_exec);
     raise_site *r = &t->raises[t->nraises++];
     *r = (raise_site){ .label = jx_new_label(t->a), .info = info_of(in, 0, idx), .pc = pc, .tval = in->raw };
     e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
     e1(t, JX_JNE, L(r->label));
     if (writes_x && in->rd && t->host[in->rd] >= 0)
         e2(t, JX_MOV, R(t->host[in->rd], 8), M(JX_RBX, OFF_X(in->rd), 8));
-    return true;
 }
 
 /* ---- arithmetic ------------------------------------------------------------- */
-typedef uint64_t (*helper2)(uint64_t, uint64_t);
-
-static void call2(tctx *t, const rv_insn *in, helper2 fn)
+/* rd = helper(rs1, rs2): a uint64_t (*)(uint64_t, uint64_t) of jit_rt. */
+static void call2(tctx *t, const rv_insn *in, int helper)
 {
     load(t, JX_RDI, in->rs1);
     load(t, JX_RSI, in->rs2);
-    call_abs(t, (const void *)fn);
+    call_helper(t, helper);
     store(t, in->rd, JX_RAX);
 }
 
@@ -501,7 +516,7 @@ static void branch(tctx *t, const rv_insn *in, uint64_t pc, int jcc_taken)
 }
 
 /* One instruction of the body (not the block's last jump). */
-static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_state *st)
+static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
 {
     switch (in->op) {
     case RV_OP_LUI:
@@ -524,7 +539,7 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
         e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
         store(t, in->rd, JX_RAX);
         writeback(t);
-        exit_indirect(t, st);
+        exit_indirect(t);
         break;
     case RV_OP_BEQ: branch(t, in, pc, JX_JE); break;
     case RV_OP_BNE: branch(t, in, pc, JX_JNE); break;
@@ -576,15 +591,15 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
         e1(t, in->op == RV_OP_MULH ? JX_IMUL : JX_MUL, G(t, in->rs2, 8));
         store(t, in->rd, JX_RDX);
         break;
-    case RV_OP_MULHSU: call2(t, in, jit_h_mulhsu); break;
-    case RV_OP_DIV: call2(t, in, jit_h_div); break;
-    case RV_OP_DIVU: call2(t, in, jit_h_divu); break;
-    case RV_OP_REM: call2(t, in, jit_h_rem); break;
-    case RV_OP_REMU: call2(t, in, jit_h_remu); break;
-    case RV_OP_DIVW: call2(t, in, jit_h_divw); break;
-    case RV_OP_DIVUW: call2(t, in, jit_h_divuw); break;
-    case RV_OP_REMW: call2(t, in, jit_h_remw); break;
-    case RV_OP_REMUW: call2(t, in, jit_h_remuw); break;
+    case RV_OP_MULHSU: call2(t, in, JH_jit_h_mulhsu); break;
+    case RV_OP_DIV: call2(t, in, JH_jit_h_div); break;
+    case RV_OP_DIVU: call2(t, in, JH_jit_h_divu); break;
+    case RV_OP_REM: call2(t, in, JH_jit_h_rem); break;
+    case RV_OP_REMU: call2(t, in, JH_jit_h_remu); break;
+    case RV_OP_DIVW: call2(t, in, JH_jit_h_divw); break;
+    case RV_OP_DIVUW: call2(t, in, JH_jit_h_divuw); break;
+    case RV_OP_REMW: call2(t, in, JH_jit_h_remw); break;
+    case RV_OP_REMUW: call2(t, in, JH_jit_h_remuw); break;
     case RV_OP_ADD_UW: shadd(t, in, 0, true); break;
     case RV_OP_SH1ADD: shadd(t, in, 1, false); break;
     case RV_OP_SH2ADD: shadd(t, in, 2, false); break;
@@ -606,13 +621,13 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
             e1(t, JX_NOT, R(JX_RAX, 8));
         store(t, in->rd, JX_RAX);
         break;
-    case RV_OP_CLZ: call2(t, in, jit_h_clz); break;
-    case RV_OP_CLZW: call2(t, in, jit_h_clzw); break;
-    case RV_OP_CTZ: call2(t, in, jit_h_ctz); break;
-    case RV_OP_CTZW: call2(t, in, jit_h_ctzw); break;
-    case RV_OP_CPOP: call2(t, in, jit_h_cpop); break;
-    case RV_OP_CPOPW: call2(t, in, jit_h_cpopw); break;
-    case RV_OP_ORC_B: call2(t, in, jit_h_orc_b); break;
+    case RV_OP_CLZ: call2(t, in, JH_jit_h_clz); break;
+    case RV_OP_CLZW: call2(t, in, JH_jit_h_clzw); break;
+    case RV_OP_CTZ: call2(t, in, JH_jit_h_ctz); break;
+    case RV_OP_CTZW: call2(t, in, JH_jit_h_ctzw); break;
+    case RV_OP_CPOP: call2(t, in, JH_jit_h_cpop); break;
+    case RV_OP_CPOPW: call2(t, in, JH_jit_h_cpopw); break;
+    case RV_OP_ORC_B: call2(t, in, JH_jit_h_orc_b); break;
     case RV_OP_MAX: minmax(t, in, JX_CMOVL); break;
     case RV_OP_MAXU: minmax(t, in, JX_CMOVB); break;
     case RV_OP_MIN: minmax(t, in, JX_CMOVG); break;
@@ -664,8 +679,9 @@ uint64_t jit_host_to_phys(vm_machine *m, const uint8_t *p)
     return ~0ull;
 }
 
-/* Decodes up to JIT_MAX_INSNS translatable instructions at pc (same page). */
-static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64_t *ppage)
+/* Decodes up to JIT_MAX_INSNS translatable instructions at pc (same page);
+ * *guest = the host address of their bytes. */
+static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64_t *ppage, const uint8_t **guest)
 {
     vm_cpu *vc = &c->common;
     int err;
@@ -673,6 +689,7 @@ static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64
     if (!page)
         return 0;
     *ppage = jit_host_to_phys(vc->machine, page);
+    *guest = page + (pc & ~VM_PAGE_MASK);
     uint64_t a = pc;
     unsigned n = 0;
     while (n < JIT_MAX_INSNS) {
@@ -743,103 +760,133 @@ int jit_emit_trampoline(jit_state *st)
     return 0;
 }
 
-static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+/* Emits the block ins[0..n) at pc into t->a: the code (finished but for
+ * the exits' jumps to their stubs, see place()) or NULL. */
+static const uint8_t *emit_block(tctx *t, const rv_insn *ins, unsigned n, uint64_t pc, size_t *size,
+                                 size_t *bail_off)
+{
+    t->nslow = t->nexits = t->nraises = t->ndata = 0;
+    t->ninsns = n;
+    if (jx_begin(t->a))
+        return NULL;
+    choose_cache(t, ins, n);
+    t->pc = pc;
+    t->bail = jx_new_label(t->a);
+    t->leave = jx_new_label(t->a);
+    t->leave0 = jx_new_label(t->a);
+    t->body = jx_new_label(t->a);
+    /* The kill switch: a 5-byte nop, overwritten by a jmp to bail. */
+    static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+    jx_embed(t->a, nop5, 5);
+    e2(t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
+    e1(t, JX_JB, L(t->bail));
+    e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
+    e1(t, JX_JNE, L(t->bail));
+    reload(t);
+    jx_bind(t->a, t->body);
+    uint64_t a = pc;
+    for (unsigned i = 0; i < n; i++) {
+        if ((ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) || is_csr(ins[i].op))
+            fp_insn(t, &ins[i], a, i);
+        else
+            emit_insn(t, &ins[i], a, i);
+        a += ins[i].len;
+    }
+    if (!is_jump(ins[n - 1].op))
+        exit_direct(t, a);
+    jx_bind(t->a, t->bail);
+    *bail_off = jx_offset(t->a);
+    e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)pc));
+    e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+    jx_bind(t->a, t->leave0);
+    e2(t, JX_XOR, R(JX_RAX, 4), R(JX_RAX, 4));
+    jx_bind(t->a, t->leave);
+    emit_epilogue(t);
+    for (int i = 0; i < t->nslow; i++)
+        emit_slow(t, &t->slow[i]);
+    for (int i = 0; i < t->nraises; i++) {
+        raise_site *r = &t->raises[i];
+        jx_bind(t->a, r->label);
+        writeback(t);
+        e2(t, JX_MOV, R(JX_RSI, 4), R(JX_RAX, 4));
+        e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
+        e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)r->info));
+        e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)r->pc));
+        e2(t, JX_MOV, R(JX_R8, 8), I((int64_t)r->tval));
+        call_helper(t, JH_jit_raise);
+        e1(t, JX_JMP, L(t->leave0));
+    }
+    /* An exit stub returns the executable address of its jump's rel32, for
+     * the dispatcher to patch (RIP-relative: the code may move). */
+    for (int i = 0; i < t->nexits; i++) {
+        jx_bind(t->a, t->exits[i].stub);
+        e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)t->exits[i].target));
+        e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
+        e2(t, JX_LEA, R(JX_RAX, 8), (jx_op){ .kind = JX_LMEM, .imm = t->exits[i].at_jmp, .disp = 1, .size = 8 });
+        e1(t, JX_JMP, L(t->leave));
+    }
+    /* The rv_insns helpers read, 8-byte aligned (blocks start 16-aligned). */
+    static const uint8_t int3[8] = { 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc };
+    if (t->ndata && (jx_offset(t->a) & 7))
+        jx_embed(t->a, int3, 8 - (jx_offset(t->a) & 7));
+    for (int i = 0; i < t->ndata; i++) {
+        jx_bind(t->a, t->data[i].label);
+        jx_embed(t->a, &t->data[i].in, sizeof t->data[i].in);
+    }
+    return jx_code(t->a, size);
+}
 
-uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
+static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
+
+uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full, bool cached_only)
 {
     static _Thread_local rv_insn ins[JIT_MAX_INSNS];
     static _Thread_local tctx t;
     uint64_t end, pc = b->pc;
+    const uint8_t *guest = NULL;
     *full = false;
-    unsigned n = scan(c, pc, ins, &end, &b->ppage);
+    unsigned n = scan(c, pc, ins, &end, &b->ppage, &guest);
     if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
         return NULL;
-    t.a = st->as;
-    t.nslow = t.nexits = t.nraises = 0;
-    t.ninsns = n;
-    if (jx_begin(t.a))
-        return NULL;
-    choose_cache(&t, ins, n);
-    t.pc = pc;
-    t.bail = jx_new_label(t.a);
-    t.leave = jx_new_label(t.a);
-    t.leave0 = jx_new_label(t.a);
-    t.body = jx_new_label(t.a);
-    /* The kill switch: a 5-byte nop, overwritten by a jmp to bail. */
-    static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-    jx_embed(t.a, nop5, 5);
-    e2(&t, JX_CMP, M(JX_RBX, OFF_BUDGET, 8), I(n));
-    e1(&t, JX_JB, L(t.bail));
-    e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
-    e1(&t, JX_JNE, L(t.bail));
-    reload(&t);
-    jx_bind(t.a, t.body);
-    uint64_t a = pc;
-    for (unsigned i = 0; i < n; i++) {
-        if ((ins[i].op >= RV_OP_FLW && ins[i].op <= RV_OP_FMV_D_X) || is_csr(ins[i].op)) {
-            if (!fp_insn(&t, &ins[i], a, i, st)) {
-                *full = true;       /* no room for F/D instructions: flush */
-                return NULL;
-            }
-        } else {
-            emit_insn(&t, &ins[i], a, i, st);
+    uint32_t glen = (uint32_t)(end - pc), csize, cbail;
+    const uint8_t *cached = st->cache ? jit_cache_lookup(st->cache, pc, guest, glen, n, &csize, &cbail) : NULL;
+    if (cached) {
+        uint8_t *w = jit_code_alloc(st, csize);
+        if (!w) {
+            *full = true;
+            return NULL;
         }
-        a += ins[i].len;
+        memcpy(w, cached, csize);
+        st->nloaded++;
+        b->ninsns = n;
+        b->bail_off = cbail;
+        return vm_codemem_exec(&st->cm, w);
     }
-    if (!is_jump(ins[n - 1].op))
-        exit_direct(&t, a);
-    jx_bind(t.a, t.bail);
-    size_t bail_off = jx_offset(t.a);
-    e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)pc));
-    e2(&t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
-    jx_bind(t.a, t.leave0);
-    e2(&t, JX_XOR, R(JX_RAX, 4), R(JX_RAX, 4));
-    jx_bind(t.a, t.leave);
-    emit_epilogue(&t);
-    for (int i = 0; i < t.nslow; i++)
-        emit_slow(&t, &t.slow[i]);
-    for (int i = 0; i < t.nraises; i++) {
-        raise_site *r = &t.raises[i];
-        jx_bind(t.a, r->label);
-        writeback(&t);
-        e2(&t, JX_MOV, R(JX_RSI, 4), R(JX_RAX, 4));
-        e2(&t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
-        e2(&t, JX_MOV, R(JX_RDX, 8), I((int64_t)r->info));
-        e2(&t, JX_MOV, R(JX_RCX, 8), I((int64_t)r->pc));
-        e2(&t, JX_MOV, R(JX_R8, 8), I((int64_t)r->tval));
-        call_abs(&t, (const void *)jit_raise);
-        e1(&t, JX_JMP, L(t.leave0));
-    }
-    for (int i = 0; i < t.nexits; i++) {
-        jx_bind(t.a, t.exits[i].stub);
-        e2(&t, JX_MOV, R(JX_RAX, 8), I((int64_t)t.exits[i].target));
-        e2(&t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
-        t.exits[i].movabs_off = jx_offset(t.a) + 2;       /* REX.W B8+r imm64 */
-        e2(&t, JX_MOV, R(JX_RAX, 8), I(INT64_MIN));      /* forces the imm64 form */
-        e1(&t, JX_JMP, L(t.leave));
-    }
-    size_t size;
-    const uint8_t *code = jx_code(t.a, &size);
+    if (cached_only)
+        return NULL;
+    t.a = st->as;
+    size_t size, bail_off;
+    const uint8_t *code = emit_block(&t, ins, n, pc, &size, &bail_off);
     if (!code)
         return NULL;
-    if (st->used + size > st->cm.size) {
+    uint8_t *w = jit_code_alloc(st, size);
+    if (!w) {
         *full = true;
         return NULL;
     }
-    uint8_t *w = st->cm.rw + st->used;
     memcpy(w, code, size);
-    uint8_t *x = vm_codemem_exec(&st->cm, w);
-    for (int i = 0; i < t.nexits; i++) {
+    for (int i = 0; i < t.nexits; i++) {     /* each exit's jmp goes to its stub until chained */
         exit_site *e = &t.exits[i];
         size_t stub = jx_label_offset(t.a, e->stub);
         put32(w + e->jmp_off + 1, (int32_t)((int64_t)stub - (int64_t)(e->jmp_off + 5)));
-        put64(w + e->movabs_off, (uint64_t)(uintptr_t)(x + e->jmp_off + 1));
     }
-    st->used = (st->used + size + 15) & ~(size_t)15;
+    /* Recorded now, before the dispatcher chains (patches) any of it. */
+    if (st->cache)
+        jit_cache_add(st->cache, pc, guest, glen, n, w, (uint32_t)size, (uint32_t)bail_off);
+    st->ncompiled++;
     st->code_bytes += size;
     b->ninsns = n;
     b->bail_off = (uint32_t)bail_off;
-    return x;
+    return vm_codemem_exec(&st->cm, w);
 }
 #endif

@@ -60,6 +60,10 @@ Operand op(jx *a, const jx_op *o)
         return Imm(o->imm);
     case JX_LABEL:
         return a->code.labelEntry((uint32_t)o->imm) ? Label((uint32_t)o->imm) : Label();
+    case JX_LMEM:         // [rip + label + disp]
+        if (!a->code.labelEntry((uint32_t)o->imm))
+            return Operand();
+        return x86::ptr(Label((uint32_t)o->imm), o->disp, o->size);
     default:
         return Operand();
     }

@@ -1,8 +1,10 @@
 /* x86asm.h — the only door to asmjit: a C view of x86::Assembler with just
  * what the RISC-V translator needs.  Operands are small structs; instruction
  * ids are our own (enum jx_inst) and mapped to asmjit's in x86asm.cpp.  The
- * code produced is position independent (labels are block-local, calls go
- * through registers), so the caller copies it anywhere. */
+ * code produced is position independent (labels are block-local, data in the
+ * block is reached RIP-relative through JX_LMEM), so the caller copies it
+ * anywhere; the translator keeps it free of absolute host addresses too, so
+ * that the persistent code cache can reuse it in another process. */
 #ifndef VM_JIT_X86ASM_H
 #define VM_JIT_X86ASM_H
 
@@ -17,7 +19,7 @@ extern "C" {
 enum { JX_RAX, JX_RCX, JX_RDX, JX_RBX, JX_RSP, JX_RBP, JX_RSI, JX_RDI,
        JX_R8, JX_R9, JX_R10, JX_R11, JX_R12, JX_R13, JX_R14, JX_R15 };
 
-enum { JX_NONE, JX_REG, JX_MEM, JX_IMM, JX_LABEL };
+enum { JX_NONE, JX_REG, JX_MEM, JX_IMM, JX_LABEL, JX_LMEM };
 
 typedef struct jx_op {
     uint8_t kind;
@@ -25,8 +27,8 @@ typedef struct jx_op {
     uint8_t reg;         /* JX_REG: register; JX_MEM: base */
     uint8_t index;       /* JX_MEM: index register, or 0xff for none */
     uint8_t shift;       /* JX_MEM: index scale as a shift */
-    int32_t disp;        /* JX_MEM */
-    int64_t imm;         /* JX_IMM; JX_LABEL: the label id */
+    int32_t disp;        /* JX_MEM, JX_LMEM */
+    int64_t imm;         /* JX_IMM; JX_LABEL, JX_LMEM: the label id */
 } jx_op;
 
 #define JX_INSTS(X) \

@@ -116,6 +116,32 @@ API uint64_t vmpy_board_icount(vm_board *b)
     return n;
 }
 
+/* The JIT's code cache (set before start) and counters: the names, comma
+ * separated, and the values in that order (returns how many). */
+API int vmpy_board_set_code_cache(vm_board *b, const char *dir)
+{
+    return b ? vm_machine_set_code_cache(vm_board_machine(b), dir) : -1;
+}
+
+API const char *vmpy_jit_stats_names(void)
+{
+#define NAME(n, doc) #n ","
+    return VM_JIT_STATS(NAME);
+#undef NAME
+}
+
+API int vmpy_board_jit_stats(vm_board *b, uint64_t *out, int n)
+{
+    vm_jit_stats s;
+    if (!b || vm_machine_jit_stats(vm_board_machine(b), &s))
+        return 0;
+    int have = (int)(sizeof s / sizeof(uint64_t));
+    if (n > have)
+        n = have;
+    memcpy(out, &s, (size_t)n * sizeof(uint64_t));
+    return n;
+}
+
 /* Console input record/replay (vmpy/console.py). */
 API int vmpy_board_input_record(vm_board *b, int on) { return b ? vm_board_input_record(b, on != 0) : -1; }
 API long vmpy_board_input_pop(vm_board *b, uint64_t *at, uint8_t *buf, size_t max)

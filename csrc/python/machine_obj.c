@@ -75,14 +75,79 @@ static void machine_slice(void *arg)
         pm->released = PyEval_SaveThread();
 }
 
+/* ---- the JIT's code cache --------------------------------------------------- */
+
+static int check_idle(PyMachine *self);
+
+static int set_code_cache(PyMachine *self, PyObject *v)
+{
+    if (!v || v == Py_None)
+        return vm_machine_set_code_cache(self->vm, NULL);
+    PyObject *path = NULL;
+    if (!PyUnicode_FSConverter(v, &path))
+        return -1;
+    int err = vm_machine_set_code_cache(self->vm, PyBytes_AS_STRING(path));
+    Py_DECREF(path);
+    if (err) {
+        vmpy_raise(STATE(self), self->vm, err);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *machine_get_code_cache(PyMachine *self, void *c)
+{
+    const char *dir = vm_machine_code_cache(self->vm);
+    return dir ? PyUnicode_DecodeFSDefault(dir) : Py_NewRef(Py_None);
+}
+
+static int machine_set_code_cache(PyMachine *self, PyObject *v, void *c)
+{
+    if (check_idle(self))
+        return -1;
+    return set_code_cache(self, v);
+}
+
+static PyObject *machine_code_cache_save(PyMachine *self, PyObject *unused)
+{
+    if (check_idle(self))
+        return NULL;
+    int err = vm_machine_code_cache_save(self->vm);
+    return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
+}
+
+/* The JIT's counters as a dict (None under an engine without a JIT). */
+static PyObject *machine_jit_stats(PyMachine *self, PyObject *unused)
+{
+    vm_jit_stats s;
+    if (vm_machine_jit_stats(self->vm, &s))
+        Py_RETURN_NONE;
+    static const struct { const char *name; size_t off; } fields[] = {
+#define F(n, doc) { #n, offsetof(vm_jit_stats, n) },
+        VM_JIT_STATS(F)
+#undef F
+    };
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < sizeof fields / sizeof fields[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&s + fields[i].off, sizeof v);
+        PyObject *o = PyLong_FromUnsignedLongLong(v);
+        if (!o || PyDict_SetItemString(d, fields[i].name, o))
+            Py_CLEAR(d);
+        Py_XDECREF(o);
+    }
+    return d;
+}
+
 /* ---- lifetime ------------------------------------------------------------- */
 
 static PyObject *machine_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = { "isa", "cpus", "engine", NULL };
+    static char *kwlist[] = { "isa", "cpus", "engine", "code_cache", NULL };
     const char *isa = "riscv64", *engine = NULL;
     int ncpus = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|siz:Machine", kwlist, &isa, &ncpus, &engine))
+    PyObject *cache = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sizO:Machine", kwlist, &isa, &ncpus, &engine, &cache))
         return NULL;
     vmpy_state *st = vmpy_state_from_type(tp);
     if (!st)
@@ -99,6 +164,10 @@ static PyObject *machine_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     }
     if (engine && vm_machine_set_engine(self->vm, engine)) {
         vmpy_raise(st, self->vm, VM_EINVAL);
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (cache != Py_None && set_code_cache(self, cache)) {
         Py_DECREF(self);
         return NULL;
     }
@@ -578,6 +647,10 @@ static PyMethodDef machine_methods[] = {
     { "wp_remove", (PyCFunction)machine_wp_remove, METH_VARARGS, "wp_remove(addr, len, access)" },
     { "set_verbose", (PyCFunction)machine_set_verbose, METH_O, "set_verbose(flag): warn about unknown syscalls" },
     { "reg_names", (PyCFunction)machine_reg_names, METH_NOARGS, "reg_names() -> every register name" },
+    { "code_cache_save", (PyCFunction)machine_code_cache_save, METH_NOARGS,
+      "code_cache_save(): write the JIT's new blocks to the code cache now (also done when the machine goes)" },
+    { "jit_stats", (PyCFunction)machine_jit_stats, METH_NOARGS,
+      "jit_stats() -> dict of the JIT's counters (compiled, loaded, cache_*), or None without a JIT engine" },
     { NULL },
 };
 
@@ -586,6 +659,8 @@ static PyGetSetDef machine_getset[] = {
     { "isa", (getter)machine_get_isa, NULL, "the guest ISA", NULL },
     { "engine", (getter)machine_get_engine, (setter)machine_set_engine, "execution engine", NULL },
     { "exit_code", (getter)machine_get_exit_code, NULL, "the guest's exit status (Linux user mode)", NULL },
+    { "code_cache", (getter)machine_get_code_cache, (setter)machine_set_code_cache,
+      "directory of the JIT's persistent code cache, or None", NULL },
     { NULL },
 };
 
@@ -602,7 +677,7 @@ static PyType_Slot machine_slots[] = {
     { Py_tp_methods, machine_methods },
     { Py_tp_getset, machine_getset },
     { Py_tp_members, machine_members },
-    { Py_tp_doc, "Machine(isa='riscv64', cpus=1, engine=None): an emulated machine." },
+    { Py_tp_doc, "Machine(isa='riscv64', cpus=1, engine=None, code_cache=None): an emulated machine." },
     { 0, NULL },
 };
 

@@ -332,8 +332,12 @@ void vm_linux_set_verbose(vm_machine *m, bool verbose)
 
 void lx_exit(lx_ctx *x, int code)
 {
-    if (x->p->forked)
+    if (x->p->forked) {
+        /* a forked child never frees its machine: blocks it compiled
+         * reach the code cache here or not at all */
+        vm_machine_code_cache_save(x->m);
         _exit(code);
+    }
     x->p->exited = true;
     x->p->exit_code = code;
     vm_cpu_request_exit(x->c, VM_STOP_EXIT);
