@@ -98,6 +98,9 @@ static void *create(vm_machine *m, bool tiered)
     }
     st->owner_satp = ~0ull;
     st->pid = getpid();
+    const char *dump = getenv("VMPY_JIT_DUMP");
+    if (dump && *dump)
+        st->dump = fopen(dump, "w");
     return st;
 }
 
@@ -145,6 +148,8 @@ static void jit_destroy(vm_machine *m, void *state)
                 st->ncompiled ? st->compile_ns / 1e3 / (double)st->ncompiled : 0.0,
                 (unsigned long long)st->nflushes, (unsigned long long)st->nenter,
                 (unsigned long long)st->npatch, (unsigned long long)st->ninterp);
+    if (st->dump)
+        fclose(st->dump);
     rv_interp_destroy(m, st->interp);
     if (st->as)
         jx_free(st->as);

@@ -69,6 +69,7 @@ typedef struct jit_state {
     uint64_t owner_satp, sfences;
     int pid;                     /* the process owning cm (see jit_exec: host fork) */
     bool no_code;                /* code memory lost: interpret everything */
+    void *dump;                  /* FILE *: VMPY_JIT_DUMP, every compiled block (scripts/jitdump.py) */
     /* statistics (VMPY_JIT_STATS=1 prints them when the machine goes) */
     uint64_t ncompiled, nrefused, nflushes, compile_ns, code_bytes, nenter, ninterp, npatch;
 } jit_state;
