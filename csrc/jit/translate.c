@@ -1,10 +1,12 @@
 /* translate.c — RISC-V block to x86-64 through asmjit's assembler.
  *
  * A block is a straight run of translatable instructions within one guest
- * page, ending at the first control transfer, at the page end, at
- * JIT_MAX_INSNS, or just before an instruction we leave to the interpreter
- * (CSRs, system instructions, atomics, F/D: rare in hot integer code, and the
- * interpreter already does them exactly).
+ * page, ending at the first jump or CSR, at the MAX_BRANCHES-th conditional
+ * branch (the ones before leave through side exits when taken, their
+ * fall-through goes on: a loop whose body has a branch or two is still one
+ * self-looping block), at the page end, at JIT_MAX_INSNS, or just before an
+ * instruction we leave to the interpreter (system instructions, atomics:
+ * rare in hot code, and the interpreter already does them exactly).
  *
  * Layout of the code of one block:
  *   entry:  charge ninsns to the budget (if they fit) and check for an
@@ -33,7 +35,8 @@ _Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the pro
 #define NCACHE 9
 #define BUDGET JX_R15            /* c->budget while in generated code */
 #define MAX_SLOW (JIT_MAX_INSNS)
-#define MAX_EXITS 2
+#define MAX_BRANCHES 8           /* conditional branches a block runs through */
+#define MAX_EXITS (MAX_BRANCHES + 2)
 
 /* Callee-saved registers first: only the caller-saved ones (rdi, r8..r11)
  * have to be spilled around a C call in the body. */
@@ -54,6 +57,12 @@ typedef struct raise_site {      /* an F/D op reported an exception (cause in ea
     uint32_t label, dirty;
     uint64_t info, pc, tval;
 } raise_site;
+
+typedef struct side_exit {       /* a taken branch in the middle of a block */
+    uint32_t label, dirty;
+    uint64_t target;
+    unsigned idx;
+} side_exit;
 
 typedef struct exit_site {
     uint64_t target;
@@ -81,6 +90,8 @@ typedef struct tctx {
     int nslow;
     exit_site exits[MAX_EXITS];
     int nexits;
+    side_exit sides[MAX_BRANCHES];
+    int nsides;
     raise_site raises[JIT_MAX_INSNS];
     int nraises;
 } tctx;
@@ -184,19 +195,23 @@ static bool is_csr(unsigned op) { return op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI
 static bool is_fp(unsigned op) { return op >= RV_OP_FLW && op <= RV_OP_FMV_D_X; }
 /* Instructions that end a block (CSRs: a write may change what follows). */
 static bool is_jump(unsigned op) { return (op >= RV_OP_JAL && op <= RV_OP_BGEU) || is_csr(op); }
+static bool is_branch(unsigned op) { return op >= RV_OP_BEQ && op <= RV_OP_BGEU; }
 
 /* Register use counts decide which guest registers live in host registers:
  * in a block that loops on itself every register it touches is worth it
- * (loaded once, used every iteration), elsewhere those used at least twice. */
-static void choose_cache(tctx *t, const rv_insn *ins, unsigned n, bool loops)
+ * (loaded once, used every iteration), elsewhere those used at least twice.
+ * Uses in the loop body (up to the branch back, loop_end) weigh most. */
+static void choose_cache(tctx *t, const rv_insn *ins, unsigned n, unsigned loop_end)
 {
+    bool loops = loop_end > 0;
     unsigned uses[32] = { 0 };
     for (unsigned i = 0; i < n; i++) {
         if (is_fp(ins[i].op) || is_csr(ins[i].op))
             continue;           /* synced around their helper calls anyway */
-        uses[ins[i].rs1 & 31]++;
-        uses[ins[i].rs2 & 31]++;
-        uses[ins[i].rd & 31] += 2;
+        unsigned w = i < loop_end ? 16 : 1;
+        uses[ins[i].rs1 & 31] += w;
+        uses[ins[i].rs2 & 31] += w;
+        uses[ins[i].rd & 31] += 2 * w;
     }
     uses[0] = 0;
     memset(t->host, -1, sizeof t->host);
@@ -232,17 +247,19 @@ static void choose_cache(tctx *t, const rv_insn *ins, unsigned n, bool loops)
     t->dirty = loops ? t->written : 0;
 }
 
-/* Does the block jump back to its own start? */
-static bool self_loop(const rv_insn *ins, unsigned n, uint64_t pc)
+/* If the block jumps back to its own start: 1 + the index of the last
+ * instruction that does; else 0. */
+static unsigned self_loop(const rv_insn *ins, unsigned n, uint64_t pc)
 {
     uint64_t a = pc;
+    unsigned end = 0;
     for (unsigned i = 0; i < n; i++) {
         unsigned op = ins[i].op;
-        if ((op == RV_OP_JAL || (op >= RV_OP_BEQ && op <= RV_OP_BGEU)) && a + (uint64_t)(int64_t)ins[i].imm == pc)
-            return true;
+        if ((op == RV_OP_JAL || is_branch(op)) && a + (uint64_t)(int64_t)ins[i].imm == pc)
+            end = i + 1;
         a += ins[i].len;
     }
-    return false;
+    return end;
 }
 
 /* ---- budget and exits ------------------------------------------------------
@@ -263,15 +280,18 @@ static void budget_to_c(tctx *t)
 }
 static void budget_from_c(tctx *t) { e2(t, JX_MOV, R(BUDGET, 8), M(JX_RBX, OFF_BUDGET, 8)); }
 
-/* Cached registers written back, then a chainable jump (c->pc is stored by
- * the stub; a chained block needs none: its bail path stores its own).  A
- * block that jumps to itself loops in place, keeping its registers, for as
- * long as budget and exit requests allow. */
-static void exit_direct(tctx *t, uint64_t target)
+/* Leaving after instruction idx: the budget charge for the rest of the
+ * block refunded, cached registers written back, then a chainable jump
+ * (c->pc is stored by the stub; a chained block needs none: its bail path
+ * stores its own).  A block that jumps to itself loops in place, keeping
+ * its registers, for as long as budget and exit requests allow: the next
+ * pass is charged from the budget left after this one (idx + 1 retired). */
+static void exit_direct(tctx *t, uint64_t target, unsigned idx)
 {
+    unsigned done = idx + 1;
     if (target == t->pc) {
         uint32_t out = jx_new_label(t->a);
-        charge(t);
+        e2(t, JX_SUB, R(BUDGET, 8), I(done));
         e1(t, JX_JB, L(out));
         e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
         e1(t, JX_JE, L(t->body));
@@ -280,6 +300,8 @@ static void exit_direct(tctx *t, uint64_t target)
         e1(t, JX_JMP, L(t->unbail));
         return;
     }
+    if (t->ninsns > done)
+        e2(t, JX_ADD, R(BUDGET, 8), I(t->ninsns - done));
     writeback(t);
     exit_site *x = &t->exits[t->nexits++];
     x->target = target;
@@ -551,6 +573,9 @@ static void binop(tctx *t, const rv_insn *in, int inst, bool imm, bool w)
     } else if (imm) {
         mov_in(t, d, in->rs1, sz);
         e2(t, inst, R(d, sz), I(in->imm));
+    } else if (inst == JX_ADD && !w && in_reg(t, in->rs1) && in_reg(t, in->rs2) && t->host[in->rs1] != d &&
+               t->host[in->rs2] != d) {
+        e2(t, JX_LEA, R(d, 8), MI(t->host[in->rs1], t->host[in->rs2], 0, 8));   /* three-operand add */
     } else if (in->rs2 != in->rs1 && in_reg(t, in->rs2) && t->host[in->rs2] == d) {
         if (commutes(inst)) {
             e2(t, inst, R(d, sz), G(t, in->rs1, sz));     /* rd == rs2 */
@@ -658,14 +683,23 @@ static void bitop(tctx *t, const rv_insn *in, int inst, bool imm)
     store(t, in->rd, JX_RAX);
 }
 
-static void branch(tctx *t, const rv_insn *in, uint64_t pc, int jcc_taken)
+/* A conditional branch ends the block, or (in the middle of one) leaves
+ * it through an out-of-line side exit when taken. */
+static void branch(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, int jcc_taken)
 {
+    uint64_t target = pc + (uint64_t)(int64_t)in->imm;
     compare(t, in->rs1, src2(t, in, false));
+    if (idx + 1 < t->ninsns) {
+        side_exit *x = &t->sides[t->nsides++];
+        *x = (side_exit){ .label = jx_new_label(t->a), .dirty = t->dirty, .target = target, .idx = idx };
+        e1(t, jcc_taken, L(x->label));
+        return;
+    }
     uint32_t taken = jx_new_label(t->a);
     e1(t, jcc_taken, L(taken));
-    exit_direct(t, pc + in->len);
+    exit_direct(t, pc + in->len, idx);
     jx_bind(t->a, taken);
-    exit_direct(t, pc + (uint64_t)(int64_t)in->imm);
+    exit_direct(t, target, idx);
 }
 
 /* Instructions whose only effect is writing rd (nothing to do for x0). */
@@ -693,7 +727,7 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
             e2(t, JX_MOV, R(d, 8), I((int64_t)(pc + in->len)));
             store(t, in->rd, d);
         }
-        exit_direct(t, pc + (uint64_t)(int64_t)in->imm);
+        exit_direct(t, pc + (uint64_t)(int64_t)in->imm, idx);
         break;
     case RV_OP_JALR:
         load(t, JX_RSI, in->rs1);
@@ -706,12 +740,12 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit
         writeback(t);
         exit_indirect(t, st);
         break;
-    case RV_OP_BEQ: branch(t, in, pc, JX_JE); break;
-    case RV_OP_BNE: branch(t, in, pc, JX_JNE); break;
-    case RV_OP_BLT: branch(t, in, pc, JX_JL); break;
-    case RV_OP_BGE: branch(t, in, pc, JX_JGE); break;
-    case RV_OP_BLTU: branch(t, in, pc, JX_JB); break;
-    case RV_OP_BGEU: branch(t, in, pc, JX_JAE); break;
+    case RV_OP_BEQ: branch(t, in, pc, idx, JX_JE); break;
+    case RV_OP_BNE: branch(t, in, pc, idx, JX_JNE); break;
+    case RV_OP_BLT: branch(t, in, pc, idx, JX_JL); break;
+    case RV_OP_BGE: branch(t, in, pc, idx, JX_JGE); break;
+    case RV_OP_BLTU: branch(t, in, pc, idx, JX_JB); break;
+    case RV_OP_BGEU: branch(t, in, pc, idx, JX_JAE); break;
     case RV_OP_LB: case RV_OP_LBU: mem_access(t, in, pc, idx, false, 1); break;
     case RV_OP_LH: case RV_OP_LHU: mem_access(t, in, pc, idx, false, 2); break;
     case RV_OP_LW: case RV_OP_LWU: mem_access(t, in, pc, idx, false, 4); break;
@@ -852,7 +886,7 @@ static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64
         return 0;
     *ppage = jit_host_to_phys(vc->machine, page);
     uint64_t a = pc;
-    unsigned n = 0;
+    unsigned n = 0, branches = 0;
     while (n < JIT_MAX_INSNS) {
         unsigned off = (unsigned)(a & ~VM_PAGE_MASK);
         uint32_t bits;
@@ -871,7 +905,9 @@ static unsigned scan(rv_cpu *c, uint64_t pc, rv_insn *ins, uint64_t *end, uint64
             break;
         ins[n++] = in;
         a += len;
-        if (is_jump(in.op) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
+        /* a conditional branch's fall-through path goes on in the block */
+        bool goes_on = is_branch(in.op) && ++branches < MAX_BRANCHES;
+        if ((is_jump(in.op) && !goes_on) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
             break;
     }
     *end = a;
@@ -882,7 +918,7 @@ static bool hooked(vm_machine *m, uint64_t pc, uint64_t end)
 {
     if ((m->nbps || m->has_until) && vm_bp_in(m, pc, end))
         return true;
-    if (vm_hooks_any(m, VM_HOOK_BLOCK) && vm_hooks_cover(m, VM_HOOK_BLOCK, pc, pc + 1))
+    if (vm_hooks_any(m, VM_HOOK_BLOCK) && vm_hooks_cover(m, VM_HOOK_BLOCK, pc, end))
         return true;
     return (vm_hooks_any(m, VM_HOOK_CODE) && vm_hooks_cover(m, VM_HOOK_CODE, pc, end)) ||
            (vm_hooks_any(m, VM_HOOK_MEM_FETCH) && vm_hooks_cover(m, VM_HOOK_MEM_FETCH, pc, end));
@@ -956,7 +992,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
         return NULL;
     t.a = st->as;
-    t.nslow = t.nexits = t.nraises = 0;
+    t.nslow = t.nexits = t.nraises = t.nsides = 0;
     t.ninsns = n;
     if (jx_begin(t.a))
         return NULL;
@@ -994,7 +1030,12 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
         a += ins[i].len;
     }
     if (!is_jump(ins[n - 1].op))
-        exit_direct(&t, a);
+        exit_direct(&t, a, n - 1);
+    for (int i = 0; i < t.nsides; i++) {
+        jx_bind(t.a, t.sides[i].label);
+        t.dirty = t.sides[i].dirty;
+        exit_direct(&t, t.sides[i].target, t.sides[i].idx);
+    }
     jx_bind(t.a, t.unbail);
     refund(&t);
     jx_bind(t.a, t.bail);
