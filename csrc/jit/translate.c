@@ -77,6 +77,7 @@ typedef struct tctx {
     uint32_t written;            /* cached guest registers the block writes (bit per reg) */
     uint32_t dirty;              /* ... and has written at the point being emitted */
     uint32_t noload;             /* cached registers written before read: not loaded at entry */
+    unsigned tlb_mask;           /* the cpu's (fixed for the machine's life) */
     int ncached;
     uint8_t cached[NCACHE];
     uint32_t leave;              /* epilogue, returning rax */
@@ -348,10 +349,10 @@ static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bo
         a = t->host[in->rs1];
     else
         guest_addr(t, in);
-    /* rax = the TLB entry's offset: ((addr >> 12) & 255) * 32 in two steps */
+    /* rax = the TLB entry's offset: ((addr >> 12) & tlb_mask) * 32 in two steps */
     e2(t, JX_MOV, R(JX_RAX, 4), R(a, 4));
     e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
-    e2(t, JX_AND, R(JX_RAX, 4), I((VM_TLB_SIZE - 1) << 5));
+    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
     e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
     e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
     int32_t tag = OFF_TLB + (st_ ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
@@ -992,6 +993,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     if (!n || b->ppage == ~0ull || hooked(c->common.machine, pc, end))
         return NULL;
     t.a = st->as;
+    t.tlb_mask = c->common.tlb_mask;
     t.nslow = t.nexits = t.nraises = t.nsides = 0;
     t.ninsns = n;
     if (jx_begin(t.a))
