@@ -32,6 +32,8 @@ _Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the pro
 #define OFF_BUDGET ((int32_t)offsetof(rv_cpu, common.budget))
 #define OFF_EXIT ((int32_t)offsetof(rv_cpu, common.exit_request))
 #define OFF_TLB ((int32_t)offsetof(rv_cpu, common.tlb))
+#define OFF_F(r) ((int32_t)(offsetof(rv_cpu, f) + 8 * (r)))
+#define OFF_MSTATUS ((int32_t)offsetof(rv_cpu, mstatus))
 #define NCACHE 9
 #define BUDGET JX_R15            /* c->budget while in generated code */
 #define MAX_SLOW (JIT_MAX_INSNS)
@@ -51,6 +53,7 @@ typedef struct slow_path {
     uint64_t pc;
     unsigned idx;
     bool store;
+    bool fp;                     /* FLW/FLD/FSW/FSD: through jit_fp_load/store */
 } slow_path;
 
 typedef struct raise_site {      /* an F/D op reported an exception (cause in eax) */
@@ -340,11 +343,14 @@ static void guest_addr(tctx *t, const rv_insn *in)
     }
 }
 
-/* The inline soft-TLB probe; a miss goes out of line (the slow path
- * computes the address again into rsi). */
-static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
+/* The inline soft-TLB probe for an access through rs1 + imm: returns the
+ * register holding the guest address, with the entry's addend in rdx; a miss
+ * goes out of line to a new slow path (which computes the address again
+ * into rsi). */
+static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp,
+                 bool fp)
 {
-    int a = JX_RSI;                    /* the register holding the guest address */
+    int a = JX_RSI;
     if (in_reg(t, in->rs1) && !in->imm)
         a = t->host[in->rs1];
     else
@@ -359,9 +365,17 @@ static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bo
     e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
     slow_path *sp = &t->slow[t->nslow++];
     *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .dirty = t->dirty };
+                       .idx = idx, .store = st_, .dirty = t->dirty, .fp = fp };
     e1(t, JX_JNE, L(sp->label));
     e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    *spp = sp;
+    return a;
+}
+
+static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
+{
+    slow_path *sp;
+    int a = probe(t, in, pc, idx, st_, size, &sp, false);
     jx_op host = MI(JX_RDX, a, 0, (int)size);     /* host = addr + addend */
     if (st_) {
         if (in->rs2 == 0) {
@@ -387,9 +401,30 @@ static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bo
     jx_bind(t->a, sp->done);
 }
 
+static uint64_t info_of(const rv_insn *in, unsigned size, unsigned idx);
+static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_t r8);
+
+/* The F/D load/store helpers redo the whole access (FS checks included). */
+static void emit_fp_slow(tctx *t, const slow_path *sp)
+{
+    const rv_insn *in = sp->in;
+    bool store = sp->store;
+    unsigned size = in->op == RV_OP_FLW || in->op == RV_OP_FSW ? 4 : 8;
+    jx_bind(t->a, sp->label);
+    guest_addr(t, in);
+    t->dirty = sp->dirty;
+    uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
+    fp_call(t, store ? (const void *)jit_fp_store : (const void *)jit_fp_load, info_of(in, size, sp->idx), sp->pc, r);
+    e1(t, JX_JMP, L(sp->done));
+}
+
 static void emit_slow(tctx *t, const slow_path *sp)
 {
     const rv_insn *in = sp->in;
+    if (sp->fp) {
+        emit_fp_slow(t, sp);
+        return;
+    }
     unsigned size = 1u << (in->op == RV_OP_LB || in->op == RV_OP_LBU || in->op == RV_OP_SB ? 0
                          : in->op == RV_OP_LH || in->op == RV_OP_LHU || in->op == RV_OP_SH ? 1
                          : in->op == RV_OP_LW || in->op == RV_OP_LWU || in->op == RV_OP_SW ? 2 : 3);
@@ -460,6 +495,33 @@ static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_
     reload(t);
 }
 
+/* F/D loads and stores inline when the TLB hits and the FPU is on (for a
+ * load: FS already dirty, which the load would make it); otherwise the
+ * helpers do all of it (FS checks, faults) out of line.  The FS test comes
+ * after the probe: rcx is free there, and the slow path does not care
+ * which check failed. */
+static void fp_mem(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool store, unsigned size)
+{
+    slow_path *sp;
+    int a = probe(t, in, pc, idx, store, size, &sp, true);
+    e2(t, JX_MOV, R(JX_RCX, 4), M(JX_RBX, OFF_MSTATUS, 4));
+    e2(t, JX_AND, R(JX_RCX, 4), I(RV_MSTATUS_FS));
+    e2(t, JX_CMP, R(JX_RCX, 4), I(store ? 0 : RV_MSTATUS_FS));
+    e1(t, store ? JX_JE : JX_JNE, L(sp->label));
+    if (store) {
+        e2(t, JX_MOV, R(JX_RAX, 8), M(JX_RBX, OFF_F(in->rs2), 8));
+        e2(t, JX_MOV, MI(JX_RDX, a, 0, (int)size), R(JX_RAX, (int)size));
+    } else {
+        e2(t, JX_MOV, R(JX_RAX, (int)size), MI(JX_RDX, a, 0, (int)size));
+        if (size == 4) {    /* NaN-boxed */
+            e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)0xffffffff00000000ull));
+            e2(t, JX_OR, R(JX_RAX, 8), R(JX_RCX, 8));
+        }
+        e2(t, JX_MOV, M(JX_RBX, OFF_F(in->rd), 8), R(JX_RAX, 8));
+    }
+    jx_bind(t->a, sp->done);
+}
+
 static bool fp_reads_x(unsigned op)
 {
     switch (op) {
@@ -490,13 +552,7 @@ static bool fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, jit_s
 {
     unsigned op = in->op;
     if (op == RV_OP_FLW || op == RV_OP_FLD || op == RV_OP_FSW || op == RV_OP_FSD) {
-        bool store = op == RV_OP_FSW || op == RV_OP_FSD;
-        unsigned size = op == RV_OP_FLW || op == RV_OP_FSW ? 4 : 8;
-        load(t, JX_RSI, in->rs1);
-        if (in->imm)
-            e2(t, JX_ADD, R(JX_RSI, 8), I(in->imm));
-        uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
-        fp_call(t, store ? (const void *)jit_fp_store : (const void *)jit_fp_load, info_of(in, size, idx), pc, r);
+        fp_mem(t, in, pc, idx, op == RV_OP_FSW || op == RV_OP_FSD, op == RV_OP_FLW || op == RV_OP_FSW ? 4 : 8);
         return true;
     }
     if (st->nfpins == JIT_MAX_FPINS)
