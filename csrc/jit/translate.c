@@ -620,7 +620,17 @@ static bool commutes(int inst) { return inst == JX_ADD || inst == JX_AND || inst
 static void binop(tctx *t, const rv_insn *in, int inst, bool imm, bool w)
 {
     int sz = w ? 4 : 8, d = dst(t, in->rd);
-    if (imm && inst == JX_ADD && in->rs1 == 0) {
+    bool with0 = inst == JX_ADD || inst == JX_OR || inst == JX_XOR || (inst == JX_SUB && in->rs2 == 0);
+    if (!imm && with0 && (in->rs1 == 0 || in->rs2 == 0)) {
+        unsigned src = in->rs1 == 0 ? in->rs2 : in->rs1;      /* mv (c.mv is add rd, x0, rs2) */
+        if (w)
+            e2(t, JX_MOVSXD, R(d, 8), G(t, src, 4));
+        else if (src == 0)
+            e2(t, JX_XOR, R(d, 4), R(d, 4));
+        else if (t->host[src] != d)
+            e2(t, JX_MOV, R(d, 8), G(t, src, 8));
+        w = false;
+    } else if (imm && inst == JX_ADD && in->rs1 == 0) {
         e2(t, JX_MOV, R(d, 8), I(in->imm));               /* li */
     } else if (imm && inst == JX_ADD && in->imm == 0 && w) {
         e2(t, JX_MOVSXD, R(d, 8), G(t, in->rs1, 4));      /* sext.w */
