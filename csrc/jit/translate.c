@@ -37,6 +37,10 @@ _Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the pro
 #define NCACHE 9
 #define BUDGET JX_R15            /* c->budget while in generated code */
 #define MAX_SLOW (JIT_MAX_INSNS)
+#define MAX_SITES 16             /* memory accesses of a loop body with a page cache slot */
+#define FRAME 24                 /* scratch at [rsp] (a slow load's result), 16-byte aligned */
+#define SLOT(k) (FRAME + 16 * (k)) /* [rsp + SLOT(k)]: page tag, then addend */
+#define FRAME_SIZE (FRAME + 16 * MAX_SITES)
 #define MAX_BRANCHES 8           /* conditional branches a block runs through */
 #define MAX_EXITS (MAX_BRANCHES + 2)
 
@@ -54,6 +58,9 @@ typedef struct slow_path {
     unsigned idx;
     bool store;
     bool fp;                     /* FLW/FLD/FSW/FSD: through jit_fp_load/store */
+    int slot;                    /* page cache slot, or -1 */
+    int areg;                    /* with a slot: the register holding the address */
+    uint32_t refill, hit;        /* with a slot: TLB probe out of line, and back */
 } slow_path;
 
 typedef struct raise_site {      /* an F/D op reported an exception (cause in eax) */
@@ -81,6 +88,8 @@ typedef struct tctx {
     uint32_t dirty;              /* ... and has written at the point being emitted */
     uint32_t noload;             /* cached registers written before read: not loaded at entry */
     unsigned tlb_mask;           /* the cpu's (fixed for the machine's life) */
+    unsigned loop_end;           /* self-loop: instructions up to the last branch back */
+    int nslots, slots_used;      /* page cache slots of the loop body: reserved, handed out */
     int ncached;
     uint8_t cached[NCACHE];
     uint32_t leave;              /* epilogue, returning rax */
@@ -365,17 +374,69 @@ static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_
     e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
     slow_path *sp = &t->slow[t->nslow++];
     *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .dirty = t->dirty, .fp = fp };
+                       .idx = idx, .store = st_, .dirty = t->dirty, .fp = fp, .slot = -1 };
     e1(t, JX_JNE, L(sp->label));
     e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
     *spp = sp;
     return a;
 }
 
+/* In a loop body, an access first compares its page with the one its slot
+ * remembers (a register compare against the stack, no TLB index to
+ * compute) and takes the addend from the slot: the host address then does
+ * not wait for a TLB load.  A slot only caches a TLB hit of the same access
+ * type, so it is exactly as valid as the entry was: it is emptied at block
+ * entry and after every call into C from the block (the only points where
+ * the TLB can change under running code).  A slot miss probes the TLB out
+ * of line and refills the slot. */
+static int probe_slot(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp)
+{
+    int a = JX_RSI, k = t->slots_used++;
+    if (in_reg(t, in->rs1) && !in->imm)
+        a = t->host[in->rs1];
+    else
+        guest_addr(t, in);
+    slow_path *sp = &t->slow[t->nslow++];
+    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
+                       .idx = idx, .store = st_, .dirty = t->dirty, .slot = k, .areg = a,
+                       .refill = jx_new_label(t->a), .hit = jx_new_label(t->a) };
+    e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
+    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
+    e2(t, JX_CMP, R(JX_RDX, 8), M(JX_RSP, SLOT(k), 8));
+    e1(t, JX_JNE, L(sp->refill));
+    jx_bind(t->a, sp->hit);
+    e2(t, JX_MOV, R(JX_RDX, 8), M(JX_RSP, SLOT(k) + 8, 8));
+    *spp = sp;
+    return a;
+}
+
+/* rdx = the masked address; the entry's tag is compared again here. */
+static void emit_refill(tctx *t, const slow_path *sp)
+{
+    jx_bind(t->a, sp->refill);
+    e2(t, JX_MOV, R(JX_RAX, 4), R(sp->areg, 4));
+    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
+    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
+    int32_t tag = OFF_TLB + (sp->store ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
+    e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
+    e1(t, JX_JNE, L(sp->label));
+    e2(t, JX_MOV, M(JX_RSP, SLOT(sp->slot), 8), R(JX_RDX, 8));
+    e2(t, JX_MOV, R(JX_RAX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    e2(t, JX_MOV, M(JX_RSP, SLOT(sp->slot) + 8, 8), R(JX_RAX, 8));
+    e1(t, JX_JMP, L(sp->hit));
+}
+
+static void empty_slots(tctx *t)
+{
+    for (int k = 0; k < t->nslots; k++)
+        e2(t, JX_MOV, M(JX_RSP, SLOT(k), 8), I(-1));    /* matches no masked address */
+}
+
 static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
 {
     slow_path *sp;
-    int a = probe(t, in, pc, idx, st_, size, &sp, false);
+    int a = idx < t->loop_end && t->slots_used < t->nslots ? probe_slot(t, in, pc, idx, st_, size, &sp)
+                                                           : probe(t, in, pc, idx, st_, size, &sp, false);
     jx_op host = MI(JX_RDX, a, 0, (int)size);     /* host = addr + addend */
     if (st_) {
         if (in->rs2 == 0) {
@@ -425,6 +486,8 @@ static void emit_slow(tctx *t, const slow_path *sp)
         emit_fp_slow(t, sp);
         return;
     }
+    if (sp->slot >= 0)
+        emit_refill(t, sp);
     unsigned size = 1u << (in->op == RV_OP_LB || in->op == RV_OP_LBU || in->op == RV_OP_SB ? 0
                          : in->op == RV_OP_LH || in->op == RV_OP_LHU || in->op == RV_OP_SH ? 1
                          : in->op == RV_OP_LW || in->op == RV_OP_LWU || in->op == RV_OP_SW ? 2 : 3);
@@ -455,6 +518,7 @@ static void emit_slow(tctx *t, const slow_path *sp)
     e1(t, JX_JNE, L(out));
     charge(t);
     reload(t);
+    empty_slots(t);
     if (!sp->store && in->rd != 0)
         e2(t, JX_MOV, G(t, in->rd, 8), R(JX_RDX, 8));
     e1(t, JX_JMP, L(sp->done));
@@ -493,6 +557,7 @@ static void fp_call(tctx *t, const void *fn, uint64_t info, uint64_t pc, uint64_
     e1(t, JX_JNE, L(t->leave0));
     charge(t);
     reload(t);
+    empty_slots(t);
 }
 
 /* F/D loads and stores inline when the TLB hits and the FPU is on (for a
@@ -994,7 +1059,7 @@ static bool hooked(vm_machine *m, uint64_t pc, uint64_t end)
 static void emit_epilogue(tctx *t)
 {
     e2(t, JX_MOV, M(JX_RBX, OFF_BUDGET, 8), R(BUDGET, 8));
-    e2(t, JX_ADD, R(JX_RSP, 8), I(24));
+    e2(t, JX_ADD, R(JX_RSP, 8), I(FRAME_SIZE));
     e1(t, JX_POP, R(JX_R15, 8));
     e1(t, JX_POP, R(JX_R14, 8));
     e1(t, JX_POP, R(JX_R13, 8));
@@ -1012,7 +1077,7 @@ int jit_emit_trampoline(jit_state *st)
     static const int saved[6] = { JX_RBX, JX_RBP, JX_R12, JX_R13, JX_R14, JX_R15 };
     for (int i = 0; i < 6; i++)
         e1(&t, JX_PUSH, R(saved[i], 8));
-    e2(&t, JX_SUB, R(JX_RSP, 8), I(24));
+    e2(&t, JX_SUB, R(JX_RSP, 8), I(FRAME_SIZE));
     e2(&t, JX_MOV, R(JX_RBX, 8), R(JX_RDI, 8));
     e2(&t, JX_MOV, R(BUDGET, 8), M(JX_RBX, OFF_BUDGET, 8));
     e1(&t, JX_JMP, R(JX_RSI, 8));
@@ -1064,7 +1129,12 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     t.ninsns = n;
     if (jx_begin(t.a))
         return NULL;
-    choose_cache(&t, ins, n, self_loop(ins, n, pc));
+    t.loop_end = self_loop(ins, n, pc);
+    choose_cache(&t, ins, n, t.loop_end);
+    t.nslots = t.slots_used = 0;
+    for (unsigned i = 0; i < t.loop_end; i++)
+        if (ins[i].op >= RV_OP_LB && ins[i].op <= RV_OP_SD && t.nslots < MAX_SITES)
+            t.nslots++;
     t.pc = pc;
     t.bail = jx_new_label(t.a);
     t.unbail = jx_new_label(t.a);
@@ -1079,6 +1149,7 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full)
     e2(&t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
     e1(&t, JX_JNE, L(t.unbail));
     entry_load(&t);
+    empty_slots(&t);
     jx_bind(t.a, t.body);
     uint64_t a = pc;
     for (unsigned i = 0; i < n; i++) {
