@@ -2,9 +2,12 @@
  * dispatcher (engine.c), the translator (translate.c) and the helpers that
  * generated code calls (helpers.c).
  *
- * Generated code runs with rbx = the rv_cpu, a 16-byte aligned stack with two
- * scratch slots at [rsp], and up to five guest registers cached in the
- * callee-saved rbp, r12..r15 for the length of a block.  A block returns 0,
+ * Generated code runs with rbx = the rv_cpu, r15 = c->budget (stored back
+ * when it leaves or calls C), a 16-byte aligned stack frame with scratch at
+ * [rsp] and the page cache slots of loop bodies above it (translate.c), and
+ * up to nine guest registers cached in rbp, r12..r14, rdi, r8..r11 for the
+ * length of a block (the caller-saved ones are spilled around C calls in
+ * the body).  A block returns 0,
  * or the executable address of a chained jump's rel32 field for the
  * dispatcher to patch to the block at c->pc.  A block's code begins with a
  * 5-byte nop; killing the block (its guest page was written) turns it into a
