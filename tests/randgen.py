@@ -426,10 +426,33 @@ class Generator:
         return lines
 
 
-def generate(seed, n, fp=False):
+LOOP_SLOT = OUT_X             # the x0 slot of the dump: never written by the epilogue
+
+
+def in_loops(units, rng):
+    """Runs of 1..6 units, each repeated 1..40 times by a counted loop, so the
+    JIT's loops (blocks that branch back to themselves, registers kept in
+    host registers across iterations, side exits) see random bodies.  The
+    counter lives in LOOP_SLOT (outside the scratch area the units touch)
+    and goes through t0, which the bodies may clobber: the loop reloads it."""
+    out, i = [], 0
+    while i < len(units):
+        m = rng.randint(1, 6)
+        head = "LOOP%d" % len(out)
+        body = [line for u in units[i:i + m] for line in u]
+        out.append(["li t0, %d" % rng.randint(1, 40), "sd t0, %d(s1)" % LOOP_SLOT, head + ":"] + body +
+                   ["ld t0, %d(s1)" % LOOP_SLOT, "addi t0, t0, -1", "sd t0, %d(s1)" % LOOP_SLOT,
+                    "bnez t0, %s" % head])
+        i += m
+    return out
+
+
+def generate(seed, n, fp=False, loops=False):
     g = Generator(seed, fp)
     pro = g.prologue()
     units = [g.unit() for _ in range(n)]
+    if loops:
+        units = in_loops(units, g.rng)
     return Program(seed, pro, units, g.epilogue(), g.init)
 
 
@@ -463,9 +486,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-n", type=int, default=100, help="number of random units")
     ap.add_argument("--fp", action="store_true", help="mix in F/D instructions")
+    ap.add_argument("--loops", action="store_true", help="repeat runs of units in counted loops")
     ap.add_argument("--limit", type=int, default=None, help="keep only the first LIMIT units")
     a = ap.parse_args()
-    print(generate(a.seed, a.n, a.fp).render(a.limit), end="")
+    print(generate(a.seed, a.n, a.fp, a.loops).render(a.limit), end="")
 
 
 if __name__ == "__main__":

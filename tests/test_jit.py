@@ -316,6 +316,16 @@ def test_random_streams_match_qemu(riscv_cc, qemu_run, vmpy_run, tmp_path, monke
     trd.differential(riscv_cc, qemu_run, vmpy_run, 7000 + seed, trd.N_FAST, fp, tmp_path)
 
 
+@pytest.mark.qemu
+@pytest.mark.parametrize("seed", [21, 22, 23, 24, 25, 26])
+@pytest.mark.parametrize("fp", [False, True])
+def test_random_loops_match_qemu(riscv_cc, qemu_run, vmpy_run, tmp_path, monkeypatch, seed, fp):
+    """Random bodies repeated by counted loops: compiled self-loops, side
+    exits and registers kept across iterations, against qemu."""
+    monkeypatch.setattr(trd, "ENGINE", "jit")
+    trd.differential(riscv_cc, qemu_run, vmpy_run, 7100 + seed, trd.N_FAST, fp, tmp_path, loops=True)
+
+
 SMC_C = r"""
 #include <stdio.h>
 #include <stdint.h>

@@ -53,8 +53,8 @@ def first_bad_unit(riscv_cc, qemu_run, vmpy_run, prog):
     return hi - 1
 
 
-def differential(riscv_cc, qemu_run, vmpy_run, seed, n, fp, tmp_path):
-    prog = randgen.generate(seed, n, fp)
+def differential(riscv_cc, qemu_run, vmpy_run, seed, n, fp, tmp_path, loops=False):
+    prog = randgen.generate(seed, n, fp, loops)
     want = oracle(riscv_cc, qemu_run, prog)
     rc, got, err = subject(riscv_cc, vmpy_run, prog)
     if rc == 0 and got == want:
@@ -69,8 +69,8 @@ def differential(riscv_cc, qemu_run, vmpy_run, seed, n, fp, tmp_path):
     else:
         lines.append("  first disagreeing unit %d:" % k)
         lines += ["      " + u for u in prog.units[k]]
-        lines.append("  replay: python tests/randgen.py --seed %d -n %d%s --limit %d"
-                     % (seed, n, " --fp" if fp else "", k + 1))
+        lines.append("  replay: python tests/randgen.py --seed %d -n %d%s%s --limit %d"
+                     % (seed, n, " --fp" if fp else "", " --loops" if loops else "", k + 1))
     lines.append("  program: %s" % saved)
     pytest.fail("\n".join(lines), pytrace=False)
 

@@ -58,6 +58,7 @@ vm_machine *vm_machine_new(const char *isa_name, int ncpus)
         memset(c, 0, isa->cpu_size);
         c->machine = m;
         c->index = i;
+        c->tlb_mask = VM_TLB_SIZE - 1;
         vm_tlb_flush_cpu(c);
         m->cpus[i] = c;
         isa->cpu_reset(c);

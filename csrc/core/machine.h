@@ -21,8 +21,13 @@ enum {
  * that kind of access may take the fast path, VM_TLB_INVALID otherwise.  The
  * fast path compares (addr & (VM_PAGE_MASK | (size - 1))) with the tag, which
  * also sends misaligned accesses to the slow path.  host = addr + addend. */
-#define VM_TLB_BITS 8
+#define VM_TLB_BITS 12             /* entries each cpu has room for */
 #define VM_TLB_SIZE (1u << VM_TLB_BITS)
+/* System mode uses fewer of them (vm_tlb_set_bits): every trap and xRET
+ * swaps the live TLB with a bank (tlb.c), which must stay cheap.  A Linux
+ * user-mode process never switches, and a bigger TLB keeps the slow path
+ * away from code that walks a few MiB of data. */
+#define VM_TLB_SYS_BITS 8
 #define VM_TLB_INVALID (~(uint64_t)0)
 
 typedef struct vm_tlb_entry {
@@ -30,9 +35,10 @@ typedef struct vm_tlb_entry {
     uintptr_t addend;
 } vm_tlb_entry;
 
-static inline vm_tlb_entry *vm_tlb_entry_for(vm_tlb_entry *tlb, uint64_t addr)
+/* mask: the cpu's tlb_mask (entries in use - 1). */
+static inline vm_tlb_entry *vm_tlb_entry_for(vm_tlb_entry *tlb, unsigned mask, uint64_t addr)
 {
-    return &tlb[(addr >> VM_PAGE_SHIFT) & (VM_TLB_SIZE - 1)];
+    return &tlb[(addr >> VM_PAGE_SHIFT) & mask];
 }
 
 /* ---- address space ------------------------------------------------------- */
@@ -124,6 +130,7 @@ struct vm_cpu {
     uint64_t trap_cause, trap_tval;
     uint64_t watch_addr;
     int watch_access;
+    unsigned tlb_mask;          /* entries of tlb in use - 1 (a power of two - 1) */
     vm_tlb_entry tlb[VM_TLB_SIZE];
     /* The live TLB above belongs to one translation context (tlb.c); the
      * TLBs of a few other recent contexts wait in tlb_banks (NULL until the
@@ -191,6 +198,8 @@ uint8_t *vm_mem_fetch_page(vm_cpu *c, uint64_t pc, int *err);
 vm_region *vm_region_find(vm_machine *m, uint64_t addr);
 void vm_tlb_flush_all(vm_machine *m);
 void vm_tlb_flush_cpu(vm_cpu *c);
+/* Uses 1 << bits entries of every cpu's TLB from now on (and flushes). */
+void vm_tlb_set_bits(vm_machine *m, unsigned bits);
 void vm_tlb_flush_page(vm_machine *m, uint64_t vaddr);
 /* Make (space, mode) the live translation context of c: the ISA's address
  * space id (RISC-V: satp, which holds the ASID) and everything else that

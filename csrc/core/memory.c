@@ -366,7 +366,7 @@ static uint64_t host_to_phys(const vm_machine *m, uintptr_t h)
 size_t vm_cpu_tlb(const vm_cpu *c, vm_tlb_info *out, size_t max)
 {
     size_t n = 0;
-    for (unsigned i = 0; i < VM_TLB_SIZE; i++) {
+    for (unsigned i = 0; i <= c->tlb_mask; i++) {
         const vm_tlb_entry *e = &c->tlb[i];
         int prot = (e->tag_r != VM_TLB_INVALID ? VM_PROT_R : 0) |
                    (e->tag_w != VM_TLB_INVALID ? VM_PROT_W : 0) |
@@ -436,7 +436,7 @@ static int resolve(vm_cpu *c, uint64_t vaddr, int access, unsigned size, vm_regi
     uint64_t vpage = vaddr & VM_PAGE_MASK;
     if (!cacheable || !page_is_plain(m, r, pa & VM_PAGE_MASK, vpage, access))
         return 0;
-    vm_tlb_entry *e = vm_tlb_entry_for(c->tlb, vaddr);
+    vm_tlb_entry *e = vm_tlb_entry_for(c->tlb, c->tlb_mask, vaddr);
     uintptr_t addend = (uintptr_t)(r->host + ((pa & VM_PAGE_MASK) - r->base)) - (uintptr_t)vpage;
     if (e->addend != addend || (e->tag_r != vpage && e->tag_w != vpage && e->tag_x != vpage))
         *e = (vm_tlb_entry){ VM_TLB_INVALID, VM_TLB_INVALID, VM_TLB_INVALID, addend };

@@ -38,7 +38,7 @@ static void invalidate(vm_tlb_entry *e, unsigned n)
  * switches to the current context again when it next syncs. */
 void vm_tlb_flush_cpu(vm_cpu *c)
 {
-    invalidate(c->tlb, VM_TLB_SIZE);
+    invalidate(c->tlb, c->tlb_mask + 1);
     c->tlb_ctx_space = c->tlb_ctx_mode = VM_TLB_INVALID;
     if (c->tlb_banks)
         for (int b = 0; b < TLB_BANKS; b++)
@@ -51,20 +51,30 @@ void vm_tlb_flush_all(vm_machine *m)
         vm_tlb_flush_cpu(m->cpus[i]);
 }
 
+void vm_tlb_set_bits(vm_machine *m, unsigned bits)
+{
+    for (int i = 0; i < m->ncpus; i++) {
+        vm_cpu *c = m->cpus[i];
+        invalidate(c->tlb, VM_TLB_SIZE);
+        c->tlb_mask = (1u << (bits < VM_TLB_BITS ? bits : VM_TLB_BITS)) - 1;
+        vm_tlb_flush_cpu(c);
+    }
+}
+
 void vm_tlb_flush_page(vm_machine *m, uint64_t vaddr)
 {
     for (int i = 0; i < m->ncpus; i++) {
         vm_cpu *c = m->cpus[i];
-        *vm_tlb_entry_for(c->tlb, vaddr) = invalid_entry;
+        *vm_tlb_entry_for(c->tlb, c->tlb_mask, vaddr) = invalid_entry;
         if (c->tlb_banks)
             for (int b = 0; b < TLB_BANKS; b++)
-                *vm_tlb_entry_for(c->tlb_banks[b].e, vaddr) = invalid_entry;
+                *vm_tlb_entry_for(c->tlb_banks[b].e, c->tlb_mask, vaddr) = invalid_entry;
     }
 }
 
-static void drop_writes(vm_tlb_entry *e, uintptr_t host_page)
+static void drop_writes(vm_tlb_entry *e, unsigned n, uintptr_t host_page)
 {
-    for (unsigned i = 0; i < VM_TLB_SIZE; i++)
+    for (unsigned i = 0; i < n; i++)
         if (e[i].tag_w != VM_TLB_INVALID && (uintptr_t)e[i].tag_w + e[i].addend == host_page)
             e[i].tag_w = VM_TLB_INVALID;
 }
@@ -73,11 +83,11 @@ void vm_tlb_drop_host_writes(vm_machine *m, uintptr_t host_page)
 {
     for (int i = 0; i < m->ncpus; i++) {
         vm_cpu *c = m->cpus[i];
-        drop_writes(c->tlb, host_page);
+        drop_writes(c->tlb, c->tlb_mask + 1, host_page);
         if (c->tlb_banks)
             for (int b = 0; b < TLB_BANKS; b++)
                 if (c->tlb_banks[b].valid)
-                    drop_writes(c->tlb_banks[b].e, host_page);
+                    drop_writes(c->tlb_banks[b].e, c->tlb_mask + 1, host_page);
     }
 }
 
@@ -105,8 +115,9 @@ void vm_tlb_switch(vm_cpu *c, uint64_t space, uint64_t mode)
 {
     if (c->tlb_ctx_space == space && c->tlb_ctx_mode == mode)
         return;
+    unsigned n = c->tlb_mask + 1;
     if (!c->tlb_banks && !(c->tlb_banks = calloc(TLB_BANKS, sizeof *c->tlb_banks))) {
-        invalidate(c->tlb, VM_TLB_SIZE);   /* no memory: a flush is always correct */
+        invalidate(c->tlb, n);   /* no memory: a flush is always correct */
         c->tlb_ctx_space = space, c->tlb_ctx_mode = mode;
         return;
     }
@@ -116,15 +127,15 @@ void vm_tlb_switch(vm_cpu *c, uint64_t space, uint64_t mode)
         if (banks[b].valid && banks[b].space == space && banks[b].mode == mode)
             save = &banks[b];
     if (save) {                             /* swap: the bank now holds the old context */
-        for (unsigned i = 0; i < VM_TLB_SIZE; i++) {
+        for (unsigned i = 0; i < n; i++) {
             vm_tlb_entry t = c->tlb[i];
             c->tlb[i] = save->e[i];
             save->e[i] = t;
         }
     } else {
         save = victim(banks);
-        memcpy(save->e, c->tlb, sizeof c->tlb);
-        invalidate(c->tlb, VM_TLB_SIZE);
+        memcpy(save->e, c->tlb, n * sizeof *c->tlb);
+        invalidate(c->tlb, n);
     }
     save->space = c->tlb_ctx_space;
     save->mode = c->tlb_ctx_mode;

@@ -764,6 +764,7 @@ vm_board *vm_board_new(const vm_board_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     b->m->system_mode = true;
+    vm_tlb_set_bits(b->m, VM_TLB_SYS_BITS);
     /* `vmpy boot --engine E` (and tests) choose the engine through the
      * environment, keeping the board's ctypes interface unchanged. */
     const char *engine = getenv("VMPY_ENGINE");

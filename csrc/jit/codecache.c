@@ -193,9 +193,12 @@ static void host_cpu(uint32_t cpu[8])
 
 /* The build id, mixed with what generated code bakes in: offsets into the
  * cpu and its TLB, table sizes, the helper table's shape. */
-static void build_id(uint8_t out[16])
+/* variant: what a machine fixes for its life that code depends on (the
+ * TLB index mask baked into every probe). */
+static void build_id(uint8_t out[16], uint32_t variant)
 {
     const uint64_t layout[] = {
+        variant,
         offsetof(rv_cpu, x), offsetof(rv_cpu, pc), offsetof(rv_cpu, common.budget),
         offsetof(rv_cpu, common.exit_request), offsetof(rv_cpu, common.tlb), offsetof(rv_cpu, common.engine_rt),
         offsetof(rv_cpu, f), sizeof(vm_tlb_entry), offsetof(vm_tlb_entry, tag_r),
@@ -211,14 +214,14 @@ static void build_id(uint8_t out[16])
     memcpy(out + 8, &h2, 8);
 }
 
-static void make_header(cc_header *h)
+static void make_header(cc_header *h, uint32_t variant)
 {
     memset(h, 0, sizeof *h);
     memcpy(h->magic, CC_MAGIC, 8);
     h->format = CC_FORMAT;
     h->header_size = CC_HEADER;
     strncpy(h->version, VMPY_VERSION, sizeof h->version - 1);
-    build_id(h->build);
+    build_id(h->build, variant);
     host_cpu(h->cpu);
 }
 
@@ -391,13 +394,13 @@ static uint64_t max_bytes(void)
     return end == s ? CC_DEFAULT_MAX : v;
 }
 
-jit_cache *jit_cache_open(const char *dir)
+jit_cache *jit_cache_open(const char *dir, uint32_t variant)
 {
     crc_init();
     jit_cache *cc = calloc(1, sizeof *cc);
     if (!cc)
         return NULL;
-    make_header(&cc->want);
+    make_header(&cc->want, variant);
     uint64_t key = fnv64(FNV_INIT, &cc->want, offsetof(cc_header, nrecords));
     char name[64];
     snprintf(name, sizeof name, "vmpy-jit-%016llx.bin", (unsigned long long)key);

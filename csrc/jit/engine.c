@@ -99,6 +99,9 @@ static void *create(vm_machine *m, bool tiered)
 #define JIT_HELPER_PTR(f) st->rt.helper[JH_##f] = (const void *)f;
     JIT_HELPERS(JIT_HELPER_PTR)
 #undef JIT_HELPER_PTR
+    const char *dump = getenv("VMPY_JIT_DUMP");
+    if (dump && *dump)
+        st->dump = fopen(dump, "w");
     return st;
 }
 
@@ -111,7 +114,7 @@ static void cache_ready(jit_state *st, vm_machine *m)
         return;
     st->cache_tried = true;
     if (m->code_cache_dir)
-        st->cache = jit_cache_open(m->code_cache_dir);
+        st->cache = jit_cache_open(m->code_cache_dir, m->cpus[0]->tlb_mask);
     if (st->tiered && jit_cache_warm(st->cache) && !getenv("VMPY_JIT_WARMUP"))
         st->warmup = 0;
 }
@@ -196,6 +199,8 @@ static void jit_destroy(vm_machine *m, void *state)
                     (unsigned long long)s.cache_saved_bytes);
     }
     jit_cache_close(st->cache);
+    if (st->dump)
+        fclose(st->dump);
     rv_interp_destroy(m, st->interp);
     if (st->as)
         jx_free(st->as);

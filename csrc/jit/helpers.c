@@ -81,7 +81,7 @@ int jit_fp_load(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t o
     unsigned size = info & 0xf, rd = op_reg & 31;
     if (!(c->mstatus & RV_MSTATUS_FS))
         return raise(c, RV_EXC_ILLEGAL, op_reg >> 32, info, pc);
-    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, addr);
+    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, c->common.tlb_mask, addr);
     uint64_t v;
     bool slow = e->tag_r != (addr & (VM_PAGE_MASK | (size - 1)));
     if (!slow) {
@@ -110,7 +110,7 @@ int jit_fp_store(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t 
     uint64_t v = c->f[op_reg & 31];
     if (size == 4)
         v = (uint32_t)v;
-    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, addr);
+    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, c->common.tlb_mask, addr);
     if (e->tag_w == (addr & (VM_PAGE_MASK | (size - 1)))) {
         memcpy((void *)(uintptr_t)(addr + e->addend), &v, size);
         return 0;

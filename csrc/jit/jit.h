@@ -2,9 +2,12 @@
  * dispatcher (engine.c), the translator (translate.c) and the helpers that
  * generated code calls (helpers.c).
  *
- * Generated code runs with rbx = the rv_cpu, a 16-byte aligned stack with two
- * scratch slots at [rsp], and up to five guest registers cached in the
- * callee-saved rbp, r12..r15 for the length of a block.  A block returns 0,
+ * Generated code runs with rbx = the rv_cpu, r15 = c->budget (stored back
+ * when it leaves or calls C), a 16-byte aligned stack frame with scratch at
+ * [rsp] and the page cache slots of loop bodies above it (translate.c), and
+ * up to nine guest registers cached in rbp, r12..r14, rdi, r8..r11 for the
+ * length of a block (the caller-saved ones are spilled around C calls in
+ * the body).  A block returns 0,
  * or the executable address of a chained jump's rel32 field for the
  * dispatcher to patch to the block at c->pc.  A block's code begins with a
  * 5-byte nop; killing the block (its guest page was written) turns it into a
@@ -103,6 +106,7 @@ typedef struct jit_state {
     bool no_code;                /* code memory lost: interpret everything */
     jit_cache *cache;            /* the persistent code cache, if the machine has one */
     bool cache_tried;            /* cache opened (or found unusable) */
+    void *dump;                  /* FILE *: VMPY_JIT_DUMP, every compiled block (scripts/jitdump.py) */
     /* statistics (VMPY_JIT_STATS=1 prints them when the machine goes) */
     uint64_t ncompiled, nrefused, nflushes, compile_ns, code_bytes, nenter, ninterp, npatch;
     uint64_t nloaded, load_ns;   /* blocks whose code came from the code cache */
@@ -120,13 +124,14 @@ static inline uint8_t *jit_code_alloc(jit_state *st, size_t size)
 }
 
 /* codecache.c: the persistent code cache (format described there).  open
- * reads DIR's file for this build and host (a missing or invalid file is an
+ * reads DIR's file for this build, host and variant (the cpu's TLB mask,
+ * baked into probes; a missing or invalid file is an
  * empty cache) and never fails but for memory; close frees it, without
  * saving.  lookup returns the code recorded for the guest block of n
  * instructions whose bytes are guest[0..glen) at pc, verified byte for byte
  * and by checksum, or NULL; add records a block just emitted; save merges
  * the records with the file's current ones and replaces it atomically. */
-jit_cache *jit_cache_open(const char *dir);
+jit_cache *jit_cache_open(const char *dir, uint32_t variant);
 void jit_cache_close(jit_cache *cc);
 const uint8_t *jit_cache_lookup(jit_cache *cc, uint64_t pc, const uint8_t *guest, uint32_t glen, uint32_t n,
                                 uint32_t *size, uint32_t *bail_off);

@@ -287,16 +287,16 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
  * within the running block's page skip the check: only traps, xRET,
  * SFENCE.VMA and satp/PMP writes change that page's permission, and those
  * all leave through next_block, which checks. */
-static inline bool exec_ok(const vm_tlb_entry *tlb, uint64_t pc)
+static inline bool exec_ok(const vm_tlb_entry *tlb, unsigned mask, uint64_t pc)
 {
-    return vm_tlb_entry_for((vm_tlb_entry *)tlb, pc)->tag_x == (pc & VM_PAGE_MASK);
+    return vm_tlb_entry_for((vm_tlb_entry *)tlb, mask, pc)->tag_x == (pc & VM_PAGE_MASK);
 }
 
 static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *const *labels, int *err)
 {
     for (rv_block *b = st->hash[hash_pc(pc)]; b; b = b->hash_next)
         if (b->pc == pc) {
-            if (!exec_ok(vc->tlb, pc) && !vm_mem_fetch_page(vc, pc, err))
+            if (!exec_ok(vc->tlb, vc->tlb_mask, pc) && !vm_mem_fetch_page(vc, pc, err))
                 return NULL;           /* no longer executable here: fault */
             return st->jcache[jcache_pc(pc)] = b;
         }
@@ -398,6 +398,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     bool ran = false;
     uint64_t *const x = c->x;
     vm_tlb_entry *const tlb = vc->tlb;
+    const unsigned tlbm = vc->tlb_mask;
     rv_block *b;
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
@@ -422,7 +423,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         vc->budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !(nb_->flags & BLK_BREAKPOINT) && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, t_)) && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, tlbm, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
             s = b->slots; \
@@ -436,7 +437,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* The fast path: a TLB tag compare and one host access. */
 #define LOAD(T, dst) do { \
         uint64_t a_ = RS1 + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, tlbm, a_); \
         if (likely(e_->tag_r == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
         } else { \
@@ -449,7 +450,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     } while (0)
 #define STORE(T, val) do { \
         uint64_t a_ = RS1 + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, tlbm, a_); \
         if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
         } else { \
@@ -483,7 +484,7 @@ next_block:
     {
         uint64_t pc = c->pc;
         b = st->jcache[jcache_pc(pc)];
-        if (unlikely(!b || b->pc != pc || !exec_ok(tlb, pc))) {
+        if (unlikely(!b || b->pc != pc || !exec_ok(tlb, tlbm, pc))) {
             int err = 0;
             b = lookup(st, vc, pc, labels, &err);
             if (!b) {
@@ -764,7 +765,7 @@ op_LR_D: {
         unsigned size = s->in.op == RV_OP_LR_W ? 4 : 8;
         uint64_t a = RS1, v;
         if (a & (size - 1)) { cause = RV_EXC_LOAD_MISALIGNED; tval = a; goto exception; }
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(tlb, tlbm, a);
         if (likely(e->tag_r == (a & VM_PAGE_MASK))) {
             const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
             v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
@@ -787,7 +788,7 @@ op_SC_D: {
             NEXT;
         }
         c->reservation = ~0ull;
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(tlb, tlbm, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK))) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
@@ -806,7 +807,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
         unsigned size = word ? 4 : 8;
         uint64_t a = RS1, old;
         if (a & (size - 1)) { cause = RV_EXC_STORE_MISALIGNED; tval = a; goto exception; }
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(tlb, tlbm, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK) && e->tag_r == e->tag_w)) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             old = word ? *(uint32_t *)p : *(uint64_t *)p;
