@@ -38,6 +38,8 @@ def parse_args(argv):
     p.add_argument("--repeat", type=int, default=None,
                    help="runs per measurement, best kept (default 3, quick 1)")
     p.add_argument("--workloads", help="comma list of workloads (default all)")
+    p.add_argument("--scale", type=int, default=1,
+                   help="multiply each workload's work (e.g. 10: steady state, start-up amortised)")
     p.add_argument("--engines", help="comma list of engine name prefixes, "
                    "e.g. native,qemu,unicorn,vmpy-cli,vmpy-api-interp")
     p.add_argument("--no-vmpy", action="store_true", help="skip vmpy engines")

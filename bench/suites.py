@@ -22,8 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD_REPS = {"int": 8, "mem": 4, "branchy": 3, "fp": 6, "coremark": 1500}
 
 
-def _workload_args(name, quick):
-    reps = WORKLOAD_REPS.get(name, 4)
+def _workload_args(name, quick, scale=1):
+    """scale (bench/run.py --scale) multiplies the work: at the default
+    sizes a vmpy CLI run carries ~0.1 s of Python start-up, comparable to
+    qemu's whole run, so --scale 10 shows steady-state speed as well."""
+    reps = WORKLOAD_REPS.get(name, 4) * max(1, scale)
     if name == "coremark":
         return ["0", "0", "0x66", str(50 if quick else reps)]
     return [str(1 if quick else reps)]
@@ -50,7 +53,7 @@ def _best_interleaved(engines, progs, args, repeat):
 
 
 def _workload_row(name, ctx):
-    args = _workload_args(name, ctx.quick)
+    args = _workload_args(name, ctx.quick, ctx.args.scale)
     progs = {t: build.build(name, t) for t in ("native", "riscv64")}
     runs = _best_interleaved(ctx.engines, progs, args, ctx.repeat)
     for n, r in runs.items():

@@ -146,6 +146,69 @@ def test_fault_inside_a_compiled_block_is_precise(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_atomics_in_a_compiled_loop_by_hand(engine):
+    m = machine(engine)
+    load(m, """
+        li a0, 0x20000           # word counter
+        li a1, 0x20008           # doubleword max
+        li a2, 0x20010           # word bumped by lr/sc
+        li s0, 0
+        li s1, 1000
+        li s2, 0
+        li t3, 0
+    loop:
+        li t0, 3
+        amoadd.w t1, t0, (a0)
+        add t3, t3, t1
+        amomax.d t2, s0, (a1)
+        lr.w t4, (a2)
+        addi t4, t4, 1
+        sc.w t5, t4, (a2)
+        or s2, s2, t5
+        addi s0, s0, 1
+        bne s0, s1, loop
+        li t0, -5
+        amoswap.w t6, t0, (a0)
+        amominu.w a3, zero, (a0)
+        sc.w a4, t0, (a2)        # no reservation left: fails
+        ebreak
+    """)
+    m.map(0x20000, 0x1000, "rw")
+    assert m.run() == "trap"
+    c = m.cpus[0]
+    assert c["t1"] == 3 * 999 and c["t3"] == 3 * sum(range(1000))
+    assert c["t2"] == 998 and int.from_bytes(m.read(0x20008, 8), "little") == 999
+    assert c["s2"] == 0 and int.from_bytes(m.read(0x20010, 4), "little") == 1000
+    assert c["t6"] == 3000
+    assert c["a3"] == 2**64 - 5                  # the old word, sign-extended
+    assert int.from_bytes(m.read(0x20000, 4), "little") == 0
+    assert c["a4"] == 1
+    assert c.icount == 9 + 10 * 1000 + 4         # two of the li are lui + addi
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_amo_fault_inside_a_compiled_block_is_precise(engine):
+    m = machine(engine)
+    load(m, """
+        li a0, 0x20000
+        li t1, 0
+        li t2, 7
+    loop:
+        amoadd.d t0, t2, (a0)
+        addi a0, a0, 8
+        addi t1, t1, 1
+        j loop
+    """)
+    m.map(0x20000, 0x1000, "rw")            # 512 doublewords, then unmapped
+    assert m.run() == "fault"
+    c = m.cpus[0]
+    assert c["a0"] == 0x21000 and c["t1"] == 512
+    assert c.pc == BASE + 12                  # the amoadd.d
+    assert c.icount == 3 + 4 * 512
+    assert m.read(0x20000, 0x1000) == (7).to_bytes(8, "little") * 512
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_store_fault_changes_nothing_after_it(engine):
     m = machine(engine)
     load(m, """

@@ -151,6 +151,64 @@ int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc)
     return 0;
 }
 
+/* LR/SC and the AMOs, as the interpreter does them: through the TLB when it
+ * maps the page for this access, else the slow paths (both halves of an AMO
+ * fault as a store).  Registers are read and written in c->x (the block
+ * wrote its cached ones back before the call). */
+int jit_amo(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc)
+{
+    unsigned op = in->op;
+    bool lr = op == RV_OP_LR_W || op == RV_OP_LR_D, sc = op == RV_OP_SC_W || op == RV_OP_SC_D;
+    bool word = op <= RV_OP_AMOMAXU_W;
+    unsigned size = word ? 4 : 8;
+    uint64_t a = c->x[in->rs1], src = c->x[in->rs2], mask = word ? 0xffffffffull : ~0ull, v = 0;
+    if (a & (size - 1))
+        return raise(c, lr ? RV_EXC_LOAD_MISALIGNED : RV_EXC_STORE_MISALIGNED, a, info, pc);
+    vm_tlb_entry *e = vm_tlb_entry_for(c->common.tlb, c->common.tlb_mask, a);
+    uint64_t page = a & VM_PAGE_MASK;
+    uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
+    int err = 0;
+    bool slow;
+    if (sc) {
+        bool held = c->reservation == a;
+        c->reservation = ~0ull;
+        if (!held) {
+            if (in->rd)
+                c->x[in->rd] = 1;
+            return 0;
+        }
+        slow = e->tag_w != page;
+        if (!slow)
+            memcpy(p, &src, size);       /* little-endian host: the low bytes */
+        else
+            err = vm_mem_store_slow(&c->common, a, size, src & mask);
+    } else if (lr) {
+        slow = e->tag_r != page;
+        if (!slow)
+            memcpy(&v, p, size);
+        else
+            err = vm_mem_load_slow(&c->common, a, size, &v);
+    } else {
+        slow = e->tag_w != page || e->tag_r != page;
+        if (!slow) {
+            memcpy(&v, p, size);
+            uint64_t nv = rv_amo_apply(op, v, src, word);
+            memcpy(p, &nv, size);
+        } else {
+            err = vm_mem_load_slow(&c->common, a, size, &v);
+            if (!err)
+                err = vm_mem_store_slow(&c->common, a, size, rv_amo_apply(op, v, src, word) & mask);
+        }
+    }
+    if (err)
+        return mem_fault(c, err, lr ? VM_PROT_R : VM_PROT_W, a, info, pc);
+    if (lr)
+        c->reservation = a;
+    if (in->rd)
+        c->x[in->rd] = sc ? 0 : word ? (uint64_t)(int64_t)(int32_t)v : v;
+    return slow ? after_access(c, info, pc) : 0;
+}
+
 int jit_raise(rv_cpu *c, uint64_t cause, uint64_t info, uint64_t pc, uint64_t tval)
 {
     return raise(c, cause, tval, info, pc);

@@ -68,7 +68,8 @@ typedef struct jit_jc_entry {
     X(jit_load_slow) X(jit_store_slow) X(jit_fp_load) X(jit_fp_store) X(jit_csr) \
     X(jit_raise) X(rv_fp_exec) X(jit_h_div) X(jit_h_divu) X(jit_h_rem) X(jit_h_remu) \
     X(jit_h_divw) X(jit_h_divuw) X(jit_h_remw) X(jit_h_remuw) X(jit_h_mulhsu) X(jit_h_clz) \
-    X(jit_h_clzw) X(jit_h_ctz) X(jit_h_ctzw) X(jit_h_cpop) X(jit_h_cpopw) X(jit_h_orc_b)
+    X(jit_h_clzw) X(jit_h_ctz) X(jit_h_ctzw) X(jit_h_cpop) X(jit_h_cpopw) X(jit_h_orc_b) \
+    X(jit_amo)
 enum {
 #define JIT_HELPER_ENUM(f) JH_##f,
     JIT_HELPERS(JIT_HELPER_ENUM)
@@ -163,6 +164,7 @@ int jit_fp_load(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t o
 int jit_fp_store(rv_cpu *c, uint64_t addr, uint64_t info, uint64_t pc, uint64_t op_reg);
 int jit_fp_op(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
 int jit_csr(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
+int jit_amo(rv_cpu *c, const rv_insn *in, uint64_t info, uint64_t pc);
 int jit_raise(rv_cpu *c, uint64_t cause, uint64_t info, uint64_t pc, uint64_t tval);
 uint64_t jit_h_div(uint64_t a, uint64_t b);
 uint64_t jit_h_divu(uint64_t a, uint64_t b);

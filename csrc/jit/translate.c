@@ -5,8 +5,10 @@
  * branch (the ones before leave through side exits when taken, their
  * fall-through goes on: a loop whose body has a branch or two is still one
  * self-looping block), at the page end, at JIT_MAX_INSNS, or just before an
- * instruction we leave to the interpreter (system instructions, atomics:
- * rare in hot code, and the interpreter already does them exactly).
+ * instruction we leave to the interpreter (ecall, ebreak, xRET, WFI,
+ * SFENCE.VMA, FENCE.I: they trap or change what runs next, so the block
+ * would end there anyway).  F/D, CSRs and atomics (LR/SC, AMOs) call C
+ * helpers with the interpreter's exact semantics.
  *
  * Layout of the code of one block:
  *   entry:  charge ninsns to the budget (if they fit) and check for an
@@ -222,10 +224,15 @@ static bool translatable(unsigned op)
         return true;
     if (op >= RV_OP_MUL && op <= RV_OP_REMUW)
         return true;
+    if (op >= RV_OP_LR_W && op <= RV_OP_AMOMAXU_D)
+        return true;             /* through a helper (jit_amo) */
     return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
 }
 static bool is_csr(unsigned op) { return op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI; }
 static bool is_fp(unsigned op) { return op >= RV_OP_FLW && op <= RV_OP_FMV_D_X; }
+static bool is_atomic(unsigned op) { return op >= RV_OP_LR_W && op <= RV_OP_AMOMAXU_D; }
+/* Done by a C helper that reads and writes the x registers in memory. */
+static bool via_helper(unsigned op) { return is_fp(op) || is_csr(op) || is_atomic(op); }
 /* Instructions that end a block (CSRs: a write may change what follows). */
 static bool is_jump(unsigned op) { return (op >= RV_OP_JAL && op <= RV_OP_BGEU) || is_csr(op); }
 static bool is_branch(unsigned op) { return op >= RV_OP_BEQ && op <= RV_OP_BGEU; }
@@ -239,7 +246,7 @@ static void choose_cache(tctx *t, const rv_insn *ins, unsigned n, unsigned loop_
     bool loops = loop_end > 0;
     unsigned uses[32] = { 0 };
     for (unsigned i = 0; i < n; i++) {
-        if (is_fp(ins[i].op) || is_csr(ins[i].op))
+        if (via_helper(ins[i].op))
             continue;           /* synced around their helper calls anyway */
         unsigned w = i < loop_end ? 16 : 1;
         uses[ins[i].rs1 & 31] += w;
@@ -262,7 +269,7 @@ static void choose_cache(tctx *t, const rv_insn *ins, unsigned n, unsigned loop_
         uses[best] = 0;
     }
     for (unsigned i = 0; i < n; i++)
-        if (ins[i].rd && t->host[ins[i].rd] >= 0 && !is_fp(ins[i].op) && !is_csr(ins[i].op))
+        if (ins[i].rd && t->host[ins[i].rd] >= 0 && !via_helper(ins[i].op))
             t->written |= 1u << ins[i].rd;
     /* A register written before it is read needs no load at entry; until
      * that write its slot stays the truth (dirty tracks this).  A loop's
@@ -270,7 +277,7 @@ static void choose_cache(tctx *t, const rv_insn *ins, unsigned n, unsigned loop_
     uint32_t seen = 1, noload = 0;
     for (unsigned i = 0; i < n && !loops; i++) {
         const rv_insn *in = &ins[i];
-        bool helper = is_fp(in->op) || is_csr(in->op);
+        bool helper = via_helper(in->op);
         seen |= 1u << (in->rs1 & 31) | 1u << (in->rs2 & 31) | (helper ? 1u << (in->rd & 31) : 0);
         if (!((seen >> in->rd) & 1))
             noload |= 1u << in->rd;
@@ -672,6 +679,14 @@ static void fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
                        .dirty = t->dirty };
     e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
     e1(t, JX_JNE, L(r->label));
+}
+
+/* LR/SC and AMOs: one helper call (jit_amo) with the interpreter's
+ * semantics; rd comes back through memory (fp_call reloads). */
+static void atomic_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
+{
+    lea_insn(t, JX_RSI, in);
+    fp_call(t, JH_jit_amo, info_of(in, 0, idx), pc, 0);
 }
 
 /* ---- arithmetic ------------------------------------------------------------- */
@@ -1204,6 +1219,8 @@ static const uint8_t *emit_block(tctx *t, const rv_insn *ins, unsigned n, uint64
     for (unsigned i = 0; i < n; i++) {
         if (is_fp(ins[i].op) || is_csr(ins[i].op)) {
             fp_insn(t, &ins[i], a, i);
+        } else if (is_atomic(ins[i].op)) {
+            atomic_insn(t, &ins[i], a, i);
         } else {
             /* jumps write rd before they leave; a load only once it cannot fault */
             uint32_t rd = ins[i].rd && in_reg(t, ins[i].rd) ? 1u << ins[i].rd : 0;

@@ -213,4 +213,27 @@ int rv_csr_lookup(const char *name);            /* -1 if unknown */
  * (tlb.c); call after changing any of them. */
 void rv_tlb_sync(rv_cpu *c);
 
+/* AMO arithmetic on the old memory value (the interpreter and the JIT's
+ * helper share it); 32-bit ops see sign-extended words. */
+static inline uint64_t rv_amo_apply(unsigned op, uint64_t old, uint64_t src, bool word)
+{
+    if (word) {
+        old = (uint64_t)(int64_t)(int32_t)old;
+        src = (uint64_t)(int64_t)(int32_t)src;
+    }
+    switch (op) {
+    case RV_OP_AMOSWAP_W: case RV_OP_AMOSWAP_D: return src;
+    case RV_OP_AMOADD_W: case RV_OP_AMOADD_D: return old + src;
+    case RV_OP_AMOXOR_W: case RV_OP_AMOXOR_D: return old ^ src;
+    case RV_OP_AMOAND_W: case RV_OP_AMOAND_D: return old & src;
+    case RV_OP_AMOOR_W: case RV_OP_AMOOR_D: return old | src;
+    case RV_OP_AMOMIN_W: case RV_OP_AMOMIN_D: return (int64_t)old < (int64_t)src ? old : src;
+    case RV_OP_AMOMAX_W: case RV_OP_AMOMAX_D: return (int64_t)old > (int64_t)src ? old : src;
+    case RV_OP_AMOMINU_W: return (uint32_t)old < (uint32_t)src ? old : src;
+    case RV_OP_AMOMAXU_W: return (uint32_t)old > (uint32_t)src ? old : src;
+    case RV_OP_AMOMINU_D: return old < src ? old : src;
+    default: return old > src ? old : src;   /* AMOMAXU_D */
+    }
+}
+
 #endif
