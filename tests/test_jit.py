@@ -125,24 +125,28 @@ def test_count_stops_exactly_inside_compiled_loops(engine, count):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_fault_inside_a_compiled_block_is_precise(engine):
+@pytest.mark.parametrize("access", ["ld t0, 0(a0)", "amoadd.d t0, t2, (a0)"])
+def test_fault_inside_a_compiled_block_is_precise(engine, access):
     m = machine(engine)
     load(m, """
         li a0, 0x20000
         li t1, 0
+        li t2, 7
     loop:
-        ld t0, 0(a0)
+        %s
         addi a0, a0, 8
         addi t1, t1, 1
         j loop
-    """)
+    """ % access)
     m.map(0x20000, 0x1000, "rw")            # 512 doublewords, then unmapped
     assert m.run() == "fault"
     c = m.cpus[0]
     assert c["a0"] == 0x21000
     assert c["t1"] == 512
-    assert c.pc == BASE + 8                   # the ld
-    assert c.icount == 2 + 4 * 512
+    assert c.pc == BASE + 12                  # the access
+    assert c.icount == 3 + 4 * 512
+    added = 7 if access.startswith("amo") else 0
+    assert m.read(0x20000, 0x1000) == added.to_bytes(8, "little") * 512
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -184,28 +188,6 @@ def test_atomics_in_a_compiled_loop_by_hand(engine):
     assert int.from_bytes(m.read(0x20000, 4), "little") == 0
     assert c["a4"] == 1
     assert c.icount == 9 + 10 * 1000 + 4         # two of the li are lui + addi
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_amo_fault_inside_a_compiled_block_is_precise(engine):
-    m = machine(engine)
-    load(m, """
-        li a0, 0x20000
-        li t1, 0
-        li t2, 7
-    loop:
-        amoadd.d t0, t2, (a0)
-        addi a0, a0, 8
-        addi t1, t1, 1
-        j loop
-    """)
-    m.map(0x20000, 0x1000, "rw")            # 512 doublewords, then unmapped
-    assert m.run() == "fault"
-    c = m.cpus[0]
-    assert c["a0"] == 0x21000 and c["t1"] == 512
-    assert c.pc == BASE + 12                  # the amoadd.d
-    assert c.icount == 3 + 4 * 512
-    assert m.read(0x20000, 0x1000) == (7).to_bytes(8, "little") * 512
 
 
 @pytest.mark.parametrize("engine", ENGINES)
