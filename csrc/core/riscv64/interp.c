@@ -46,7 +46,107 @@ enum {
     PSEUDO_FP,                        /* any F/D operation but loads and stores */
     PSEUDO_TRACE,                     /* trace recording before an instruction (trace.h) */
     PSEUDO_COV,                       /* coverage at the block start */
+    NHANDLERS_BASE
+};
+
+/* Integer operations by operand shape: X(name, expression), where the
+ * expression computes rd from A (rs1), B (rs2) and I (the immediate).  The
+ * interpreter's handlers for these are generated from the lists. */
+#define RR_OPS(X) \
+    X(ADD, A + B) X(SUB, A - B) X(SLL, A << (B & 63)) X(SLT, (int64_t)A < (int64_t)B) \
+    X(SLTU, A < B) X(XOR, A ^ B) X(SRL, A >> (B & 63)) X(SRA, (uint64_t)((int64_t)A >> (B & 63))) \
+    X(OR, A | B) X(AND, A & B) \
+    X(ADDW, sext32(A + B)) X(SUBW, sext32(A - B)) X(SLLW, sext32((uint32_t)A << (B & 31))) \
+    X(SRLW, sext32((uint32_t)A >> (B & 31))) X(SRAW, (uint64_t)(int64_t)((int32_t)A >> (B & 31))) \
+    X(MUL, A * B) X(MULH, mulh64((int64_t)A, (int64_t)B)) X(MULHSU, mulhsu64((int64_t)A, B)) \
+    X(MULHU, mulhu64(A, B)) X(DIV, (uint64_t)div64((int64_t)A, (int64_t)B)) \
+    X(DIVU, B ? A / B : ~0ull) X(REM, (uint64_t)rem64((int64_t)A, (int64_t)B)) X(REMU, B ? A % B : A) \
+    X(MULW, sext32((uint64_t)((uint32_t)A * (uint32_t)B))) X(DIVW, divw(A, B)) X(DIVUW, divuw(A, B)) \
+    X(REMW, remw(A, B)) X(REMUW, remuw(A, B)) \
+    X(ADD_UW, B + (uint32_t)A) X(SH1ADD, B + (A << 1)) X(SH2ADD, B + (A << 2)) X(SH3ADD, B + (A << 3)) \
+    X(SH1ADD_UW, B + ((uint64_t)(uint32_t)A << 1)) X(SH2ADD_UW, B + ((uint64_t)(uint32_t)A << 2)) \
+    X(SH3ADD_UW, B + ((uint64_t)(uint32_t)A << 3)) \
+    X(ANDN, A & ~B) X(ORN, A | ~B) X(XNOR, ~(A ^ B)) \
+    X(MAX, (int64_t)A > (int64_t)B ? A : B) X(MAXU, A > B ? A : B) \
+    X(MIN, (int64_t)A < (int64_t)B ? A : B) X(MINU, A < B ? A : B) \
+    X(ROL, rol64(A, (unsigned)B)) X(ROLW, sext32(rol32((uint32_t)A, (unsigned)B))) \
+    X(ROR, ror64(A, (unsigned)B)) X(RORW, sext32(ror32((uint32_t)A, (unsigned)B))) \
+    X(BCLR, A & ~(1ull << (B & 63))) X(BEXT, (A >> (B & 63)) & 1) \
+    X(BINV, A ^ (1ull << (B & 63))) X(BSET, A | (1ull << (B & 63)))
+/* rs1 and an immediate (or rs1 alone). */
+#define RI_OPS(X) \
+    X(ADDI, A + (uint64_t)I) X(SLTI, (int64_t)A < I) X(SLTIU, A < (uint64_t)I) \
+    X(XORI, A ^ (uint64_t)I) X(ORI, A | (uint64_t)I) X(ANDI, A & (uint64_t)I) \
+    X(SLLI, A << (I & 63)) X(SRLI, A >> (I & 63)) X(SRAI, (uint64_t)((int64_t)A >> (I & 63))) \
+    X(ADDIW, sext32(A + (uint64_t)I)) X(SLLIW, sext32((uint32_t)A << (I & 31))) \
+    X(SRLIW, sext32((uint32_t)A >> (I & 31))) X(SRAIW, (uint64_t)(int64_t)((int32_t)A >> (I & 31))) \
+    X(SLLI_UW, (uint64_t)(uint32_t)A << (I & 63)) \
+    X(RORI, ror64(A, (unsigned)I)) X(RORIW, sext32(ror32((uint32_t)A, (unsigned)I))) \
+    X(BCLRI, A & ~(1ull << (I & 63))) X(BEXTI, (A >> (I & 63)) & 1) \
+    X(BINVI, A ^ (1ull << (I & 63))) X(BSETI, A | (1ull << (I & 63))) \
+    X(CLZ, A ? (uint64_t)__builtin_clzll(A) : 64) \
+    X(CLZW, (uint32_t)A ? (uint64_t)__builtin_clz((uint32_t)A) : 32) \
+    X(CTZ, A ? (uint64_t)__builtin_ctzll(A) : 64) \
+    X(CTZW, (uint32_t)A ? (uint64_t)__builtin_ctz((uint32_t)A) : 32) \
+    X(CPOP, (uint64_t)__builtin_popcountll(A)) X(CPOPW, (uint64_t)__builtin_popcount((uint32_t)A)) \
+    X(SEXT_B, (uint64_t)(int64_t)(int8_t)A) X(SEXT_H, (uint64_t)(int64_t)(int16_t)A) \
+    X(ZEXT_H, (uint16_t)A) X(ORC_B, orc_b(A)) X(REV8, __builtin_bswap64(A))
+/* Integer loads: X(name, C type of the loaded value). */
+#define LOAD_OPS(X) \
+    X(LB, int8_t) X(LH, int16_t) X(LW, int32_t) X(LD, uint64_t) \
+    X(LBU, uint8_t) X(LHU, uint16_t) X(LWU, uint32_t)
+#define STORE_OPS(X) X(SB, uint8_t) X(SH, uint16_t) X(SW, uint32_t) X(SD, uint64_t)
+#define BRANCH_OPS(X) \
+    X(BEQ, A == B) X(BNE, A != B) X(BLT, (int64_t)A < (int64_t)B) \
+    X(BGE, (int64_t)A >= (int64_t)B) X(BLTU, A < B) X(BGEU, A >= B)
+
+/* Register caching.  The handlers of these ops leave their result in a host
+ * register (`acc`) as well as in x[rd].  An instruction that reads the
+ * previous instruction's rd runs a variant of its handler that takes that
+ * operand from acc: in the common chains of dependent instructions the value
+ * then travels in a register instead of through x[] in memory, which costs a
+ * store-to-load forwarding delay per instruction. */
+#define ACC_WRITER_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) X(LUI, _) X(AUIPC, _)
+/* Variants: A1 takes rs1 from acc, A2 takes rs2 from acc. */
+#define A1_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) STORE_OPS(X) BRANCH_OPS(X)
+#define A2_OPS(X) RR_OPS(X) STORE_OPS(X) BRANCH_OPS(X)
+
+enum {
+    A1_BASE = NHANDLERS_BASE - 1,
+#define A1_ENUM(name, e) H_A1_##name,
+    A1_OPS(A1_ENUM)
+#undef A1_ENUM
+#define A2_ENUM(name, e) H_A2_##name,
+    A2_OPS(A2_ENUM)
+#undef A2_ENUM
+    /* A conditional branch back to its own block's start (a loop of one
+     * block) re-enters the block without the jump cache: H_LP* variants. */
+#define LP_ENUM(name, e) H_LP_##name, H_LPA1_##name, H_LPA2_##name,
+    BRANCH_OPS(LP_ENUM)
+#undef LP_ENUM
     NHANDLERS
+};
+static const uint16_t loop_handler[NHANDLERS] = {
+#define LP_MAP(name, e) [RV_OP_##name] = H_LP_##name, [H_A1_##name] = H_LPA1_##name, \
+                        [H_A2_##name] = H_LPA2_##name,
+    BRANCH_OPS(LP_MAP)
+#undef LP_MAP
+};
+
+static const uint16_t a1_handler[RV_OP_COUNT] = {
+#define A1_MAP(name, e) [RV_OP_##name] = H_A1_##name,
+    A1_OPS(A1_MAP)
+#undef A1_MAP
+};
+static const uint16_t a2_handler[RV_OP_COUNT] = {
+#define A2_MAP(name, e) [RV_OP_##name] = H_A2_##name,
+    A2_OPS(A2_MAP)
+#undef A2_MAP
+};
+static const uint8_t acc_writer[RV_OP_COUNT] = {
+#define W_MAP(name, e) [RV_OP_##name] = 1,
+    ACC_WRITER_OPS(W_MAP)
+#undef W_MAP
 };
 
 typedef struct rv_interp {
@@ -206,6 +306,19 @@ static void put_trace_arrays(rv_block *b, rv_slot *end)
 static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
                               const void *const *labels, int *err, bool per_insn);
 
+/* The handler for in when prev is the instruction run right before it:
+ * a variant reading prev's result from acc if in reads prev's rd. */
+static unsigned acc_variant(const rv_insn *prev, const rv_insn *in, unsigned h)
+{
+    if (!acc_writer[prev->op])
+        return h;
+    if (in->rs1 == prev->rd && a1_handler[in->op])
+        return a1_handler[in->op];
+    if (in->rs2 == prev->rd && a2_handler[in->op])
+        return a2_handler[in->op];
+    return h;
+}
+
 /* Decodes a block at pc into mem (room for 3 * max + 2 slots). */
 static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
                            const void *const *labels, int *err)
@@ -234,6 +347,9 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     if (tracing && vm_cov_wants_block(m, pc))
         *(cov_slot = s++) = (rv_slot){ .handler = labels[PSEUDO_COV] };
     bool bulk = tracing && !per_insn && vm_trace_bulk_ok(m);
+    /* Loop handlers re-enter their block directly, past the checks of
+     * breakpoints and trace recording at block entry. */
+    bool loops = !tracing && !(b->flags & BLK_BREAKPOINT);
     uint64_t a = pc;
     unsigned n = 0;
     while (n < max) {
@@ -258,6 +374,10 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (in.rd == 0 && !rd_is_fp(in.op))
             in.rd = 32;
         unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
+        if (s > b->slots && s[-1].is_insn)    /* the slot before ran just before this one */
+            h = acc_variant(&s[-1].in, &in, h);
+        if (loop_handler[h] && a + (uint64_t)(int64_t)in.imm == pc && loops)
+            h = loop_handler[h];
         *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1 };
         n++;
         a += len;
@@ -344,6 +464,27 @@ static inline uint64_t ror64(uint64_t v, unsigned s) { s &= 63; return s ? (v >>
 static inline uint32_t rol32(uint32_t v, unsigned s) { s &= 31; return s ? (v << s) | (v >> (32 - s)) : v; }
 static inline uint32_t ror32(uint32_t v, unsigned s) { s &= 31; return s ? (v >> s) | (v << (32 - s)) : v; }
 
+static inline uint64_t divw(uint64_t x, uint64_t y)
+{
+    int32_t a = (int32_t)x, d = (int32_t)y;
+    return (uint64_t)(int64_t)(d == 0 ? -1 : (a == INT32_MIN && d == -1) ? a : a / d);
+}
+static inline uint64_t divuw(uint64_t x, uint64_t y)
+{
+    uint32_t a = (uint32_t)x, d = (uint32_t)y;
+    return sext32(d ? a / d : ~0u);
+}
+static inline uint64_t remw(uint64_t x, uint64_t y)
+{
+    int32_t a = (int32_t)x, d = (int32_t)y;
+    return (uint64_t)(int64_t)(d == 0 ? a : (a == INT32_MIN && d == -1) ? 0 : a % d);
+}
+static inline uint64_t remuw(uint64_t x, uint64_t y)
+{
+    uint32_t a = (uint32_t)x, d = (uint32_t)y;
+    return sext32(d ? a % d : a);
+}
+
 static uint64_t orc_b(uint64_t v)
 {
     uint64_t r = 0;
@@ -392,6 +533,16 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         labels[PSEUDO_FP] = &&fp;
         labels[PSEUDO_TRACE] = &&trace_insn;
         labels[PSEUDO_COV] = &&cov_block;
+#define A1_LABEL(name, e) labels[H_A1_##name] = &&a1_##name;
+        A1_OPS(A1_LABEL)
+#undef A1_LABEL
+#define A2_LABEL(name, e) labels[H_A2_##name] = &&a2_##name;
+        A2_OPS(A2_LABEL)
+#undef A2_LABEL
+#define LP_LABEL(name, e) labels[H_LP_##name] = &&lp_##name; labels[H_LPA1_##name] = &&lpa1_##name; \
+                          labels[H_LPA2_##name] = &&lpa2_##name;
+        BRANCH_OPS(LP_LABEL)
+#undef LP_LABEL
     }
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
@@ -401,6 +552,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     rv_block *b;
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
+    uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
     int merr = 0, maccess = 0;
     if (m->system_mode && system_enter(st, c, !one_block))
         return;
@@ -433,9 +585,24 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         goto next_block; \
     } while (0)
 
+/* A branch taken back to the start of its own block (see loop_handler):
+ * the block is known, on this page, with no breakpoint and no trace. */
+#define LOOP_AGAIN() do { \
+        vc->budget -= b->ninsns; \
+        if (likely(b->ninsns <= vc->budget && \
+                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+            s = b->slots; \
+            goto *s->handler; \
+        } \
+        c->pc = b->pc; \
+        goto next_block; \
+    } while (0)
+
 /* The fast path: a TLB tag compare and one host access. */
-#define LOAD(T, dst) do { \
-        uint64_t a_ = RS1 + IMM; \
+#define SET_RD(v) do { acc = (v); RD = acc; } while (0)
+#define LOAD(T, dst) LOAD_AT(T, dst, RS1)
+#define LOAD_AT(T, dst, base) do { \
+        uint64_t a_ = (base) + IMM; \
         vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
         if (likely(e_->tag_r == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
@@ -447,8 +614,9 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
             if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
         } \
     } while (0)
-#define STORE(T, val) do { \
-        uint64_t a_ = RS1 + IMM; \
+#define STORE(T, val) STORE_AT(T, RS1, val)
+#define STORE_AT(T, base, val) do { \
+        uint64_t a_ = (base) + IMM; \
         vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
         if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
@@ -607,56 +775,39 @@ trap_at_pc:      /* a fetch fault before any instruction of the block */
 
     /* ---- RV64I ---------------------------------------------------------------- */
 op_ILLEGAL: cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception;
-op_LUI: RD = (uint64_t)IMM; NEXT;
-op_AUIPC: RD = PC + (uint64_t)IMM; NEXT;
+op_LUI: SET_RD((uint64_t)IMM); NEXT;
+op_AUIPC: SET_RD(PC + (uint64_t)IMM); NEXT;
 op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; JUMP_TO(t); }
 op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t); }
-#define BRANCH(cond) JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN)
-op_BEQ: BRANCH(RS1 == RS2);
-op_BNE: BRANCH(RS1 != RS2);
-op_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
-op_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
-op_BLTU: BRANCH(RS1 < RS2);
-op_BGEU: BRANCH(RS1 >= RS2);
-op_LB: { int8_t v; LOAD(int8_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
-op_LH: { int16_t v; LOAD(int16_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
-op_LW: { int32_t v; LOAD(int32_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
-op_LD: { uint64_t v; LOAD(uint64_t, v); RD = v; NEXT; }
-op_LBU: { uint8_t v; LOAD(uint8_t, v); RD = v; NEXT; }
-op_LHU: { uint16_t v; LOAD(uint16_t, v); RD = v; NEXT; }
-op_LWU: { uint32_t v; LOAD(uint32_t, v); RD = v; NEXT; }
-op_SB: STORE(uint8_t, RS2); NEXT;
-op_SH: STORE(uint16_t, RS2); NEXT;
-op_SW: STORE(uint32_t, RS2); NEXT;
-op_SD: STORE(uint64_t, RS2); NEXT;
-op_ADDI: RD = RS1 + (uint64_t)IMM; NEXT;
-op_SLTI: RD = (int64_t)RS1 < IMM; NEXT;
-op_SLTIU: RD = RS1 < (uint64_t)IMM; NEXT;
-op_XORI: RD = RS1 ^ (uint64_t)IMM; NEXT;
-op_ORI: RD = RS1 | (uint64_t)IMM; NEXT;
-op_ANDI: RD = RS1 & (uint64_t)IMM; NEXT;
-op_SLLI: RD = RS1 << (IMM & 63); NEXT;
-op_SRLI: RD = RS1 >> (IMM & 63); NEXT;
-op_SRAI: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); NEXT;
-op_ADD: RD = RS1 + RS2; NEXT;
-op_SUB: RD = RS1 - RS2; NEXT;
-op_SLL: RD = RS1 << (RS2 & 63); NEXT;
-op_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT;
-op_SLTU: RD = RS1 < RS2; NEXT;
-op_XOR: RD = RS1 ^ RS2; NEXT;
-op_SRL: RD = RS1 >> (RS2 & 63); NEXT;
-op_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT;
-op_OR: RD = RS1 | RS2; NEXT;
-op_AND: RD = RS1 & RS2; NEXT;
-op_ADDIW: RD = sext32(RS1 + (uint64_t)IMM); NEXT;
-op_SLLIW: RD = sext32((uint32_t)RS1 << (IMM & 31)); NEXT;
-op_SRLIW: RD = sext32((uint32_t)RS1 >> (IMM & 31)); NEXT;
-op_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (IMM & 31)); NEXT;
-op_ADDW: RD = sext32(RS1 + RS2); NEXT;
-op_SUBW: RD = sext32(RS1 - RS2); NEXT;
-op_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); NEXT;
-op_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); NEXT;
-op_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT;
+
+    /* Generated handlers: op_X reads its sources from x[], a1_X takes rs1
+     * and a2_X rs2 from acc (see ACC_WRITER_OPS). */
+#define DEF_RR(name, expr) \
+    op_##name: { uint64_t A = RS1, B = RS2; SET_RD(expr); NEXT; } \
+    a1_##name: { uint64_t A = acc, B = RS2; SET_RD(expr); NEXT; } \
+    a2_##name: { uint64_t A = RS1, B = acc; SET_RD(expr); NEXT; }
+#define DEF_RI(name, expr) \
+    op_##name: { uint64_t A = RS1; int64_t I = IMM; (void)I; SET_RD(expr); NEXT; } \
+    a1_##name: { uint64_t A = acc; int64_t I = IMM; (void)I; SET_RD(expr); NEXT; }
+#define DEF_LOAD(name, T) \
+    op_##name: { T v; LOAD_AT(T, v, RS1); SET_RD((uint64_t)v); NEXT; } \
+    a1_##name: { T v; LOAD_AT(T, v, acc); SET_RD((uint64_t)v); NEXT; }
+#define DEF_STORE(name, T) \
+    op_##name: STORE_AT(T, RS1, RS2); NEXT; \
+    a1_##name: STORE_AT(T, acc, RS2); NEXT; \
+    a2_##name: STORE_AT(T, RS1, acc); NEXT;
+#define DEF_BRANCH(name, cond) \
+    op_##name: { uint64_t A = RS1, B = RS2; JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN); } \
+    a1_##name: { uint64_t A = acc, B = RS2; JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN); } \
+    a2_##name: { uint64_t A = RS1, B = acc; JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN); } \
+    lp_##name: { uint64_t A = RS1, B = RS2; if (cond) LOOP_AGAIN(); JUMP_TO(PC + LEN); } \
+    lpa1_##name: { uint64_t A = acc, B = RS2; if (cond) LOOP_AGAIN(); JUMP_TO(PC + LEN); } \
+    lpa2_##name: { uint64_t A = RS1, B = acc; if (cond) LOOP_AGAIN(); JUMP_TO(PC + LEN); }
+    RR_OPS(DEF_RR)
+    RI_OPS(DEF_RI)
+    LOAD_OPS(DEF_LOAD)
+    STORE_OPS(DEF_STORE)
+    BRANCH_OPS(DEF_BRANCH)
 op_FENCE: NEXT;
 op_FENCE_I: NEXT;          /* stores to code pages already invalidated their blocks */
 op_ECALL:
@@ -726,37 +877,6 @@ op_SFENCE_VMA:
     c->pc = PC + LEN;               /* next_block re-checks execute permission */
     vc->budget -= s->idx + 1u;
     goto next_block;
-
-    /* ---- M ---------------------------------------------------------------- */
-op_MUL: RD = RS1 * RS2; NEXT;
-op_MULH: RD = mulh64((int64_t)RS1, (int64_t)RS2); NEXT;
-op_MULHSU: RD = mulhsu64((int64_t)RS1, RS2); NEXT;
-op_MULHU: RD = mulhu64(RS1, RS2); NEXT;
-op_DIV: RD = (uint64_t)div64((int64_t)RS1, (int64_t)RS2); NEXT;
-op_DIVU: RD = RS2 ? RS1 / RS2 : ~0ull; NEXT;
-op_REM: RD = (uint64_t)rem64((int64_t)RS1, (int64_t)RS2); NEXT;
-op_REMU: RD = RS2 ? RS1 % RS2 : RS1; NEXT;
-op_MULW: RD = sext32((uint64_t)((uint32_t)RS1 * (uint32_t)RS2)); NEXT;
-op_DIVW: {
-        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-        RD = (uint64_t)(int64_t)(d == 0 ? -1 : (a == INT32_MIN && d == -1) ? a : a / d);
-        NEXT;
-    }
-op_DIVUW: {
-        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-        RD = sext32(d ? a / d : ~0u);
-        NEXT;
-    }
-op_REMW: {
-        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-        RD = (uint64_t)(int64_t)(d == 0 ? a : (a == INT32_MIN && d == -1) ? 0 : a % d);
-        NEXT;
-    }
-op_REMUW: {
-        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-        RD = sext32(d ? a % d : a);
-        NEXT;
-    }
 
     /* ---- A ---------------------------------------------------------------- */
 op_LR_W:
@@ -845,52 +965,6 @@ op_FSQRT_D: op_FSGNJ_D: op_FSGNJN_D: op_FSGNJX_D: op_FMIN_D: op_FMAX_D: op_FCVT_
 op_FEQ_D: op_FLT_D: op_FLE_D: op_FCLASS_D: op_FCVT_W_D: op_FCVT_WU_D: op_FCVT_L_D: op_FCVT_LU_D:
 op_FCVT_D_W: op_FCVT_D_WU: op_FCVT_D_L: op_FCVT_D_LU: op_FMV_X_D: op_FMV_D_X:
     goto fp;
-
-    /* ---- Zba ---------------------------------------------------------------- */
-op_ADD_UW: RD = RS2 + (uint32_t)RS1; NEXT;
-op_SH1ADD: RD = RS2 + (RS1 << 1); NEXT;
-op_SH2ADD: RD = RS2 + (RS1 << 2); NEXT;
-op_SH3ADD: RD = RS2 + (RS1 << 3); NEXT;
-op_SH1ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 1); NEXT;
-op_SH2ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 2); NEXT;
-op_SH3ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 3); NEXT;
-op_SLLI_UW: RD = (uint64_t)(uint32_t)RS1 << (IMM & 63); NEXT;
-
-    /* ---- Zbb ---------------------------------------------------------------- */
-op_ANDN: RD = RS1 & ~RS2; NEXT;
-op_ORN: RD = RS1 | ~RS2; NEXT;
-op_XNOR: RD = ~(RS1 ^ RS2); NEXT;
-op_CLZ: RD = RS1 ? (uint64_t)__builtin_clzll(RS1) : 64; NEXT;
-op_CLZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32; NEXT;
-op_CTZ: RD = RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64; NEXT;
-op_CTZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32; NEXT;
-op_CPOP: RD = (uint64_t)__builtin_popcountll(RS1); NEXT;
-op_CPOPW: RD = (uint64_t)__builtin_popcount((uint32_t)RS1); NEXT;
-op_MAX: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT;
-op_MAXU: RD = RS1 > RS2 ? RS1 : RS2; NEXT;
-op_MIN: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT;
-op_MINU: RD = RS1 < RS2 ? RS1 : RS2; NEXT;
-op_SEXT_B: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT;
-op_SEXT_H: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT;
-op_ZEXT_H: RD = (uint16_t)RS1; NEXT;
-op_ROL: RD = rol64(RS1, (unsigned)RS2); NEXT;
-op_ROLW: RD = sext32(rol32((uint32_t)RS1, (unsigned)RS2)); NEXT;
-op_ROR: RD = ror64(RS1, (unsigned)RS2); NEXT;
-op_RORI: RD = ror64(RS1, (unsigned)IMM); NEXT;
-op_RORIW: RD = sext32(ror32((uint32_t)RS1, (unsigned)IMM)); NEXT;
-op_RORW: RD = sext32(ror32((uint32_t)RS1, (unsigned)RS2)); NEXT;
-op_ORC_B: RD = orc_b(RS1); NEXT;
-op_REV8: RD = __builtin_bswap64(RS1); NEXT;
-
-    /* ---- Zbs ---------------------------------------------------------------- */
-op_BCLR: RD = RS1 & ~(1ull << (RS2 & 63)); NEXT;
-op_BCLRI: RD = RS1 & ~(1ull << (IMM & 63)); NEXT;
-op_BEXT: RD = (RS1 >> (RS2 & 63)) & 1; NEXT;
-op_BEXTI: RD = (RS1 >> (IMM & 63)) & 1; NEXT;
-op_BINV: RD = RS1 ^ (1ull << (RS2 & 63)); NEXT;
-op_BINVI: RD = RS1 ^ (1ull << (IMM & 63)); NEXT;
-op_BSET: RD = RS1 | (1ull << (RS2 & 63)); NEXT;
-op_BSETI: RD = RS1 | (1ull << (IMM & 63)); NEXT;
 }
 
 static void interp_exec(vm_cpu *vc)
