@@ -49,56 +49,201 @@ enum {
     NHANDLERS_BASE
 };
 
-/* Integer operations by operand shape: X(name, expression), where the
- * expression computes rd from A (rs1), B (rs2) and I (the immediate).  The
- * interpreter's handlers for these are generated from the lists. */
+/* Integer operations by operand shape.  E_<op> computes rd from A (rs1),
+ * B (rs2) and I (the immediate); T_<op> is the C type a load or store moves.
+ * The interpreter's handlers for these ops are generated from the lists. */
+/* two register sources */
+#define E_ADD (A + B)
+#define E_SUB (A - B)
+#define E_SLL (A << (B & 63))
+#define E_SLT ((int64_t)A < (int64_t)B)
+#define E_SLTU (A < B)
+#define E_XOR (A ^ B)
+#define E_SRL (A >> (B & 63))
+#define E_SRA ((uint64_t)((int64_t)A >> (B & 63)))
+#define E_OR (A | B)
+#define E_AND (A & B)
+#define E_ADDW (sext32(A + B))
+#define E_SUBW (sext32(A - B))
+#define E_SLLW (sext32((uint32_t)A << (B & 31)))
+#define E_SRLW (sext32((uint32_t)A >> (B & 31)))
+#define E_SRAW ((uint64_t)(int64_t)((int32_t)A >> (B & 31)))
+#define E_MUL (A * B)
+#define E_MULH (mulh64((int64_t)A, (int64_t)B))
+#define E_MULHSU (mulhsu64((int64_t)A, B))
+#define E_MULHU (mulhu64(A, B))
+#define E_DIV ((uint64_t)div64((int64_t)A, (int64_t)B))
+#define E_DIVU (B ? A / B : ~0ull)
+#define E_REM ((uint64_t)rem64((int64_t)A, (int64_t)B))
+#define E_REMU (B ? A % B : A)
+#define E_MULW (sext32((uint64_t)((uint32_t)A * (uint32_t)B)))
+#define E_DIVW (divw(A, B))
+#define E_DIVUW (divuw(A, B))
+#define E_REMW (remw(A, B))
+#define E_REMUW (remuw(A, B))
+#define E_ADD_UW (B + (uint32_t)A)
+#define E_SH1ADD (B + (A << 1))
+#define E_SH2ADD (B + (A << 2))
+#define E_SH3ADD (B + (A << 3))
+#define E_SH1ADD_UW (B + ((uint64_t)(uint32_t)A << 1))
+#define E_SH2ADD_UW (B + ((uint64_t)(uint32_t)A << 2))
+#define E_SH3ADD_UW (B + ((uint64_t)(uint32_t)A << 3))
+#define E_ANDN (A & ~B)
+#define E_ORN (A | ~B)
+#define E_XNOR (~(A ^ B))
+#define E_MAX ((int64_t)A > (int64_t)B ? A : B)
+#define E_MAXU (A > B ? A : B)
+#define E_MIN ((int64_t)A < (int64_t)B ? A : B)
+#define E_MINU (A < B ? A : B)
+#define E_ROL (rol64(A, (unsigned)B))
+#define E_ROLW (sext32(rol32((uint32_t)A, (unsigned)B)))
+#define E_ROR (ror64(A, (unsigned)B))
+#define E_RORW (sext32(ror32((uint32_t)A, (unsigned)B)))
+#define E_BCLR (A & ~(1ull << (B & 63)))
+#define E_BEXT ((A >> (B & 63)) & 1)
+#define E_BINV (A ^ (1ull << (B & 63)))
+#define E_BSET (A | (1ull << (B & 63)))
 #define RR_OPS(X) \
-    X(ADD, A + B) X(SUB, A - B) X(SLL, A << (B & 63)) X(SLT, (int64_t)A < (int64_t)B) \
-    X(SLTU, A < B) X(XOR, A ^ B) X(SRL, A >> (B & 63)) X(SRA, (uint64_t)((int64_t)A >> (B & 63))) \
-    X(OR, A | B) X(AND, A & B) \
-    X(ADDW, sext32(A + B)) X(SUBW, sext32(A - B)) X(SLLW, sext32((uint32_t)A << (B & 31))) \
-    X(SRLW, sext32((uint32_t)A >> (B & 31))) X(SRAW, (uint64_t)(int64_t)((int32_t)A >> (B & 31))) \
-    X(MUL, A * B) X(MULH, mulh64((int64_t)A, (int64_t)B)) X(MULHSU, mulhsu64((int64_t)A, B)) \
-    X(MULHU, mulhu64(A, B)) X(DIV, (uint64_t)div64((int64_t)A, (int64_t)B)) \
-    X(DIVU, B ? A / B : ~0ull) X(REM, (uint64_t)rem64((int64_t)A, (int64_t)B)) X(REMU, B ? A % B : A) \
-    X(MULW, sext32((uint64_t)((uint32_t)A * (uint32_t)B))) X(DIVW, divw(A, B)) X(DIVUW, divuw(A, B)) \
-    X(REMW, remw(A, B)) X(REMUW, remuw(A, B)) \
-    X(ADD_UW, B + (uint32_t)A) X(SH1ADD, B + (A << 1)) X(SH2ADD, B + (A << 2)) X(SH3ADD, B + (A << 3)) \
-    X(SH1ADD_UW, B + ((uint64_t)(uint32_t)A << 1)) X(SH2ADD_UW, B + ((uint64_t)(uint32_t)A << 2)) \
-    X(SH3ADD_UW, B + ((uint64_t)(uint32_t)A << 3)) \
-    X(ANDN, A & ~B) X(ORN, A | ~B) X(XNOR, ~(A ^ B)) \
-    X(MAX, (int64_t)A > (int64_t)B ? A : B) X(MAXU, A > B ? A : B) \
-    X(MIN, (int64_t)A < (int64_t)B ? A : B) X(MINU, A < B ? A : B) \
-    X(ROL, rol64(A, (unsigned)B)) X(ROLW, sext32(rol32((uint32_t)A, (unsigned)B))) \
-    X(ROR, ror64(A, (unsigned)B)) X(RORW, sext32(ror32((uint32_t)A, (unsigned)B))) \
-    X(BCLR, A & ~(1ull << (B & 63))) X(BEXT, (A >> (B & 63)) & 1) \
-    X(BINV, A ^ (1ull << (B & 63))) X(BSET, A | (1ull << (B & 63)))
-/* rs1 and an immediate (or rs1 alone). */
+    X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) X(ADDW) X(SUBW) \
+    X(SLLW) X(SRLW) X(SRAW) X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) \
+    X(REMU) X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW) X(ADD_UW) X(SH1ADD) X(SH2ADD) \
+    X(SH3ADD) X(SH1ADD_UW) X(SH2ADD_UW) X(SH3ADD_UW) X(ANDN) X(ORN) X(XNOR) X(MAX) X(MAXU) \
+    X(MIN) X(MINU) X(ROL) X(ROLW) X(ROR) X(RORW) X(BCLR) X(BEXT) X(BINV) X(BSET)
+/* rs1 and an immediate (or rs1 alone) */
+#define E_ADDI (A + (uint64_t)I)
+#define E_SLTI ((int64_t)A < I)
+#define E_SLTIU (A < (uint64_t)I)
+#define E_XORI (A ^ (uint64_t)I)
+#define E_ORI (A | (uint64_t)I)
+#define E_ANDI (A & (uint64_t)I)
+#define E_SLLI (A << (I & 63))
+#define E_SRLI (A >> (I & 63))
+#define E_SRAI ((uint64_t)((int64_t)A >> (I & 63)))
+#define E_ADDIW (sext32(A + (uint64_t)I))
+#define E_SLLIW (sext32((uint32_t)A << (I & 31)))
+#define E_SRLIW (sext32((uint32_t)A >> (I & 31)))
+#define E_SRAIW ((uint64_t)(int64_t)((int32_t)A >> (I & 31)))
+#define E_SLLI_UW ((uint64_t)(uint32_t)A << (I & 63))
+#define E_RORI (ror64(A, (unsigned)I))
+#define E_RORIW (sext32(ror32((uint32_t)A, (unsigned)I)))
+#define E_BCLRI (A & ~(1ull << (I & 63)))
+#define E_BEXTI ((A >> (I & 63)) & 1)
+#define E_BINVI (A ^ (1ull << (I & 63)))
+#define E_BSETI (A | (1ull << (I & 63)))
+#define E_CLZ (A ? (uint64_t)__builtin_clzll(A) : 64)
+#define E_CLZW ((uint32_t)A ? (uint64_t)__builtin_clz((uint32_t)A) : 32)
+#define E_CTZ (A ? (uint64_t)__builtin_ctzll(A) : 64)
+#define E_CTZW ((uint32_t)A ? (uint64_t)__builtin_ctz((uint32_t)A) : 32)
+#define E_CPOP ((uint64_t)__builtin_popcountll(A))
+#define E_CPOPW ((uint64_t)__builtin_popcount((uint32_t)A))
+#define E_SEXT_B ((uint64_t)(int64_t)(int8_t)A)
+#define E_SEXT_H ((uint64_t)(int64_t)(int16_t)A)
+#define E_ZEXT_H ((uint16_t)A)
+#define E_ORC_B (orc_b(A))
+#define E_REV8 (__builtin_bswap64(A))
 #define RI_OPS(X) \
-    X(ADDI, A + (uint64_t)I) X(SLTI, (int64_t)A < I) X(SLTIU, A < (uint64_t)I) \
-    X(XORI, A ^ (uint64_t)I) X(ORI, A | (uint64_t)I) X(ANDI, A & (uint64_t)I) \
-    X(SLLI, A << (I & 63)) X(SRLI, A >> (I & 63)) X(SRAI, (uint64_t)((int64_t)A >> (I & 63))) \
-    X(ADDIW, sext32(A + (uint64_t)I)) X(SLLIW, sext32((uint32_t)A << (I & 31))) \
-    X(SRLIW, sext32((uint32_t)A >> (I & 31))) X(SRAIW, (uint64_t)(int64_t)((int32_t)A >> (I & 31))) \
-    X(SLLI_UW, (uint64_t)(uint32_t)A << (I & 63)) \
-    X(RORI, ror64(A, (unsigned)I)) X(RORIW, sext32(ror32((uint32_t)A, (unsigned)I))) \
-    X(BCLRI, A & ~(1ull << (I & 63))) X(BEXTI, (A >> (I & 63)) & 1) \
-    X(BINVI, A ^ (1ull << (I & 63))) X(BSETI, A | (1ull << (I & 63))) \
-    X(CLZ, A ? (uint64_t)__builtin_clzll(A) : 64) \
-    X(CLZW, (uint32_t)A ? (uint64_t)__builtin_clz((uint32_t)A) : 32) \
-    X(CTZ, A ? (uint64_t)__builtin_ctzll(A) : 64) \
-    X(CTZW, (uint32_t)A ? (uint64_t)__builtin_ctz((uint32_t)A) : 32) \
-    X(CPOP, (uint64_t)__builtin_popcountll(A)) X(CPOPW, (uint64_t)__builtin_popcount((uint32_t)A)) \
-    X(SEXT_B, (uint64_t)(int64_t)(int8_t)A) X(SEXT_H, (uint64_t)(int64_t)(int16_t)A) \
-    X(ZEXT_H, (uint16_t)A) X(ORC_B, orc_b(A)) X(REV8, __builtin_bswap64(A))
-/* Integer loads: X(name, C type of the loaded value). */
+    X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) X(ADDIW) \
+    X(SLLIW) X(SRLIW) X(SRAIW) X(SLLI_UW) X(RORI) X(RORIW) X(BCLRI) X(BEXTI) X(BINVI) \
+    X(BSETI) X(CLZ) X(CLZW) X(CTZ) X(CTZW) X(CPOP) X(CPOPW) X(SEXT_B) X(SEXT_H) X(ZEXT_H) \
+    X(ORC_B) X(REV8)
+/* integer loads and stores */
+#define T_LB int8_t
+#define T_LH int16_t
+#define T_LW int32_t
+#define T_LD uint64_t
+#define T_LBU uint8_t
+#define T_LHU uint16_t
+#define T_LWU uint32_t
 #define LOAD_OPS(X) \
-    X(LB, int8_t) X(LH, int16_t) X(LW, int32_t) X(LD, uint64_t) \
-    X(LBU, uint8_t) X(LHU, uint16_t) X(LWU, uint32_t)
-#define STORE_OPS(X) X(SB, uint8_t) X(SH, uint16_t) X(SW, uint32_t) X(SD, uint64_t)
+    X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU)
+#define T_SB uint8_t
+#define T_SH uint16_t
+#define T_SW uint32_t
+#define T_SD uint64_t
+#define STORE_OPS(X) \
+    X(SB) X(SH) X(SW) X(SD)
+/* conditional branches: E_ is the condition */
+#define E_BEQ (A == B)
+#define E_BNE (A != B)
+#define E_BLT ((int64_t)A < (int64_t)B)
+#define E_BGE ((int64_t)A >= (int64_t)B)
+#define E_BLTU (A < B)
+#define E_BGEU (A >= B)
 #define BRANCH_OPS(X) \
-    X(BEQ, A == B) X(BNE, A != B) X(BLT, (int64_t)A < (int64_t)B) \
-    X(BGE, (int64_t)A >= (int64_t)B) X(BLTU, A < B) X(BGEU, A >= B)
+    X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU)
+
+/* Superinstructions: an instruction of FUSE_FIRST followed in its block by
+ * one of FUSE_SECOND runs as one handler, saving a dispatch (an indirect jump,
+ * the main cost of a simple instruction).  X(op, kind): kind says how the op
+ * executes (DO_<kind> in interp_run); LP is a branch back to its block's start
+ * (see LOOP_AGAIN).  Every FUSE_FIRST op sets acc, so the second instruction
+ * may take rs1 (variant 1) or rs2 (variant 2) from it, like a1_/a2_ handlers. */
+#define FUSE_FIRST(X, ...) \
+    X(ADD, RR, __VA_ARGS__) X(ADDI, RI, __VA_ARGS__) X(ADDIW, RI, __VA_ARGS__) \
+    X(SLLI, RI, __VA_ARGS__) X(SRLI, RI, __VA_ARGS__) X(LBU, LD, __VA_ARGS__) X(LW, LD, __VA_ARGS__)
+#define FUSE_SECOND(X, ...) \
+    X(ADD, RR, __VA_ARGS__) X(ADDIW, RI, __VA_ARGS__) X(SRLI, RI, __VA_ARGS__) \
+    X(LBU, LD, __VA_ARGS__) X(LW, LD, __VA_ARGS__) X(SB, ST, __VA_ARGS__) \
+    X(BEQ, BR, __VA_ARGS__) X(BNE, BR, __VA_ARGS__) X(BLT, BR, __VA_ARGS__) \
+    X(BGE, BR, __VA_ARGS__) X(BLTU, BR, __VA_ARGS__) X(BGEU, BR, __VA_ARGS__) \
+    X(BEQ, LP, __VA_ARGS__) X(BNE, LP, __VA_ARGS__) X(BLT, LP, __VA_ARGS__) \
+    X(BGE, LP, __VA_ARGS__) X(BLTU, LP, __VA_ARGS__) X(BGEU, LP, __VA_ARGS__)
+/* The operand variants each kind has (0: both sources from x[]). */
+#define FUSE_VARIANTS_RR(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__) Y(2, __VA_ARGS__)
+#define FUSE_VARIANTS_RI(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__)
+#define FUSE_VARIANTS_LD(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__)
+#define FUSE_VARIANTS_ST FUSE_VARIANTS_RR
+#define FUSE_VARIANTS_BR FUSE_VARIANTS_RR
+#define FUSE_VARIANTS_LP FUSE_VARIANTS_RR
+/* Every fused handler: X(first op, its kind, second op, its kind, variant). */
+#define FUSED_ALL(X) FUSE_FIRST(FUSED_ALL1_, X)
+#define FUSED_ALL1_(n1, k1, X) FUSE_SECOND(FUSED_ALL2_, n1, k1, X)
+#define FUSED_ALL2_(n2, k2, n1, k1, X) FUSE_VARIANTS_##k2(FUSED_ALL3_, n1, k1, n2, k2, X)
+#define FUSED_ALL3_(v, n1, k1, n2, k2, X) X(n1, k1, n2, k2, v)
+/* Positions in the lists (from 1; 0: not in the list). */
+enum {
+    F1_NONE,
+#define F1_ENUM(n1, k1, unused) F1_##n1,
+    FUSE_FIRST(F1_ENUM, _)
+#undef F1_ENUM
+    F1_COUNT
+};
+enum {
+    F2_NONE,
+#define F2_ENUM(n2, k2, unused) F2_##k2##_##n2,
+    FUSE_SECOND(F2_ENUM, _)
+#undef F2_ENUM
+    F2_COUNT
+};
+static const uint8_t fuse1_index[RV_OP_COUNT] = {
+#define F1_MAP(n1, k1, unused) [RV_OP_##n1] = F1_##n1,
+    FUSE_FIRST(F1_MAP, _)
+#undef F1_MAP
+};
+/* Branches appear twice in FUSE_SECOND: fuse2_index has the BR entries,
+ * fuse2_loop_index the LP ones. */
+#define F2_PICK_RR(n) [RV_OP_##n] = F2_RR_##n,
+#define F2_PICK_RI(n) [RV_OP_##n] = F2_RI_##n,
+#define F2_PICK_LD(n) [RV_OP_##n] = F2_LD_##n,
+#define F2_PICK_ST(n) [RV_OP_##n] = F2_ST_##n,
+#define F2_PICK_BR(n) [RV_OP_##n] = F2_BR_##n,
+#define F2_PICK_LP(n)
+static const uint8_t fuse2_index[RV_OP_COUNT] = {
+#define F2_MAP(n2, k2, unused) F2_PICK_##k2(n2)
+    FUSE_SECOND(F2_MAP, _)
+#undef F2_MAP
+};
+static const uint8_t fuse2_loop_index[RV_OP_COUNT] = {
+#define F2_MAP(n2, k2, unused) F2_PICK_LOOP_##k2(n2)
+#define F2_PICK_LOOP_RR(n)
+#define F2_PICK_LOOP_RI(n)
+#define F2_PICK_LOOP_LD(n)
+#define F2_PICK_LOOP_ST(n)
+#define F2_PICK_LOOP_BR(n)
+#define F2_PICK_LOOP_LP(n) [RV_OP_##n] = F2_LP_##n,
+    FUSE_SECOND(F2_MAP, _)
+#undef F2_MAP
+};
 
 /* Register caching.  The handlers of these ops leave their result in a host
  * register (`acc`) as well as in x[rd].  An instruction that reads the
@@ -106,45 +251,53 @@ enum {
  * operand from acc: in the common chains of dependent instructions the value
  * then travels in a register instead of through x[] in memory, which costs a
  * store-to-load forwarding delay per instruction. */
-#define ACC_WRITER_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) X(LUI, _) X(AUIPC, _)
+#define ACC_WRITER_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) X(LUI) X(AUIPC)
 /* Variants: A1 takes rs1 from acc, A2 takes rs2 from acc. */
 #define A1_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) STORE_OPS(X) BRANCH_OPS(X)
 #define A2_OPS(X) RR_OPS(X) STORE_OPS(X) BRANCH_OPS(X)
 
 enum {
     A1_BASE = NHANDLERS_BASE - 1,
-#define A1_ENUM(name, e) H_A1_##name,
+#define A1_ENUM(name) H_A1_##name,
     A1_OPS(A1_ENUM)
 #undef A1_ENUM
-#define A2_ENUM(name, e) H_A2_##name,
+#define A2_ENUM(name) H_A2_##name,
     A2_OPS(A2_ENUM)
 #undef A2_ENUM
+#define F_ENUM(n1, k1, n2, k2, v) H_F##v##_##n1##_##k2##_##n2,
+    FUSED_ALL(F_ENUM)
+#undef F_ENUM
     /* A conditional branch back to its own block's start (a loop of one
      * block) re-enters the block without the jump cache: H_LP* variants. */
-#define LP_ENUM(name, e) H_LP_##name, H_LPA1_##name, H_LPA2_##name,
+#define LP_ENUM(name) H_LP_##name, H_LPA1_##name, H_LPA2_##name,
     BRANCH_OPS(LP_ENUM)
 #undef LP_ENUM
     NHANDLERS
 };
 static const uint16_t loop_handler[NHANDLERS] = {
-#define LP_MAP(name, e) [RV_OP_##name] = H_LP_##name, [H_A1_##name] = H_LPA1_##name, \
+#define LP_MAP(name) [RV_OP_##name] = H_LP_##name, [H_A1_##name] = H_LPA1_##name, \
                         [H_A2_##name] = H_LPA2_##name,
     BRANCH_OPS(LP_MAP)
 #undef LP_MAP
 };
 
 static const uint16_t a1_handler[RV_OP_COUNT] = {
-#define A1_MAP(name, e) [RV_OP_##name] = H_A1_##name,
+#define A1_MAP(name) [RV_OP_##name] = H_A1_##name,
     A1_OPS(A1_MAP)
 #undef A1_MAP
 };
 static const uint16_t a2_handler[RV_OP_COUNT] = {
-#define A2_MAP(name, e) [RV_OP_##name] = H_A2_##name,
+#define A2_MAP(name) [RV_OP_##name] = H_A2_##name,
     A2_OPS(A2_MAP)
 #undef A2_MAP
 };
+static const uint16_t fused_handler[F1_COUNT][F2_COUNT][3] = {
+#define FH_MAP(n1, k1, n2, k2, v) [F1_##n1][F2_##k2##_##n2][v] = H_F##v##_##n1##_##k2##_##n2,
+    FUSED_ALL(FH_MAP)
+#undef FH_MAP
+};
 static const uint8_t acc_writer[RV_OP_COUNT] = {
-#define W_MAP(name, e) [RV_OP_##name] = 1,
+#define W_MAP(name) [RV_OP_##name] = 1,
     ACC_WRITER_OPS(W_MAP)
 #undef W_MAP
 };
@@ -306,6 +459,19 @@ static void put_trace_arrays(rv_block *b, rv_slot *end)
 static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
                               const void *const *labels, int *err, bool per_insn);
 
+/* The fused handler for first and in, run one after the other (0: none);
+ * loop: in is a branch back to its block's start. */
+static unsigned fused_for(const rv_insn *first, const rv_insn *in, bool loop)
+{
+    const uint16_t *v = fused_handler[fuse1_index[first->op]]
+                                     [loop ? fuse2_loop_index[in->op] : fuse2_index[in->op]];
+    if (in->rs1 == first->rd && a1_handler[in->op] && v[1])
+        return v[1];
+    if (in->rs2 == first->rd && a2_handler[in->op] && v[2])
+        return v[2];
+    return v[0];
+}
+
 /* The handler for in when prev is the instruction run right before it:
  * a variant reading prev's result from acc if in reads prev's rd. */
 static unsigned acc_variant(const rv_insn *prev, const rv_insn *in, unsigned h)
@@ -350,6 +516,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     /* Loop handlers re-enter their block directly, past the checks of
      * breakpoints and trace recording at block entry. */
     bool loops = !tracing && !(b->flags & BLK_BREAKPOINT);
+    rv_slot *pair_first = NULL;      /* an unpaired FUSE_FIRST instruction's slot */
     uint64_t a = pc;
     unsigned n = 0;
     while (n < max) {
@@ -376,8 +543,18 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
         if (s > b->slots && s[-1].is_insn)    /* the slot before ran just before this one */
             h = acc_variant(&s[-1].in, &in, h);
-        if (loop_handler[h] && a + (uint64_t)(int64_t)in.imm == pc && loops)
+        bool loop = loop_handler[h] && a + (uint64_t)(int64_t)in.imm == pc && loops;
+        if (loop)
             h = loop_handler[h];
+        /* Pairs: fuse with the instruction just before if the two have a
+         * FUSE handler; an instruction is in one pair at most. */
+        rv_slot *first = pair_first;
+        pair_first = NULL;
+        unsigned f = first == s - 1 ? fused_for(&first->in, &in, loop) : 0;
+        if (f)
+            first->handler = labels[f];
+        else if (fuse1_index[in.op])
+            pair_first = s;
         *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1 };
         n++;
         a += len;
@@ -533,13 +710,16 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         labels[PSEUDO_FP] = &&fp;
         labels[PSEUDO_TRACE] = &&trace_insn;
         labels[PSEUDO_COV] = &&cov_block;
-#define A1_LABEL(name, e) labels[H_A1_##name] = &&a1_##name;
+#define A1_LABEL(name) labels[H_A1_##name] = &&a1_##name;
         A1_OPS(A1_LABEL)
 #undef A1_LABEL
-#define A2_LABEL(name, e) labels[H_A2_##name] = &&a2_##name;
+#define A2_LABEL(name) labels[H_A2_##name] = &&a2_##name;
         A2_OPS(A2_LABEL)
 #undef A2_LABEL
-#define LP_LABEL(name, e) labels[H_LP_##name] = &&lp_##name; labels[H_LPA1_##name] = &&lpa1_##name; \
+#define F_LABEL(n1, k1, n2, k2, v) labels[H_F##v##_##n1##_##k2##_##n2] = &&f##v##_##n1##_##k2##_##n2;
+        FUSED_ALL(F_LABEL)
+#undef F_LABEL
+#define LP_LABEL(name) labels[H_LP_##name] = &&lp_##name; labels[H_LPA1_##name] = &&lpa1_##name; \
                           labels[H_LPA2_##name] = &&lpa2_##name;
         BRANCH_OPS(LP_LABEL)
 #undef LP_LABEL
@@ -547,20 +727,23 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     bool ran = false;
-    uint64_t *const x = c->x;
-    vm_tlb_entry *const tlb = vc->tlb;
     rv_block *b;
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
     uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
+    /* A copy of vc->budget for the block-to-block fast paths, so that the
+     * count does not go through memory from block to block; reloaded
+     * wherever anything else may have changed vc->budget. */
+    uint64_t budget = 0;
     int merr = 0, maccess = 0;
+    uint64_t maddr = 0, mval = 0;     /* for load_slow and store_slow */
     if (m->system_mode && system_enter(st, c, !one_block))
         return;
 
 #define NEXT goto *(++s)->handler
-#define RD x[s->in.rd]
-#define RS1 x[s->in.rs1]
-#define RS2 x[s->in.rs2]
+#define RD c->x[s->in.rd]
+#define RS1 c->x[s->in.rs1]
+#define RS2 c->x[s->in.rs2]
 #define IMM ((int64_t)s->in.imm)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
@@ -571,15 +754,14 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
         c->pc = t_; \
-        vc->budget -= b->ninsns; \
+        vc->budget = budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
-        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !(nb_->flags & BLK_BREAKPOINT) && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, t_)) && \
+        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= budget && \
+                   !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
             s = b->slots; \
-            if (unlikely(b->flags & BLK_TRACED)) \
-                TRACE_BLOCK(); \
             goto *s->handler; \
         } \
         goto next_block; \
@@ -588,8 +770,8 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* A branch taken back to the start of its own block (see loop_handler):
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
-        vc->budget -= b->ninsns; \
-        if (likely(b->ninsns <= vc->budget && \
+        vc->budget = budget -= b->ninsns; \
+        if (likely(b->ninsns <= budget && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             s = b->slots; \
             goto *s->handler; \
@@ -600,10 +782,33 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 
 /* The fast path: a TLB tag compare and one host access. */
 #define SET_RD(v) do { acc = (v); RD = acc; } while (0)
-#define LOAD(T, dst) LOAD_AT(T, dst, RS1)
+/* Integer loads and stores: the fast path is a TLB tag compare and one host
+ * access; everything else goes to load_slow/store_slow, shared by all
+ * handlers (so that no call sits in a hot handler), which finish the
+ * instruction at s and go on with the next slot's own handler. */
 #define LOAD_AT(T, dst, base) do { \
         uint64_t a_ = (base) + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, a_); \
+        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
+            maddr = a_; \
+            goto load_slow; \
+        } \
+        dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
+    } while (0)
+#define STORE_AT(T, base, val) do { \
+        uint64_t a_ = (base) + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, a_); \
+        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
+            maddr = a_; \
+            mval = (uint64_t)(T)(val); \
+            goto store_slow; \
+        } \
+        *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
+    } while (0)
+/* F/D loads and stores keep their slow paths inline. */
+#define LOAD(T, dst) do { \
+        uint64_t a_ = RS1 + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, a_); \
         if (likely(e_->tag_r == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
         } else { \
@@ -614,10 +819,9 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
             if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
         } \
     } while (0)
-#define STORE(T, val) STORE_AT(T, RS1, val)
-#define STORE_AT(T, base, val) do { \
-        uint64_t a_ = (base) + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, a_); \
+#define STORE(T, val) do { \
+        uint64_t a_ = RS1 + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, a_); \
         if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
         } else { \
@@ -651,7 +855,7 @@ next_block:
     {
         uint64_t pc = c->pc;
         b = st->jcache[jcache_pc(pc)];
-        if (unlikely(!b || b->pc != pc || !exec_ok(tlb, pc))) {
+        if (unlikely(!b || b->pc != pc || !exec_ok(vc->tlb, pc))) {
             int err = 0;
             b = lookup(st, vc, pc, labels, &err);
             if (!b) {
@@ -686,6 +890,7 @@ next_block:
             vc->budget -= *held;
             vc->budget_start -= *held;     /* keeps vm_cpu_retired() exact */
         }
+        budget = vc->budget;
         s = b->slots;
         goto *s->handler;
     }
@@ -713,6 +918,7 @@ hook_code: {
             return;      /* stopped, redirected, or hooks changed: this instruction has not run */
         }
         vc->budget += s->idx;
+        budget = vc->budget;
         NEXT;
     }
 hook_block: {
@@ -722,6 +928,7 @@ hook_block: {
             TRACE_UNWIND(0);
             return;
         }
+        budget = vc->budget;
         NEXT;
     }
 
@@ -736,6 +943,32 @@ trace_insn:
 cov_block:
         vm_cov_block(vc, b->pc, (uint32_t)s->in.imm);
         NEXT;
+
+    /* ---- integer load/store slow paths (LOAD_AT, STORE_AT) ------------------ */
+load_slow: {
+        unsigned op = s->in.op;
+        unsigned size = op == RV_OP_LB || op == RV_OP_LBU ? 1 : op == RV_OP_LH || op == RV_OP_LHU ? 2 :
+                        op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
+        uint64_t v;
+        merr = vm_mem_load_slow(vc, maddr, size, &v);
+        if (merr) { maccess = VM_PROT_R; tval = maddr; goto mem_error; }
+        if (op == RV_OP_LB) v = (uint64_t)(int64_t)(int8_t)v;
+        else if (op == RV_OP_LH) v = (uint64_t)(int64_t)(int16_t)v;
+        else if (op == RV_OP_LW) v = sext32(v);
+        SET_RD(v);
+        if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
+            goto exit_after;
+        NEXT;
+    }
+store_slow: {
+        unsigned op = s->in.op;
+        unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
+        merr = vm_mem_store_slow(vc, maddr, size, mval);
+        if (merr) { maccess = VM_PROT_W; tval = maddr; goto mem_error; }
+        if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
+            goto exit_after;
+        NEXT;
+    }
 
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
@@ -781,33 +1014,50 @@ op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; 
 op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t); }
 
     /* Generated handlers: op_X reads its sources from x[], a1_X takes rs1
-     * and a2_X rs2 from acc (see ACC_WRITER_OPS). */
-#define DEF_RR(name, expr) \
-    op_##name: { uint64_t A = RS1, B = RS2; SET_RD(expr); NEXT; } \
-    a1_##name: { uint64_t A = acc, B = RS2; SET_RD(expr); NEXT; } \
-    a2_##name: { uint64_t A = RS1, B = acc; SET_RD(expr); NEXT; }
-#define DEF_RI(name, expr) \
-    op_##name: { uint64_t A = RS1; int64_t I = IMM; (void)I; SET_RD(expr); NEXT; } \
-    a1_##name: { uint64_t A = acc; int64_t I = IMM; (void)I; SET_RD(expr); NEXT; }
-#define DEF_LOAD(name, T) \
-    op_##name: { T v; LOAD_AT(T, v, RS1); SET_RD((uint64_t)v); NEXT; } \
-    a1_##name: { T v; LOAD_AT(T, v, acc); SET_RD((uint64_t)v); NEXT; }
-#define DEF_STORE(name, T) \
-    op_##name: STORE_AT(T, RS1, RS2); NEXT; \
-    a1_##name: STORE_AT(T, acc, RS2); NEXT; \
-    a2_##name: STORE_AT(T, RS1, acc); NEXT;
-#define DEF_BRANCH(name, cond) \
-    op_##name: { uint64_t A = RS1, B = RS2; JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN); } \
-    a1_##name: { uint64_t A = acc, B = RS2; JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN); } \
-    a2_##name: { uint64_t A = RS1, B = acc; JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN); } \
-    lp_##name: { uint64_t A = RS1, B = RS2; if (cond) LOOP_AGAIN(); JUMP_TO(PC + LEN); } \
-    lpa1_##name: { uint64_t A = acc, B = RS2; if (cond) LOOP_AGAIN(); JUMP_TO(PC + LEN); } \
-    lpa2_##name: { uint64_t A = RS1, B = acc; if (cond) LOOP_AGAIN(); JUMP_TO(PC + LEN); }
+     * and a2_X rs2 from acc (see ACC_WRITER_OPS).  DO_<kind>(op, rs1 value,
+     * rs2 value) executes the instruction at s without dispatching. */
+#define DO_RR(name, S1, S2) { uint64_t A = (S1), B = (S2); SET_RD(E_##name); }
+#define DO_RI(name, S1, S2) { uint64_t A = (S1); int64_t I = IMM; (void)I; SET_RD(E_##name); }
+#define DO_LD(name, S1, S2) { T_##name v; LOAD_AT(T_##name, v, S1); SET_RD((uint64_t)v); }
+#define DO_ST(name, S1, S2) STORE_AT(T_##name, S1, S2);
+#define DO_BR(name, S1, S2) { uint64_t A = (S1), B = (S2); JUMP_TO(E_##name ? PC + (uint64_t)IMM : PC + LEN); }
+#define DO_LP(name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); JUMP_TO(PC + LEN); }
+#define DEF_RR(name) \
+    op_##name: DO_RR(name, RS1, RS2) NEXT; \
+    a1_##name: DO_RR(name, acc, RS2) NEXT; \
+    a2_##name: DO_RR(name, RS1, acc) NEXT;
+#define DEF_RI(name) \
+    op_##name: DO_RI(name, RS1, 0) NEXT; \
+    a1_##name: DO_RI(name, acc, 0) NEXT;
+#define DEF_LOAD(name) \
+    op_##name: DO_LD(name, RS1, 0) NEXT; \
+    a1_##name: DO_LD(name, acc, 0) NEXT;
+#define DEF_STORE(name) \
+    op_##name: DO_ST(name, RS1, RS2) NEXT; \
+    a1_##name: DO_ST(name, acc, RS2) NEXT; \
+    a2_##name: DO_ST(name, RS1, acc) NEXT;
+#define DEF_BRANCH(name) \
+    op_##name: DO_BR(name, RS1, RS2) \
+    a1_##name: DO_BR(name, acc, RS2) \
+    a2_##name: DO_BR(name, RS1, acc) \
+    lp_##name: DO_LP(name, RS1, RS2) \
+    lpa1_##name: DO_LP(name, acc, RS2) \
+    lpa2_##name: DO_LP(name, RS1, acc)
     RR_OPS(DEF_RR)
     RI_OPS(DEF_RI)
     LOAD_OPS(DEF_LOAD)
     STORE_OPS(DEF_STORE)
     BRANCH_OPS(DEF_BRANCH)
+    /* Fused pairs (FUSED_ALL): two instructions, one dispatch. */
+#define FUSED_SRC1_0 RS1
+#define FUSED_SRC2_0 RS2
+#define FUSED_SRC1_1 acc
+#define FUSED_SRC2_1 RS2
+#define FUSED_SRC1_2 RS1
+#define FUSED_SRC2_2 acc
+#define DEF_FUSED(n1, k1, n2, k2, v) \
+    f##v##_##n1##_##k2##_##n2: DO_##k1(n1, RS1, RS2) s++; DO_##k2(n2, FUSED_SRC1_##v, FUSED_SRC2_##v) NEXT;
+    FUSED_ALL(DEF_FUSED)
 op_FENCE: NEXT;
 op_FENCE_I: NEXT;          /* stores to code pages already invalidated their blocks */
 op_ECALL:
@@ -826,6 +1076,7 @@ op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
         else if (s->in.rd != 32) e_ = rv_csr_read(c, csr_, &old_); \
         if (!e_ && (do_write)) e_ = rv_csr_write(c, csr_, (newval)); \
         vc->budget += s->idx; \
+        budget = vc->budget; \
         if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
         RD = old_; \
         JUMP_TO(PC + LEN); \
@@ -884,7 +1135,7 @@ op_LR_D: {
         unsigned size = s->in.op == RV_OP_LR_W ? 4 : 8;
         uint64_t a = RS1, v;
         if (a & (size - 1)) { cause = RV_EXC_LOAD_MISALIGNED; tval = a; goto exception; }
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, a);
         if (likely(e->tag_r == (a & VM_PAGE_MASK))) {
             const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
             v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
@@ -907,7 +1158,7 @@ op_SC_D: {
             NEXT;
         }
         c->reservation = ~0ull;
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK))) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
@@ -926,7 +1177,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
         unsigned size = word ? 4 : 8;
         uint64_t a = RS1, old;
         if (a & (size - 1)) { cause = RV_EXC_STORE_MISALIGNED; tval = a; goto exception; }
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK) && e->tag_r == e->tag_w)) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             old = word ? *(uint32_t *)p : *(uint64_t *)p;
