@@ -26,6 +26,10 @@ typedef struct rv_slot {
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
     uint16_t idx;        /* instructions before it in the block */
     uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
+    /* Integer loads and stores: the TLB addend of this instruction's last
+     * access.  The host address is computed from it before the TLB entry is
+     * read, so that it does not wait for that load (see LOAD_AT). */
+    uintptr_t addend;
 } rv_slot;
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
@@ -785,25 +789,31 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* Integer loads and stores: the fast path is a TLB tag compare and one host
  * access; everything else goes to load_slow/store_slow, shared by all
  * handlers (so that no call sits in a hot handler), which finish the
- * instruction at s and go on with the next slot's own handler. */
+ * instruction at s and go on with the next slot's own handler.  The host
+ * address uses the slot's addend, checked against the TLB entry's: the
+ * access then waits for the guest address only, not for the TLB entry too
+ * (the check is a predicted branch), and a store's address is known early,
+ * which the host needs to let later loads (of x[]) go ahead of it. */
 #define LOAD_AT(T, dst, base) do { \
         uint64_t a_ = (base) + IMM; \
         vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, a_); \
-        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
+        uintptr_t h_ = s->addend; \
+        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
             maddr = a_; \
             goto load_slow; \
         } \
-        dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
+        dst = *(const T *)(uintptr_t)(a_ + h_); \
     } while (0)
 #define STORE_AT(T, base, val) do { \
         uint64_t a_ = (base) + IMM; \
         vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, a_); \
-        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
+        uintptr_t h_ = s->addend; \
+        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
             maddr = a_; \
             mval = (uint64_t)(T)(val); \
             goto store_slow; \
         } \
-        *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
+        *(T *)(uintptr_t)(a_ + h_) = (T)(val); \
     } while (0)
 /* F/D loads and stores keep their slow paths inline. */
 #define LOAD(T, dst) do { \
@@ -949,9 +959,15 @@ load_slow: {
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_LB || op == RV_OP_LBU ? 1 : op == RV_OP_LH || op == RV_OP_LHU ? 2 :
                         op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
-        uint64_t v;
-        merr = vm_mem_load_slow(vc, maddr, size, &v);
-        if (merr) { maccess = VM_PROT_R; tval = maddr; goto mem_error; }
+        uint64_t v = 0;
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, maddr);
+        if (e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1)))) {
+            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
+            memcpy(&v, (const void *)(uintptr_t)(maddr + e->addend), size);   /* little-endian host */
+        } else {
+            merr = vm_mem_load_slow(vc, maddr, size, &v);
+            if (merr) { maccess = VM_PROT_R; tval = maddr; goto mem_error; }
+        }
         if (op == RV_OP_LB) v = (uint64_t)(int64_t)(int8_t)v;
         else if (op == RV_OP_LH) v = (uint64_t)(int64_t)(int16_t)v;
         else if (op == RV_OP_LW) v = sext32(v);
@@ -963,6 +979,12 @@ load_slow: {
 store_slow: {
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, maddr);
+        if (e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1)))) {
+            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
+            memcpy((void *)(uintptr_t)(maddr + e->addend), &mval, size);
+            NEXT;
+        }
         merr = vm_mem_store_slow(vc, maddr, size, mval);
         if (merr) { maccess = VM_PROT_W; tval = maddr; goto mem_error; }
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
