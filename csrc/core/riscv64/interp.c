@@ -26,17 +26,10 @@ typedef struct rv_slot {
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
     uint16_t idx;        /* instructions before it in the block */
     uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
-    union {
-        /* Integer loads and stores: the TLB addend of this instruction's
-         * last access.  The host address is computed from it before the TLB
-         * entry is read, so that it does not wait for that load (LOAD_AT). */
-        uintptr_t addend;
-        /* Control transfers: the block last jumped to (JUMP_TO), checked
-         * against the target pc.  Every invalidation sets exit_request,
-         * which JUMP_TO checks before following it, so a stale pointer is
-         * never followed (the arena stays mapped, so reading it is safe). */
-        struct rv_block *next;
-    };
+    /* Integer loads and stores: the TLB addend of this instruction's last
+     * access.  The host address is computed from it before the TLB entry is
+     * read, so that it does not wait for that load (see LOAD_AT). */
+    uintptr_t addend;
 } rv_slot;
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
@@ -771,14 +764,8 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         uint64_t t_ = (target); \
         c->pc = t_; \
         vc->budget = budget -= b->ninsns; \
-        rv_block *nb_ = s->next; \
-        if (unlikely(!nb_ || nb_->pc != t_)) { \
-            nb_ = st->jcache[jcache_pc(t_)]; \
-            if (!nb_ || nb_->pc != t_) \
-                goto next_block; \
-            ((rv_slot *)s)->next = nb_; \
-        } \
-        if (likely(nb_->ninsns <= budget && \
+        rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
+        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= budget && \
                    !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
