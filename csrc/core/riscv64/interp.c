@@ -38,6 +38,11 @@ typedef struct rv_block {
     uint64_t pc;
     uint32_t ninsns, size, nslots, flags;
     struct rv_block *hash_next;
+    /* The blocks its last instruction went to, taken [0] and not taken [1]
+     * (no_block until known; JUMP_VIA).  Followed only after checking the
+     * target pc and exit_request, which every invalidation sets, so a stale
+     * one is never followed (the arena stays mapped: reading it is safe). */
+    const struct rv_block *next[2];
     uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
     rv_slot slots[];
 } rv_block;
@@ -325,6 +330,9 @@ typedef struct rv_interp {
     _Alignas(16) uint8_t scratch[sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot)];
 } rv_interp;
 
+/* A successor that matches no pc (pcs are even). */
+static const rv_block no_block = { .pc = 1 };
+
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
 static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
 
@@ -509,7 +517,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     if (!page)
         return NULL;
     rv_block *b = mem;
-    *b = (rv_block){ .pc = pc };
+    *b = (rv_block){ .pc = pc, .next = { &no_block, &no_block } };
     rv_slot *s = b->slots;
     bool code_hooks = vm_hooks_any(m, VM_HOOK_CODE) || vm_hooks_any(m, VM_HOOK_MEM_FETCH);
     bool bps = m->nbps || m->has_until;
@@ -739,7 +747,14 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     rv_block *b;
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
+    /* GCC's allocator, left alone with this function, tends to spill acc
+     * to the stack after unrelated edits; an explicit register keeps it
+     * (the technique of threaded-code interpreters such as Gforth). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    register uint64_t acc __asm__("r15") = 0;   /* the last ACC_WRITER_OPS result */
+#else
     uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
+#endif
     /* A copy of vc->budget for the block-to-block fast paths, so that the
      * count does not go through memory from block to block; reloaded
      * wherever anything else may have changed vc->budget. */
@@ -766,6 +781,29 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         vc->budget = budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= budget && \
+                   !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, t_)) && \
+                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+            b = nb_; \
+            s = b->slots; \
+            goto *s->handler; \
+        } \
+        goto next_block; \
+    } while (0)
+/* A conditional branch or JAL: the block's own successor for way dir first,
+ * then the jump cache (whose hit becomes that successor). */
+#define JUMP_VIA(target, dir) do { \
+        uint64_t t_ = (target); \
+        c->pc = t_; \
+        vc->budget = budget -= b->ninsns; \
+        rv_block *nb_ = (rv_block *)b->next[dir]; \
+        if (unlikely(nb_->pc != t_)) { \
+            nb_ = st->jcache[jcache_pc(t_)]; \
+            if (!nb_ || nb_->pc != t_) \
+                goto next_block; \
+            b->next[dir] = nb_; \
+        } \
+        if (likely(nb_->ninsns <= budget && \
                    !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
@@ -1037,7 +1075,7 @@ trap_at_pc:      /* a fetch fault before any instruction of the block */
 op_ILLEGAL: cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception;
 op_LUI: SET_RD((uint64_t)IMM); NEXT;
 op_AUIPC: SET_RD(PC + (uint64_t)IMM); NEXT;
-op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; JUMP_TO(t); }
+op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; JUMP_VIA(t, 0); }
 op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t); }
 
     /* Generated handlers: op_X reads its sources from x[], a1_X takes rs1
@@ -1047,8 +1085,9 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
 #define DO_RI(name, S1, S2) { uint64_t A = (S1); int64_t I = IMM; (void)I; SET_RD(E_##name); }
 #define DO_LD(name, S1, S2) { T_##name v; LOAD_AT(T_##name, v, S1); SET_RD((uint64_t)v); }
 #define DO_ST(name, S1, S2) STORE_AT(T_##name, S1, S2);
-#define DO_BR(name, S1, S2) { uint64_t A = (S1), B = (S2); JUMP_TO(E_##name ? PC + (uint64_t)IMM : PC + LEN); }
-#define DO_LP(name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); JUMP_TO(PC + LEN); }
+#define DO_BR(name, S1, S2) { uint64_t A = (S1), B = (S2); \
+        if (E_##name) JUMP_VIA(PC + (uint64_t)IMM, 0); else JUMP_VIA(PC + LEN, 1); }
+#define DO_LP(name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); JUMP_VIA(PC + LEN, 1); }
 #define DEF_RR(name) \
     op_##name: DO_RR(name, RS1, RS2) NEXT; \
     a1_##name: DO_RR(name, acc, RS2) NEXT; \
