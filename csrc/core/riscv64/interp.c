@@ -26,6 +26,10 @@ typedef struct rv_slot {
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
     uint16_t idx;        /* instructions before it in the block */
     uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
+    /* Integer loads and stores: the TLB addend of this instruction's last
+     * access.  The host address is computed from it before the TLB entry is
+     * read, so that it does not wait for that load (see LOAD_AT). */
+    uintptr_t addend;
 } rv_slot;
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
@@ -34,6 +38,11 @@ typedef struct rv_block {
     uint64_t pc;
     uint32_t ninsns, size, nslots, flags;
     struct rv_block *hash_next;
+    /* The blocks its last instruction went to, taken [0] and not taken [1]
+     * (no_block until known; JUMP_VIA).  Followed only after checking the
+     * target pc and exit_request, which every invalidation sets, so a stale
+     * one is never followed (the arena stays mapped: reading it is safe). */
+    const struct rv_block *next[2];
     uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
     rv_slot slots[];
 } rv_block;
@@ -46,7 +55,263 @@ enum {
     PSEUDO_FP,                        /* any F/D operation but loads and stores */
     PSEUDO_TRACE,                     /* trace recording before an instruction (trace.h) */
     PSEUDO_COV,                       /* coverage at the block start */
+    NHANDLERS_BASE
+};
+
+/* Integer operations by operand shape.  E_<op> computes rd from A (rs1),
+ * B (rs2) and I (the immediate); T_<op> is the C type a load or store moves.
+ * The interpreter's handlers for these ops are generated from the lists. */
+/* two register sources */
+#define E_ADD (A + B)
+#define E_SUB (A - B)
+#define E_SLL (A << (B & 63))
+#define E_SLT ((int64_t)A < (int64_t)B)
+#define E_SLTU (A < B)
+#define E_XOR (A ^ B)
+#define E_SRL (A >> (B & 63))
+#define E_SRA ((uint64_t)((int64_t)A >> (B & 63)))
+#define E_OR (A | B)
+#define E_AND (A & B)
+#define E_ADDW (sext32(A + B))
+#define E_SUBW (sext32(A - B))
+#define E_SLLW (sext32((uint32_t)A << (B & 31)))
+#define E_SRLW (sext32((uint32_t)A >> (B & 31)))
+#define E_SRAW ((uint64_t)(int64_t)((int32_t)A >> (B & 31)))
+#define E_MUL (A * B)
+#define E_MULH (mulh64((int64_t)A, (int64_t)B))
+#define E_MULHSU (mulhsu64((int64_t)A, B))
+#define E_MULHU (mulhu64(A, B))
+#define E_DIV ((uint64_t)div64((int64_t)A, (int64_t)B))
+#define E_DIVU (B ? A / B : ~0ull)
+#define E_REM ((uint64_t)rem64((int64_t)A, (int64_t)B))
+#define E_REMU (B ? A % B : A)
+#define E_MULW (sext32((uint64_t)((uint32_t)A * (uint32_t)B)))
+#define E_DIVW (divw(A, B))
+#define E_DIVUW (divuw(A, B))
+#define E_REMW (remw(A, B))
+#define E_REMUW (remuw(A, B))
+#define E_ADD_UW (B + (uint32_t)A)
+#define E_SH1ADD (B + (A << 1))
+#define E_SH2ADD (B + (A << 2))
+#define E_SH3ADD (B + (A << 3))
+#define E_SH1ADD_UW (B + ((uint64_t)(uint32_t)A << 1))
+#define E_SH2ADD_UW (B + ((uint64_t)(uint32_t)A << 2))
+#define E_SH3ADD_UW (B + ((uint64_t)(uint32_t)A << 3))
+#define E_ANDN (A & ~B)
+#define E_ORN (A | ~B)
+#define E_XNOR (~(A ^ B))
+#define E_MAX ((int64_t)A > (int64_t)B ? A : B)
+#define E_MAXU (A > B ? A : B)
+#define E_MIN ((int64_t)A < (int64_t)B ? A : B)
+#define E_MINU (A < B ? A : B)
+#define E_ROL (rol64(A, (unsigned)B))
+#define E_ROLW (sext32(rol32((uint32_t)A, (unsigned)B)))
+#define E_ROR (ror64(A, (unsigned)B))
+#define E_RORW (sext32(ror32((uint32_t)A, (unsigned)B)))
+#define E_BCLR (A & ~(1ull << (B & 63)))
+#define E_BEXT ((A >> (B & 63)) & 1)
+#define E_BINV (A ^ (1ull << (B & 63)))
+#define E_BSET (A | (1ull << (B & 63)))
+#define RR_OPS(X) \
+    X(ADD) X(SUB) X(SLL) X(SLT) X(SLTU) X(XOR) X(SRL) X(SRA) X(OR) X(AND) X(ADDW) X(SUBW) \
+    X(SLLW) X(SRLW) X(SRAW) X(MUL) X(MULH) X(MULHSU) X(MULHU) X(DIV) X(DIVU) X(REM) \
+    X(REMU) X(MULW) X(DIVW) X(DIVUW) X(REMW) X(REMUW) X(ADD_UW) X(SH1ADD) X(SH2ADD) \
+    X(SH3ADD) X(SH1ADD_UW) X(SH2ADD_UW) X(SH3ADD_UW) X(ANDN) X(ORN) X(XNOR) X(MAX) X(MAXU) \
+    X(MIN) X(MINU) X(ROL) X(ROLW) X(ROR) X(RORW) X(BCLR) X(BEXT) X(BINV) X(BSET)
+/* rs1 and an immediate (or rs1 alone) */
+#define E_ADDI (A + (uint64_t)I)
+#define E_SLTI ((int64_t)A < I)
+#define E_SLTIU (A < (uint64_t)I)
+#define E_XORI (A ^ (uint64_t)I)
+#define E_ORI (A | (uint64_t)I)
+#define E_ANDI (A & (uint64_t)I)
+#define E_SLLI (A << (I & 63))
+#define E_SRLI (A >> (I & 63))
+#define E_SRAI ((uint64_t)((int64_t)A >> (I & 63)))
+#define E_ADDIW (sext32(A + (uint64_t)I))
+#define E_SLLIW (sext32((uint32_t)A << (I & 31)))
+#define E_SRLIW (sext32((uint32_t)A >> (I & 31)))
+#define E_SRAIW ((uint64_t)(int64_t)((int32_t)A >> (I & 31)))
+#define E_SLLI_UW ((uint64_t)(uint32_t)A << (I & 63))
+#define E_RORI (ror64(A, (unsigned)I))
+#define E_RORIW (sext32(ror32((uint32_t)A, (unsigned)I)))
+#define E_BCLRI (A & ~(1ull << (I & 63)))
+#define E_BEXTI ((A >> (I & 63)) & 1)
+#define E_BINVI (A ^ (1ull << (I & 63)))
+#define E_BSETI (A | (1ull << (I & 63)))
+#define E_CLZ (A ? (uint64_t)__builtin_clzll(A) : 64)
+#define E_CLZW ((uint32_t)A ? (uint64_t)__builtin_clz((uint32_t)A) : 32)
+#define E_CTZ (A ? (uint64_t)__builtin_ctzll(A) : 64)
+#define E_CTZW ((uint32_t)A ? (uint64_t)__builtin_ctz((uint32_t)A) : 32)
+#define E_CPOP ((uint64_t)__builtin_popcountll(A))
+#define E_CPOPW ((uint64_t)__builtin_popcount((uint32_t)A))
+#define E_SEXT_B ((uint64_t)(int64_t)(int8_t)A)
+#define E_SEXT_H ((uint64_t)(int64_t)(int16_t)A)
+#define E_ZEXT_H ((uint16_t)A)
+#define E_ORC_B (orc_b(A))
+#define E_REV8 (__builtin_bswap64(A))
+#define RI_OPS(X) \
+    X(ADDI) X(SLTI) X(SLTIU) X(XORI) X(ORI) X(ANDI) X(SLLI) X(SRLI) X(SRAI) X(ADDIW) \
+    X(SLLIW) X(SRLIW) X(SRAIW) X(SLLI_UW) X(RORI) X(RORIW) X(BCLRI) X(BEXTI) X(BINVI) \
+    X(BSETI) X(CLZ) X(CLZW) X(CTZ) X(CTZW) X(CPOP) X(CPOPW) X(SEXT_B) X(SEXT_H) X(ZEXT_H) \
+    X(ORC_B) X(REV8)
+/* integer loads and stores */
+#define T_LB int8_t
+#define T_LH int16_t
+#define T_LW int32_t
+#define T_LD uint64_t
+#define T_LBU uint8_t
+#define T_LHU uint16_t
+#define T_LWU uint32_t
+#define LOAD_OPS(X) \
+    X(LB) X(LH) X(LW) X(LD) X(LBU) X(LHU) X(LWU)
+#define T_SB uint8_t
+#define T_SH uint16_t
+#define T_SW uint32_t
+#define T_SD uint64_t
+#define STORE_OPS(X) \
+    X(SB) X(SH) X(SW) X(SD)
+/* conditional branches: E_ is the condition */
+#define E_BEQ (A == B)
+#define E_BNE (A != B)
+#define E_BLT ((int64_t)A < (int64_t)B)
+#define E_BGE ((int64_t)A >= (int64_t)B)
+#define E_BLTU (A < B)
+#define E_BGEU (A >= B)
+#define BRANCH_OPS(X) \
+    X(BEQ) X(BNE) X(BLT) X(BGE) X(BLTU) X(BGEU)
+
+/* Superinstructions: an instruction of FUSE_FIRST followed in its block by
+ * one of FUSE_SECOND runs as one handler, saving a dispatch (an indirect jump,
+ * the main cost of a simple instruction).  X(op, kind): kind says how the op
+ * executes (DO_<kind> in interp_run); LP is a branch back to its block's start
+ * (see LOOP_AGAIN).  When the first op sets acc, the second instruction may
+ * take rs1 (variant 1) or rs2 (variant 2) from it, like a1_/a2_ handlers.
+ * The lists are small on purpose: a cross product of 17 x 29 ops (fewer
+ * dispatches on CoreMark, 0.82 -> 0.60 per instruction) made GCC spill acc
+ * and the budget in the hot handlers and ran int.c 8-15% slower. */
+#define FUSE_FIRST(X, ...) \
+    X(ADD, RR, __VA_ARGS__) X(ADDI, RI, __VA_ARGS__) X(ADDIW, RI, __VA_ARGS__) \
+    X(SLLI, RI, __VA_ARGS__) X(SRLI, RI, __VA_ARGS__) X(LBU, LD, __VA_ARGS__) X(LW, LD, __VA_ARGS__)
+#define FUSE_SECOND(X, ...) \
+    X(ADD, RR, __VA_ARGS__) X(ADDIW, RI, __VA_ARGS__) X(SRLI, RI, __VA_ARGS__) \
+    X(LBU, LD, __VA_ARGS__) X(LW, LD, __VA_ARGS__) X(SB, ST, __VA_ARGS__) \
+    X(BEQ, BR, __VA_ARGS__) X(BNE, BR, __VA_ARGS__) X(BLT, BR, __VA_ARGS__) \
+    X(BGE, BR, __VA_ARGS__) X(BLTU, BR, __VA_ARGS__) X(BGEU, BR, __VA_ARGS__) \
+    X(BEQ, LP, __VA_ARGS__) X(BNE, LP, __VA_ARGS__) X(BLT, LP, __VA_ARGS__) \
+    X(BGE, LP, __VA_ARGS__) X(BLTU, LP, __VA_ARGS__) X(BGEU, LP, __VA_ARGS__)
+/* The operand variants each kind has (0: both sources from x[]). */
+#define FUSE_VARIANTS_RR(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__) Y(2, __VA_ARGS__)
+#define FUSE_VARIANTS_RI(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__)
+#define FUSE_VARIANTS_LD(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__)
+#define FUSE_VARIANTS_ST FUSE_VARIANTS_RR
+#define FUSE_VARIANTS_BR FUSE_VARIANTS_RR
+#define FUSE_VARIANTS_LP FUSE_VARIANTS_RR
+/* Every fused handler: X(first op, its kind, second op, its kind, variant). */
+#define FUSED_ALL(X) FUSE_FIRST(FUSED_ALL1_, X)
+#define FUSED_ALL1_(n1, k1, X) FUSE_SECOND(FUSED_ALL2_, n1, k1, X)
+#define FUSED_ALL2_(n2, k2, n1, k1, X) FUSE_VARIANTS_##k2(FUSED_ALL3_, n1, k1, n2, k2, X)
+#define FUSED_ALL3_(v, n1, k1, n2, k2, X) X(n1, k1, n2, k2, v)
+/* Positions in the lists (from 1; 0: not in the list). */
+enum {
+    F1_NONE,
+#define F1_ENUM(n1, k1, unused) F1_##n1,
+    FUSE_FIRST(F1_ENUM, _)
+#undef F1_ENUM
+    F1_COUNT
+};
+enum {
+    F2_NONE,
+#define F2_ENUM(n2, k2, unused) F2_##k2##_##n2,
+    FUSE_SECOND(F2_ENUM, _)
+#undef F2_ENUM
+    F2_COUNT
+};
+static const uint8_t fuse1_index[RV_OP_COUNT] = {
+#define F1_MAP(n1, k1, unused) [RV_OP_##n1] = F1_##n1,
+    FUSE_FIRST(F1_MAP, _)
+#undef F1_MAP
+};
+/* Branches appear twice in FUSE_SECOND: fuse2_index has the BR entries,
+ * fuse2_loop_index the LP ones. */
+#define F2_PICK_RR(n) [RV_OP_##n] = F2_RR_##n,
+#define F2_PICK_RI(n) [RV_OP_##n] = F2_RI_##n,
+#define F2_PICK_LD(n) [RV_OP_##n] = F2_LD_##n,
+#define F2_PICK_ST(n) [RV_OP_##n] = F2_ST_##n,
+#define F2_PICK_BR(n) [RV_OP_##n] = F2_BR_##n,
+#define F2_PICK_LP(n)
+static const uint8_t fuse2_index[RV_OP_COUNT] = {
+#define F2_MAP(n2, k2, unused) F2_PICK_##k2(n2)
+    FUSE_SECOND(F2_MAP, _)
+#undef F2_MAP
+};
+static const uint8_t fuse2_loop_index[RV_OP_COUNT] = {
+#define F2_MAP(n2, k2, unused) F2_PICK_LOOP_##k2(n2)
+#define F2_PICK_LOOP_RR(n)
+#define F2_PICK_LOOP_RI(n)
+#define F2_PICK_LOOP_LD(n)
+#define F2_PICK_LOOP_ST(n)
+#define F2_PICK_LOOP_BR(n)
+#define F2_PICK_LOOP_LP(n) [RV_OP_##n] = F2_LP_##n,
+    FUSE_SECOND(F2_MAP, _)
+#undef F2_MAP
+};
+
+/* Register caching.  The handlers of these ops leave their result in a host
+ * register (`acc`) as well as in x[rd].  An instruction that reads the
+ * previous instruction's rd runs a variant of its handler that takes that
+ * operand from acc: in the common chains of dependent instructions the value
+ * then travels in a register instead of through x[] in memory, which costs a
+ * store-to-load forwarding delay per instruction. */
+#define ACC_WRITER_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) X(LUI) X(AUIPC)
+/* Variants: A1 takes rs1 from acc, A2 takes rs2 from acc. */
+#define A1_OPS(X) RR_OPS(X) RI_OPS(X) LOAD_OPS(X) STORE_OPS(X) BRANCH_OPS(X)
+#define A2_OPS(X) RR_OPS(X) STORE_OPS(X) BRANCH_OPS(X)
+
+enum {
+    A1_BASE = NHANDLERS_BASE - 1,
+#define A1_ENUM(name) H_A1_##name,
+    A1_OPS(A1_ENUM)
+#undef A1_ENUM
+#define A2_ENUM(name) H_A2_##name,
+    A2_OPS(A2_ENUM)
+#undef A2_ENUM
+#define F_ENUM(n1, k1, n2, k2, v) H_F##v##_##n1##_##k2##_##n2,
+    FUSED_ALL(F_ENUM)
+#undef F_ENUM
+    /* A conditional branch back to its own block's start (a loop of one
+     * block) re-enters the block without the jump cache: H_LP* variants. */
+#define LP_ENUM(name) H_LP_##name, H_LPA1_##name, H_LPA2_##name,
+    BRANCH_OPS(LP_ENUM)
+#undef LP_ENUM
     NHANDLERS
+};
+static const uint16_t loop_handler[NHANDLERS] = {
+#define LP_MAP(name) [RV_OP_##name] = H_LP_##name, [H_A1_##name] = H_LPA1_##name, \
+                        [H_A2_##name] = H_LPA2_##name,
+    BRANCH_OPS(LP_MAP)
+#undef LP_MAP
+};
+
+static const uint16_t a1_handler[RV_OP_COUNT] = {
+#define A1_MAP(name) [RV_OP_##name] = H_A1_##name,
+    A1_OPS(A1_MAP)
+#undef A1_MAP
+};
+static const uint16_t a2_handler[RV_OP_COUNT] = {
+#define A2_MAP(name) [RV_OP_##name] = H_A2_##name,
+    A2_OPS(A2_MAP)
+#undef A2_MAP
+};
+static const uint16_t fused_handler[F1_COUNT][F2_COUNT][3] = {
+#define FH_MAP(n1, k1, n2, k2, v) [F1_##n1][F2_##k2##_##n2][v] = H_F##v##_##n1##_##k2##_##n2,
+    FUSED_ALL(FH_MAP)
+#undef FH_MAP
+};
+static const uint8_t acc_writer[RV_OP_COUNT] = {
+#define W_MAP(name) [RV_OP_##name] = 1,
+    ACC_WRITER_OPS(W_MAP)
+#undef W_MAP
 };
 
 typedef struct rv_interp {
@@ -64,6 +329,9 @@ typedef struct rv_interp {
     bool sfence_all;
     _Alignas(16) uint8_t scratch[sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot)];
 } rv_interp;
+
+/* A successor that matches no pc (pcs are even). */
+static const rv_block no_block = { .pc = 1 };
 
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
 static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
@@ -206,6 +474,34 @@ static void put_trace_arrays(rv_block *b, rv_slot *end)
 static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
                               const void *const *labels, int *err, bool per_insn);
 
+/* The fused handler for first and in, run one after the other (0: none);
+ * loop: in is a branch back to its block's start. */
+static unsigned fused_for(const rv_insn *first, const rv_insn *in, bool loop)
+{
+    const uint16_t *v = fused_handler[fuse1_index[first->op]]
+                                     [loop ? fuse2_loop_index[in->op] : fuse2_index[in->op]];
+    if (!acc_writer[first->op])
+        return v[0];
+    if (in->rs1 == first->rd && a1_handler[in->op] && v[1])
+        return v[1];
+    if (in->rs2 == first->rd && a2_handler[in->op] && v[2])
+        return v[2];
+    return v[0];
+}
+
+/* The handler for in when prev is the instruction run right before it:
+ * a variant reading prev's result from acc if in reads prev's rd. */
+static unsigned acc_variant(const rv_insn *prev, const rv_insn *in, unsigned h)
+{
+    if (!acc_writer[prev->op])
+        return h;
+    if (in->rs1 == prev->rd && a1_handler[in->op])
+        return a1_handler[in->op];
+    if (in->rs2 == prev->rd && a2_handler[in->op])
+        return a2_handler[in->op];
+    return h;
+}
+
 /* Decodes a block at pc into mem (room for 3 * max + 2 slots). */
 static rv_block *translate(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
                            const void *const *labels, int *err)
@@ -221,7 +517,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     if (!page)
         return NULL;
     rv_block *b = mem;
-    *b = (rv_block){ .pc = pc };
+    *b = (rv_block){ .pc = pc, .next = { &no_block, &no_block } };
     rv_slot *s = b->slots;
     bool code_hooks = vm_hooks_any(m, VM_HOOK_CODE) || vm_hooks_any(m, VM_HOOK_MEM_FETCH);
     bool bps = m->nbps || m->has_until;
@@ -234,6 +530,10 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     if (tracing && vm_cov_wants_block(m, pc))
         *(cov_slot = s++) = (rv_slot){ .handler = labels[PSEUDO_COV] };
     bool bulk = tracing && !per_insn && vm_trace_bulk_ok(m);
+    /* Loop handlers re-enter their block directly, past the checks of
+     * breakpoints and trace recording at block entry. */
+    bool loops = !tracing && !(b->flags & BLK_BREAKPOINT);
+    rv_slot *pair_first = NULL;      /* an unpaired FUSE_FIRST instruction's slot */
     uint64_t a = pc;
     unsigned n = 0;
     while (n < max) {
@@ -258,6 +558,20 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (in.rd == 0 && !rd_is_fp(in.op))
             in.rd = 32;
         unsigned h = is_fp_compute(in.op) ? PSEUDO_FP : in.op;
+        if (s > b->slots && s[-1].is_insn)    /* the slot before ran just before this one */
+            h = acc_variant(&s[-1].in, &in, h);
+        bool loop = loop_handler[h] && a + (uint64_t)(int64_t)in.imm == pc && loops;
+        if (loop)
+            h = loop_handler[h];
+        /* Pairs: fuse with the instruction just before if the two have a
+         * FUSE handler; an instruction is in one pair at most. */
+        rv_slot *first = pair_first;
+        pair_first = NULL;
+        unsigned f = first == s - 1 ? fused_for(&first->in, &in, loop) : 0;
+        if (f)
+            first->handler = labels[f];
+        else if (fuse1_index[in.op])
+            pair_first = s;
         *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1 };
         n++;
         a += len;
@@ -344,6 +658,27 @@ static inline uint64_t ror64(uint64_t v, unsigned s) { s &= 63; return s ? (v >>
 static inline uint32_t rol32(uint32_t v, unsigned s) { s &= 31; return s ? (v << s) | (v >> (32 - s)) : v; }
 static inline uint32_t ror32(uint32_t v, unsigned s) { s &= 31; return s ? (v >> s) | (v << (32 - s)) : v; }
 
+static inline uint64_t divw(uint64_t x, uint64_t y)
+{
+    int32_t a = (int32_t)x, d = (int32_t)y;
+    return (uint64_t)(int64_t)(d == 0 ? -1 : (a == INT32_MIN && d == -1) ? a : a / d);
+}
+static inline uint64_t divuw(uint64_t x, uint64_t y)
+{
+    uint32_t a = (uint32_t)x, d = (uint32_t)y;
+    return sext32(d ? a / d : ~0u);
+}
+static inline uint64_t remw(uint64_t x, uint64_t y)
+{
+    int32_t a = (int32_t)x, d = (int32_t)y;
+    return (uint64_t)(int64_t)(d == 0 ? a : (a == INT32_MIN && d == -1) ? 0 : a % d);
+}
+static inline uint64_t remuw(uint64_t x, uint64_t y)
+{
+    uint32_t a = (uint32_t)x, d = (uint32_t)y;
+    return sext32(d ? a % d : a);
+}
+
 static uint64_t orc_b(uint64_t v)
 {
     uint64_t r = 0;
@@ -351,28 +686,6 @@ static uint64_t orc_b(uint64_t v)
         if ((v >> i) & 0xff)
             r |= 0xffull << i;
     return r;
-}
-
-/* AMO arithmetic on the old memory value; 32-bit ops see sign-extended words. */
-static uint64_t amo_apply(unsigned op, uint64_t old, uint64_t src, bool word)
-{
-    if (word) {
-        old = sext32(old);
-        src = sext32(src);
-    }
-    switch (op) {
-    case RV_OP_AMOSWAP_W: case RV_OP_AMOSWAP_D: return src;
-    case RV_OP_AMOADD_W: case RV_OP_AMOADD_D: return old + src;
-    case RV_OP_AMOXOR_W: case RV_OP_AMOXOR_D: return old ^ src;
-    case RV_OP_AMOAND_W: case RV_OP_AMOAND_D: return old & src;
-    case RV_OP_AMOOR_W: case RV_OP_AMOOR_D: return old | src;
-    case RV_OP_AMOMIN_W: case RV_OP_AMOMIN_D: return (int64_t)old < (int64_t)src ? old : src;
-    case RV_OP_AMOMAX_W: case RV_OP_AMOMAX_D: return (int64_t)old > (int64_t)src ? old : src;
-    case RV_OP_AMOMINU_W: return (uint32_t)old < (uint32_t)src ? old : src;
-    case RV_OP_AMOMAXU_W: return (uint32_t)old > (uint32_t)src ? old : src;
-    case RV_OP_AMOMINU_D: return old < src ? old : src;
-    default: return old > src ? old : src;   /* AMOMAXU_D */
-    }
 }
 
 /* Runs the cpu until it must exit.  one_block (the JIT's fallback): run at
@@ -392,24 +705,47 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         labels[PSEUDO_FP] = &&fp;
         labels[PSEUDO_TRACE] = &&trace_insn;
         labels[PSEUDO_COV] = &&cov_block;
+#define A1_LABEL(name) labels[H_A1_##name] = &&a1_##name;
+        A1_OPS(A1_LABEL)
+#undef A1_LABEL
+#define A2_LABEL(name) labels[H_A2_##name] = &&a2_##name;
+        A2_OPS(A2_LABEL)
+#undef A2_LABEL
+#define F_LABEL(n1, k1, n2, k2, v) labels[H_F##v##_##n1##_##k2##_##n2] = &&f##v##_##n1##_##k2##_##n2;
+        FUSED_ALL(F_LABEL)
+#undef F_LABEL
+#define LP_LABEL(name) labels[H_LP_##name] = &&lp_##name; labels[H_LPA1_##name] = &&lpa1_##name; \
+                          labels[H_LPA2_##name] = &&lpa2_##name;
+        BRANCH_OPS(LP_LABEL)
+#undef LP_LABEL
     }
     rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     bool ran = false;
-    uint64_t *const x = c->x;
-    vm_tlb_entry *const tlb = vc->tlb;
-    const unsigned tlbm = vc->tlb_mask;
     rv_block *b;
     const rv_slot *s;
     uint64_t cause = 0, tval = 0;
+    /* GCC's allocator, left alone with this function, tends to spill acc
+     * to the stack after unrelated edits; an explicit register keeps it
+     * (the technique of threaded-code interpreters such as Gforth). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    register uint64_t acc __asm__("r15") = 0;   /* the last ACC_WRITER_OPS result */
+#else
+    uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
+#endif
+    /* A copy of vc->budget for the block-to-block fast paths, so that the
+     * count does not go through memory from block to block; reloaded
+     * wherever anything else may have changed vc->budget. */
+    uint64_t budget = 0;
     int merr = 0, maccess = 0;
+    uint64_t maddr = 0, mval = 0;     /* for load_slow and store_slow */
     if (m->system_mode && system_enter(st, c, !one_block))
         return;
 
 #define NEXT goto *(++s)->handler
-#define RD x[s->in.rd]
-#define RS1 x[s->in.rs1]
-#define RS2 x[s->in.rs2]
+#define RD c->x[s->in.rd]
+#define RS1 c->x[s->in.rs1]
+#define RS2 c->x[s->in.rs2]
 #define IMM ((int64_t)s->in.imm)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
@@ -420,24 +756,90 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
         c->pc = t_; \
-        vc->budget -= b->ninsns; \
+        vc->budget = budget -= b->ninsns; \
         rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
-        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= vc->budget && !(nb_->flags & BLK_BREAKPOINT) && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(tlb, tlbm, t_)) && \
+        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= budget && \
+                   !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
             s = b->slots; \
-            if (unlikely(b->flags & BLK_TRACED)) \
-                TRACE_BLOCK(); \
+            goto *s->handler; \
+        } \
+        goto next_block; \
+    } while (0)
+/* A conditional branch or JAL: the block's own successor for way dir first,
+ * then the jump cache (whose hit becomes that successor). */
+#define JUMP_VIA(target, dir) do { \
+        uint64_t t_ = (target); \
+        c->pc = t_; \
+        vc->budget = budget -= b->ninsns; \
+        rv_block *nb_ = (rv_block *)b->next[dir]; \
+        if (unlikely(nb_->pc != t_)) { \
+            nb_ = st->jcache[jcache_pc(t_)]; \
+            if (!nb_ || nb_->pc != t_) \
+                goto next_block; \
+            b->next[dir] = nb_; \
+        } \
+        if (likely(nb_->ninsns <= budget && \
+                   !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
+                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+            b = nb_; \
+            s = b->slots; \
             goto *s->handler; \
         } \
         goto next_block; \
     } while (0)
 
+/* A branch taken back to the start of its own block (see loop_handler):
+ * the block is known, on this page, with no breakpoint and no trace. */
+#define LOOP_AGAIN() do { \
+        vc->budget = budget -= b->ninsns; \
+        if (likely(b->ninsns <= budget && \
+                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+            s = b->slots; \
+            goto *s->handler; \
+        } \
+        c->pc = b->pc; \
+        goto next_block; \
+    } while (0)
+
 /* The fast path: a TLB tag compare and one host access. */
+#define SET_RD(v) do { acc = (v); RD = acc; } while (0)
+/* Integer loads and stores: the fast path is a TLB tag compare and one host
+ * access; everything else goes to load_slow/store_slow, shared by all
+ * handlers (so that no call sits in a hot handler), which finish the
+ * instruction at s and go on with the next slot's own handler.  The host
+ * address uses the slot's addend, checked against the TLB entry's: the
+ * access then waits for the guest address only, not for the TLB entry too
+ * (the check is a predicted branch), and a store's address is known early,
+ * which the host needs to let later loads (of x[]) go ahead of it. */
+#define LOAD_AT(T, dst, base) do { \
+        uint64_t a_ = (base) + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
+        uintptr_t h_ = s->addend; \
+        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
+            maddr = a_; \
+            goto load_slow; \
+        } \
+        dst = *(const T *)(uintptr_t)(a_ + h_); \
+    } while (0)
+#define STORE_AT(T, base, val) do { \
+        uint64_t a_ = (base) + IMM; \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
+        uintptr_t h_ = s->addend; \
+        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
+            maddr = a_; \
+            mval = (uint64_t)(T)(val); \
+            goto store_slow; \
+        } \
+        *(T *)(uintptr_t)(a_ + h_) = (T)(val); \
+    } while (0)
+/* F/D loads and stores keep their slow paths inline. */
 #define LOAD(T, dst) do { \
         uint64_t a_ = RS1 + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, tlbm, a_); \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
         if (likely(e_->tag_r == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
         } else { \
@@ -450,7 +852,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     } while (0)
 #define STORE(T, val) do { \
         uint64_t a_ = RS1 + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(tlb, tlbm, a_); \
+        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
         if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
         } else { \
@@ -484,7 +886,7 @@ next_block:
     {
         uint64_t pc = c->pc;
         b = st->jcache[jcache_pc(pc)];
-        if (unlikely(!b || b->pc != pc || !exec_ok(tlb, tlbm, pc))) {
+        if (unlikely(!b || b->pc != pc || !exec_ok(vc->tlb, vc->tlb_mask, pc))) {
             int err = 0;
             b = lookup(st, vc, pc, labels, &err);
             if (!b) {
@@ -519,6 +921,7 @@ next_block:
             vc->budget -= *held;
             vc->budget_start -= *held;     /* keeps vm_cpu_retired() exact */
         }
+        budget = vc->budget;
         s = b->slots;
         goto *s->handler;
     }
@@ -546,6 +949,7 @@ hook_code: {
             return;      /* stopped, redirected, or hooks changed: this instruction has not run */
         }
         vc->budget += s->idx;
+        budget = vc->budget;
         NEXT;
     }
 hook_block: {
@@ -555,6 +959,7 @@ hook_block: {
             TRACE_UNWIND(0);
             return;
         }
+        budget = vc->budget;
         NEXT;
     }
 
@@ -569,6 +974,44 @@ trace_insn:
 cov_block:
         vm_cov_block(vc, b->pc, (uint32_t)s->in.imm);
         NEXT;
+
+    /* ---- integer load/store slow paths (LOAD_AT, STORE_AT) ------------------ */
+load_slow: {
+        unsigned op = s->in.op;
+        unsigned size = op == RV_OP_LB || op == RV_OP_LBU ? 1 : op == RV_OP_LH || op == RV_OP_LHU ? 2 :
+                        op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
+        uint64_t v = 0;
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
+        if (e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1)))) {
+            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
+            memcpy(&v, (const void *)(uintptr_t)(maddr + e->addend), size);   /* little-endian host */
+        } else {
+            merr = vm_mem_load_slow(vc, maddr, size, &v);
+            if (merr) { maccess = VM_PROT_R; tval = maddr; goto mem_error; }
+        }
+        if (op == RV_OP_LB) v = (uint64_t)(int64_t)(int8_t)v;
+        else if (op == RV_OP_LH) v = (uint64_t)(int64_t)(int16_t)v;
+        else if (op == RV_OP_LW) v = sext32(v);
+        SET_RD(v);
+        if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
+            goto exit_after;
+        NEXT;
+    }
+store_slow: {
+        unsigned op = s->in.op;
+        unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
+        if (e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1)))) {
+            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
+            memcpy((void *)(uintptr_t)(maddr + e->addend), &mval, size);
+            NEXT;
+        }
+        merr = vm_mem_store_slow(vc, maddr, size, mval);
+        if (merr) { maccess = VM_PROT_W; tval = maddr; goto mem_error; }
+        if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
+            goto exit_after;
+        NEXT;
+    }
 
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
@@ -608,56 +1051,57 @@ trap_at_pc:      /* a fetch fault before any instruction of the block */
 
     /* ---- RV64I ---------------------------------------------------------------- */
 op_ILLEGAL: cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception;
-op_LUI: RD = (uint64_t)IMM; NEXT;
-op_AUIPC: RD = PC + (uint64_t)IMM; NEXT;
-op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; JUMP_TO(t); }
+op_LUI: SET_RD((uint64_t)IMM); NEXT;
+op_AUIPC: SET_RD(PC + (uint64_t)IMM); NEXT;
+op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; JUMP_VIA(t, 0); }
 op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t); }
-#define BRANCH(cond) JUMP_TO((cond) ? PC + (uint64_t)IMM : PC + LEN)
-op_BEQ: BRANCH(RS1 == RS2);
-op_BNE: BRANCH(RS1 != RS2);
-op_BLT: BRANCH((int64_t)RS1 < (int64_t)RS2);
-op_BGE: BRANCH((int64_t)RS1 >= (int64_t)RS2);
-op_BLTU: BRANCH(RS1 < RS2);
-op_BGEU: BRANCH(RS1 >= RS2);
-op_LB: { int8_t v; LOAD(int8_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
-op_LH: { int16_t v; LOAD(int16_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
-op_LW: { int32_t v; LOAD(int32_t, v); RD = (uint64_t)(int64_t)v; NEXT; }
-op_LD: { uint64_t v; LOAD(uint64_t, v); RD = v; NEXT; }
-op_LBU: { uint8_t v; LOAD(uint8_t, v); RD = v; NEXT; }
-op_LHU: { uint16_t v; LOAD(uint16_t, v); RD = v; NEXT; }
-op_LWU: { uint32_t v; LOAD(uint32_t, v); RD = v; NEXT; }
-op_SB: STORE(uint8_t, RS2); NEXT;
-op_SH: STORE(uint16_t, RS2); NEXT;
-op_SW: STORE(uint32_t, RS2); NEXT;
-op_SD: STORE(uint64_t, RS2); NEXT;
-op_ADDI: RD = RS1 + (uint64_t)IMM; NEXT;
-op_SLTI: RD = (int64_t)RS1 < IMM; NEXT;
-op_SLTIU: RD = RS1 < (uint64_t)IMM; NEXT;
-op_XORI: RD = RS1 ^ (uint64_t)IMM; NEXT;
-op_ORI: RD = RS1 | (uint64_t)IMM; NEXT;
-op_ANDI: RD = RS1 & (uint64_t)IMM; NEXT;
-op_SLLI: RD = RS1 << (IMM & 63); NEXT;
-op_SRLI: RD = RS1 >> (IMM & 63); NEXT;
-op_SRAI: RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); NEXT;
-op_ADD: RD = RS1 + RS2; NEXT;
-op_SUB: RD = RS1 - RS2; NEXT;
-op_SLL: RD = RS1 << (RS2 & 63); NEXT;
-op_SLT: RD = (int64_t)RS1 < (int64_t)RS2; NEXT;
-op_SLTU: RD = RS1 < RS2; NEXT;
-op_XOR: RD = RS1 ^ RS2; NEXT;
-op_SRL: RD = RS1 >> (RS2 & 63); NEXT;
-op_SRA: RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); NEXT;
-op_OR: RD = RS1 | RS2; NEXT;
-op_AND: RD = RS1 & RS2; NEXT;
-op_ADDIW: RD = sext32(RS1 + (uint64_t)IMM); NEXT;
-op_SLLIW: RD = sext32((uint32_t)RS1 << (IMM & 31)); NEXT;
-op_SRLIW: RD = sext32((uint32_t)RS1 >> (IMM & 31)); NEXT;
-op_SRAIW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (IMM & 31)); NEXT;
-op_ADDW: RD = sext32(RS1 + RS2); NEXT;
-op_SUBW: RD = sext32(RS1 - RS2); NEXT;
-op_SLLW: RD = sext32((uint32_t)RS1 << (RS2 & 31)); NEXT;
-op_SRLW: RD = sext32((uint32_t)RS1 >> (RS2 & 31)); NEXT;
-op_SRAW: RD = (uint64_t)(int64_t)((int32_t)RS1 >> (RS2 & 31)); NEXT;
+
+    /* Generated handlers: op_X reads its sources from x[], a1_X takes rs1
+     * and a2_X rs2 from acc (see ACC_WRITER_OPS).  DO_<kind>(op, rs1 value,
+     * rs2 value) executes the instruction at s without dispatching. */
+#define DO_RR(name, S1, S2) { uint64_t A = (S1), B = (S2); SET_RD(E_##name); }
+#define DO_RI(name, S1, S2) { uint64_t A = (S1); int64_t I = IMM; (void)I; SET_RD(E_##name); }
+#define DO_LD(name, S1, S2) { T_##name v; LOAD_AT(T_##name, v, S1); SET_RD((uint64_t)v); }
+#define DO_ST(name, S1, S2) STORE_AT(T_##name, S1, S2);
+#define DO_BR(name, S1, S2) { uint64_t A = (S1), B = (S2); \
+        if (E_##name) JUMP_VIA(PC + (uint64_t)IMM, 0); else JUMP_VIA(PC + LEN, 1); }
+#define DO_LP(name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); JUMP_VIA(PC + LEN, 1); }
+#define DEF_RR(name) \
+    op_##name: DO_RR(name, RS1, RS2) NEXT; \
+    a1_##name: DO_RR(name, acc, RS2) NEXT; \
+    a2_##name: DO_RR(name, RS1, acc) NEXT;
+#define DEF_RI(name) \
+    op_##name: DO_RI(name, RS1, 0) NEXT; \
+    a1_##name: DO_RI(name, acc, 0) NEXT;
+#define DEF_LOAD(name) \
+    op_##name: DO_LD(name, RS1, 0) NEXT; \
+    a1_##name: DO_LD(name, acc, 0) NEXT;
+#define DEF_STORE(name) \
+    op_##name: DO_ST(name, RS1, RS2) NEXT; \
+    a1_##name: DO_ST(name, acc, RS2) NEXT; \
+    a2_##name: DO_ST(name, RS1, acc) NEXT;
+#define DEF_BRANCH(name) \
+    op_##name: DO_BR(name, RS1, RS2) \
+    a1_##name: DO_BR(name, acc, RS2) \
+    a2_##name: DO_BR(name, RS1, acc) \
+    lp_##name: DO_LP(name, RS1, RS2) \
+    lpa1_##name: DO_LP(name, acc, RS2) \
+    lpa2_##name: DO_LP(name, RS1, acc)
+    RR_OPS(DEF_RR)
+    RI_OPS(DEF_RI)
+    LOAD_OPS(DEF_LOAD)
+    STORE_OPS(DEF_STORE)
+    BRANCH_OPS(DEF_BRANCH)
+    /* Fused pairs (FUSED_ALL): two instructions, one dispatch. */
+#define FUSED_SRC1_0 RS1
+#define FUSED_SRC2_0 RS2
+#define FUSED_SRC1_1 acc
+#define FUSED_SRC2_1 RS2
+#define FUSED_SRC1_2 RS1
+#define FUSED_SRC2_2 acc
+#define DEF_FUSED(n1, k1, n2, k2, v) \
+    f##v##_##n1##_##k2##_##n2: DO_##k1(n1, RS1, RS2) s++; DO_##k2(n2, FUSED_SRC1_##v, FUSED_SRC2_##v) NEXT;
+    FUSED_ALL(DEF_FUSED)
 op_FENCE: NEXT;
 op_FENCE_I: NEXT;          /* stores to code pages already invalidated their blocks */
 op_ECALL:
@@ -676,6 +1120,7 @@ op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
         else if (s->in.rd != 32) e_ = rv_csr_read(c, csr_, &old_); \
         if (!e_ && (do_write)) e_ = rv_csr_write(c, csr_, (newval)); \
         vc->budget += s->idx; \
+        budget = vc->budget; \
         if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
         RD = old_; \
         JUMP_TO(PC + LEN); \
@@ -728,44 +1173,13 @@ op_SFENCE_VMA:
     vc->budget -= s->idx + 1u;
     goto next_block;
 
-    /* ---- M ---------------------------------------------------------------- */
-op_MUL: RD = RS1 * RS2; NEXT;
-op_MULH: RD = mulh64((int64_t)RS1, (int64_t)RS2); NEXT;
-op_MULHSU: RD = mulhsu64((int64_t)RS1, RS2); NEXT;
-op_MULHU: RD = mulhu64(RS1, RS2); NEXT;
-op_DIV: RD = (uint64_t)div64((int64_t)RS1, (int64_t)RS2); NEXT;
-op_DIVU: RD = RS2 ? RS1 / RS2 : ~0ull; NEXT;
-op_REM: RD = (uint64_t)rem64((int64_t)RS1, (int64_t)RS2); NEXT;
-op_REMU: RD = RS2 ? RS1 % RS2 : RS1; NEXT;
-op_MULW: RD = sext32((uint64_t)((uint32_t)RS1 * (uint32_t)RS2)); NEXT;
-op_DIVW: {
-        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-        RD = (uint64_t)(int64_t)(d == 0 ? -1 : (a == INT32_MIN && d == -1) ? a : a / d);
-        NEXT;
-    }
-op_DIVUW: {
-        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-        RD = sext32(d ? a / d : ~0u);
-        NEXT;
-    }
-op_REMW: {
-        int32_t a = (int32_t)RS1, d = (int32_t)RS2;
-        RD = (uint64_t)(int64_t)(d == 0 ? a : (a == INT32_MIN && d == -1) ? 0 : a % d);
-        NEXT;
-    }
-op_REMUW: {
-        uint32_t a = (uint32_t)RS1, d = (uint32_t)RS2;
-        RD = sext32(d ? a % d : a);
-        NEXT;
-    }
-
     /* ---- A ---------------------------------------------------------------- */
 op_LR_W:
 op_LR_D: {
         unsigned size = s->in.op == RV_OP_LR_W ? 4 : 8;
         uint64_t a = RS1, v;
         if (a & (size - 1)) { cause = RV_EXC_LOAD_MISALIGNED; tval = a; goto exception; }
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, tlbm, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a);
         if (likely(e->tag_r == (a & VM_PAGE_MASK))) {
             const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
             v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
@@ -788,7 +1202,7 @@ op_SC_D: {
             NEXT;
         }
         c->reservation = ~0ull;
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, tlbm, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK))) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
@@ -807,17 +1221,17 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
         unsigned size = word ? 4 : 8;
         uint64_t a = RS1, old;
         if (a & (size - 1)) { cause = RV_EXC_STORE_MISALIGNED; tval = a; goto exception; }
-        vm_tlb_entry *e = vm_tlb_entry_for(tlb, tlbm, a);
+        vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK) && e->tag_r == e->tag_w)) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             old = word ? *(uint32_t *)p : *(uint64_t *)p;
-            uint64_t nv = amo_apply(s->in.op, old, RS2, word);
+            uint64_t nv = rv_amo_apply(s->in.op, old, RS2, word);
             if (word) *(uint32_t *)p = (uint32_t)nv; else *(uint64_t *)p = nv;
         } else {
             /* Both halves of an AMO fault as a store/AMO access. */
             merr = vm_mem_load_slow(vc, a, size, &old);
             if (!merr)
-                merr = vm_mem_store_slow(vc, a, size, amo_apply(s->in.op, old, RS2, word) & (word ? 0xffffffffull : ~0ull));
+                merr = vm_mem_store_slow(vc, a, size, rv_amo_apply(s->in.op, old, RS2, word) & (word ? 0xffffffffull : ~0ull));
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
         RD = word ? sext32(old) : old;
@@ -846,52 +1260,6 @@ op_FSQRT_D: op_FSGNJ_D: op_FSGNJN_D: op_FSGNJX_D: op_FMIN_D: op_FMAX_D: op_FCVT_
 op_FEQ_D: op_FLT_D: op_FLE_D: op_FCLASS_D: op_FCVT_W_D: op_FCVT_WU_D: op_FCVT_L_D: op_FCVT_LU_D:
 op_FCVT_D_W: op_FCVT_D_WU: op_FCVT_D_L: op_FCVT_D_LU: op_FMV_X_D: op_FMV_D_X:
     goto fp;
-
-    /* ---- Zba ---------------------------------------------------------------- */
-op_ADD_UW: RD = RS2 + (uint32_t)RS1; NEXT;
-op_SH1ADD: RD = RS2 + (RS1 << 1); NEXT;
-op_SH2ADD: RD = RS2 + (RS1 << 2); NEXT;
-op_SH3ADD: RD = RS2 + (RS1 << 3); NEXT;
-op_SH1ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 1); NEXT;
-op_SH2ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 2); NEXT;
-op_SH3ADD_UW: RD = RS2 + ((uint64_t)(uint32_t)RS1 << 3); NEXT;
-op_SLLI_UW: RD = (uint64_t)(uint32_t)RS1 << (IMM & 63); NEXT;
-
-    /* ---- Zbb ---------------------------------------------------------------- */
-op_ANDN: RD = RS1 & ~RS2; NEXT;
-op_ORN: RD = RS1 | ~RS2; NEXT;
-op_XNOR: RD = ~(RS1 ^ RS2); NEXT;
-op_CLZ: RD = RS1 ? (uint64_t)__builtin_clzll(RS1) : 64; NEXT;
-op_CLZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_clz((uint32_t)RS1) : 32; NEXT;
-op_CTZ: RD = RS1 ? (uint64_t)__builtin_ctzll(RS1) : 64; NEXT;
-op_CTZW: RD = (uint32_t)RS1 ? (uint64_t)__builtin_ctz((uint32_t)RS1) : 32; NEXT;
-op_CPOP: RD = (uint64_t)__builtin_popcountll(RS1); NEXT;
-op_CPOPW: RD = (uint64_t)__builtin_popcount((uint32_t)RS1); NEXT;
-op_MAX: RD = (int64_t)RS1 > (int64_t)RS2 ? RS1 : RS2; NEXT;
-op_MAXU: RD = RS1 > RS2 ? RS1 : RS2; NEXT;
-op_MIN: RD = (int64_t)RS1 < (int64_t)RS2 ? RS1 : RS2; NEXT;
-op_MINU: RD = RS1 < RS2 ? RS1 : RS2; NEXT;
-op_SEXT_B: RD = (uint64_t)(int64_t)(int8_t)RS1; NEXT;
-op_SEXT_H: RD = (uint64_t)(int64_t)(int16_t)RS1; NEXT;
-op_ZEXT_H: RD = (uint16_t)RS1; NEXT;
-op_ROL: RD = rol64(RS1, (unsigned)RS2); NEXT;
-op_ROLW: RD = sext32(rol32((uint32_t)RS1, (unsigned)RS2)); NEXT;
-op_ROR: RD = ror64(RS1, (unsigned)RS2); NEXT;
-op_RORI: RD = ror64(RS1, (unsigned)IMM); NEXT;
-op_RORIW: RD = sext32(ror32((uint32_t)RS1, (unsigned)IMM)); NEXT;
-op_RORW: RD = sext32(ror32((uint32_t)RS1, (unsigned)RS2)); NEXT;
-op_ORC_B: RD = orc_b(RS1); NEXT;
-op_REV8: RD = __builtin_bswap64(RS1); NEXT;
-
-    /* ---- Zbs ---------------------------------------------------------------- */
-op_BCLR: RD = RS1 & ~(1ull << (RS2 & 63)); NEXT;
-op_BCLRI: RD = RS1 & ~(1ull << (IMM & 63)); NEXT;
-op_BEXT: RD = (RS1 >> (RS2 & 63)) & 1; NEXT;
-op_BEXTI: RD = (RS1 >> (IMM & 63)) & 1; NEXT;
-op_BINV: RD = RS1 ^ (1ull << (RS2 & 63)); NEXT;
-op_BINVI: RD = RS1 ^ (1ull << (IMM & 63)); NEXT;
-op_BSET: RD = RS1 | (1ull << (RS2 & 63)); NEXT;
-op_BSETI: RD = RS1 | (1ull << (IMM & 63)); NEXT;
 }
 
 static void interp_exec(vm_cpu *vc)
