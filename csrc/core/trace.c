@@ -433,6 +433,9 @@ void vm_trace_flush(vm_cpu *c)
     vm_tracer *tr = c->machine->tracer;
     if (!tr)
         return;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_ia32_sfence();     /* the non-temporal stores of vm_stream_store64 */
+#endif
     for (size_t k = 0; k < tr->ntraces; k++)
         if (tr->traces[k]->pending)
             complete_pending(tr->traces[k], c);

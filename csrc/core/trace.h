@@ -119,6 +119,18 @@ int vm_trace_bulk_covers(const vm_machine *m, uint64_t pc, uint64_t end);
 bool vm_trace_block(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n);
 void vm_trace_unwind(vm_cpu *c, unsigned not_run);
 
+/* Trace streams are written once and read later (by numpy, after the run):
+ * non-temporal stores skip the read-for-ownership of every line and keep
+ * the stream out of the cache.  vm_trace_flush() fences them. */
+static inline void vm_stream_store64(uint64_t *p, uint64_t v)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_ia32_movnti64((long long *)p, (long long)v);
+#else
+    *p = v;
+#endif
+}
+
 /* vm_trace_block with its common case inline: room left, no ring. */
 static inline bool vm_trace_block_fast(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n)
 {
@@ -128,7 +140,7 @@ static inline bool vm_trace_block_fast(vm_cpu *c, const uint64_t *pcs, const uin
         uint64_t i = *np;
         if (tr->fast_pc)
             for (unsigned k = 0; k < n; k++)
-                tr->fast_pc[i + k] = pcs[k];
+                vm_stream_store64(&tr->fast_pc[i + k], pcs[k]);
         if (tr->fast_insn)
             for (unsigned k = 0; k < n; k++)
                 tr->fast_insn[i + k] = raws[k];
