@@ -10,8 +10,13 @@ import gzip
 import hashlib
 import os
 import random
+import re
+import sys
 
 import pytest
+
+import vmpy
+from testenv import _run, vmpy_env
 
 pytestmark = pytest.mark.qemu
 
@@ -155,3 +160,24 @@ def test_applet(busybox, qemu_run, vmpy_run, run_dirs, argv, stdin, check):
                                                                             got[2][-500:])
     assert got[1] == want[1]
     assert got[2] == want[2]
+
+
+@pytest.mark.parametrize("engine", vmpy.engines())
+def test_stats_is_one_line_on_stderr(busybox, engine):
+    """`vmpy run --stats`: the guest's exit status, and exactly one line on
+    stderr with instructions, seconds and MIPS (plus the JIT's work)."""
+    cmd = [sys.executable, "-m", "vmpy", "run", "--engine", engine, "--stats", busybox,
+           "sh", "-c", "i=0; while [ $i -lt 200 ]; do i=$((i+1)); done; exit 3"]
+    rc, out, err = _run(cmd, env=vmpy_env())
+    assert rc == 3 and out == b""
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, err
+    m = re.fullmatch(r"vmpy: (\d+) instructions in ([0-9.]+) s, ([0-9.]+) MIPS \((\w+)"
+                     r"(?:; jit: (\d+) blocks compiled, (\d+) loaded from the code cache, [0-9.]+ ms compiling)?\)",
+                     lines[0])
+    assert m, lines[0]
+    n, secs, mips = int(m.group(1)), float(m.group(2)), float(m.group(3))
+    assert m.group(4) == engine and n > 100_000
+    if secs >= 0.01:        # the rate is the count over the time (both printed rounded)
+        assert abs(mips - n / secs / 1e6) <= 0.06 * n / secs / 1e6 + 0.1
+    assert (m.group(5) is None) == (engine == "interp")

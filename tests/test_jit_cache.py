@@ -11,6 +11,7 @@ out by hand from the programs, or come from qemu-riscv64."""
 import glob
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -464,8 +465,9 @@ def test_busybox_twice_against_qemu(tmp_path, busybox, qemu_run, argv):
         p = subprocess.run(cmd, capture_output=True, timeout=120, env=child_env())
         assert p.returncode == 0, p.stderr[-1000:]
         assert p.stdout == want
-        line = [ln for ln in p.stderr.decode().splitlines() if "blocks compiled" in ln][-1]
-        runs.append([int(w) for w in line.replace(",", " ").split() if w.isdigit()][:2])
+        stats = re.findall(r"jit: (\d+) blocks compiled, (\d+) loaded", p.stderr.decode())
+        assert len(stats) == 1, p.stderr[-1000:]          # --stats prints one line
+        runs.append([int(v) for v in stats[0]])
     (c_compiled, c_loaded), (w_compiled, w_loaded) = runs
     assert c_loaded == 0 and c_compiled > 100
     assert w_loaded >= c_compiled and w_compiled == 0

@@ -42,11 +42,11 @@ def _cmd_run(args) -> int:
     if args.stats:
         n = cpu.icount
         mips = n / seconds / 1e6 if seconds > 0 else 0.0
-        print(f"vmpy: {n} instructions in {seconds:.3f} s, {mips:.1f} MIPS ({m.engine})", file=sys.stderr)
         js = m.jit_stats()
-        if js:
-            print(f"vmpy: jit: {js['compiled']} blocks compiled, {js['loaded']} loaded from the code cache"
-                  f" ({js['compile_ns'] / 1e6:.1f} ms)", file=sys.stderr)
+        jit = (f"; jit: {js['compiled']} blocks compiled, {js['loaded']} loaded from the code cache,"
+               f" {js['compile_ns'] / 1e6:.1f} ms compiling") if js else ""
+        # one line (scripts parse it): count, time, rate, engine and JIT work
+        print(f"vmpy: {n} instructions in {seconds:.3f} s, {mips:.1f} MIPS ({m.engine}{jit})", file=sys.stderr)
     if reason == "exit":
         return m.exit_code
     pc = cpu.pc
