@@ -65,7 +65,9 @@ def _cmd_run(args) -> int:
     return 134
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
+    """only_run: leave out the other subcommands, whose modules (images,
+    repl) cost ~20 ms of imports that `vmpy run` would pay on every start."""
     p = argparse.ArgumentParser(prog="vmpy", description="vmpy: a scriptable machine emulator")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a static riscv64 Linux ELF (like qemu-riscv64)")
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("program")
     r.add_argument("args", nargs=argparse.REMAINDER)
     r.set_defaults(func=_cmd_run)
+    if only_run:
+        return p
     from .boards import add_boot_command
     from .images import add_image_command
     from .repl import add_repl_command
@@ -92,5 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(only_run=argv[:1] == ["run"]).parse_args(argv)
     return args.func(args)
