@@ -307,16 +307,13 @@ static uint64_t budget_cap(void *arg, vm_cpu *vc)
     return cap;
 }
 
-static void *run_thread(void *arg)
+/* After a run: a requested stop (or, for a counted run, the count) leaves
+ * the board stopped; anything else is an error that names the reason. */
+static void run_ended(vm_board *b, vm_stop_reason r, bool count_ok)
 {
-    vm_board *b = arg;
-    vm_stop_reason r = vm_machine_run(b->m, NULL);
-    publish_output(b);
-    for (int i = 0; i < b->nvirtio; i++)
-        virtio_mmio_flush(b->virtio[i]);
     pthread_mutex_lock(&b->lock);
     if (b->state == VM_BOARD_RUNNING) {
-        if (r == VM_STOP_REQUEST) {
+        if (r == VM_STOP_REQUEST || (count_ok && r == VM_STOP_COUNT)) {
             b->state = VM_BOARD_STOPPED;
         } else {
             b->state = VM_BOARD_ERROR;
@@ -326,6 +323,16 @@ static void *run_thread(void *arg)
     }
     pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->lock);
+}
+
+static void *run_thread(void *arg)
+{
+    vm_board *b = arg;
+    vm_stop_reason r = vm_machine_run(b->m, NULL);
+    publish_output(b);
+    for (int i = 0; i < b->nvirtio; i++)
+        virtio_mmio_flush(b->virtio[i]);
+    run_ended(b, r, false);
     return NULL;
 }
 
@@ -840,18 +847,7 @@ int vm_board_run_count(vm_board *b, uint64_t count)
     vm_run_opts o = { .count = count };
     vm_stop_reason r = vm_machine_run(b->m, &o);
     publish_output(b);
-    pthread_mutex_lock(&b->lock);
-    if (b->state == VM_BOARD_RUNNING) {
-        if (r == VM_STOP_COUNT || r == VM_STOP_REQUEST) {
-            b->state = VM_BOARD_STOPPED;
-        } else {
-            b->state = VM_BOARD_ERROR;
-            snprintf(b->error, sizeof b->error, "the machine stopped: %s (%s)",
-                     vm_stop_reason_name(r), vm_machine_error(b->m));
-        }
-    }
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->lock);
+    run_ended(b, r, true);
     return b->state;
 }
 

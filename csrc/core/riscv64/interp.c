@@ -753,12 +753,11 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * stop request, budget left, no breakpoint — dispatches right here, so that
  * every branch handler has its own indirect jump for the host's predictor
  * (hence no-crossjumping below); anything else takes the full path. */
-#define JUMP_TO(target) do { \
-        uint64_t t_ = (target); \
-        c->pc = t_; \
-        vc->budget = budget -= b->ninsns; \
-        rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
-        if (likely(nb_ && nb_->pc == t_ && nb_->ninsns <= budget && \
+/* Block nb_ (whose pc is t_) runs next, right here, if the budget covers
+ * it, it has no breakpoint or trace, its page is executable and no stop is
+ * requested; otherwise the full path. */
+#define ENTER_OR_LEAVE(nb_, t_) do { \
+        if (likely(nb_->ninsns <= budget && \
                    !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
@@ -767,6 +766,15 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
             goto *s->handler; \
         } \
         goto next_block; \
+    } while (0)
+#define JUMP_TO(target) do { \
+        uint64_t t_ = (target); \
+        c->pc = t_; \
+        vc->budget = budget -= b->ninsns; \
+        rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
+        if (unlikely(!nb_ || nb_->pc != t_)) \
+            goto next_block; \
+        ENTER_OR_LEAVE(nb_, t_); \
     } while (0)
 /* A conditional branch or JAL: the block's own successor for way dir first,
  * then the jump cache (whose hit becomes that successor). */
@@ -781,15 +789,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
                 goto next_block; \
             b->next[dir] = nb_; \
         } \
-        if (likely(nb_->ninsns <= budget && \
-                   !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
-                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
-            b = nb_; \
-            s = b->slots; \
-            goto *s->handler; \
-        } \
-        goto next_block; \
+        ENTER_OR_LEAVE(nb_, t_); \
     } while (0)
 
 /* A branch taken back to the start of its own block (see loop_handler):
