@@ -758,10 +758,11 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * requested; otherwise the full path. */
 #define ENTER_OR_LEAVE(nb_, t_) do { \
         if (likely(nb_->ninsns <= budget && \
-                   !(nb_->flags & (BLK_BREAKPOINT | BLK_TRACED)) && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
                    !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
             b = nb_; \
+            if (unlikely(b->flags & (BLK_BREAKPOINT | BLK_TRACED))) \
+                goto enter_flagged; \
             s = b->slots; \
             goto *s->handler; \
         } \
@@ -929,6 +930,16 @@ next_block:
 block_done:
     vc->budget -= b->ninsns;
     goto next_block;
+
+/* A chained block (ENTER_OR_LEAVE) with a breakpoint or a trace: a traced
+ * block is recorded and entered right here, so that a trace does not send
+ * every block through next_block; a breakpoint takes the full path. */
+enter_flagged:
+    if (b->flags & BLK_BREAKPOINT)
+        goto next_block;
+    TRACE_BLOCK();
+    s = b->slots;
+    goto *s->handler;
 
 end:
     c->pc = b->pc + b->size;
