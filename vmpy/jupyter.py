@@ -106,10 +106,6 @@ def _mapped(m: Machine, addr: int) -> bool:
     return any(b <= addr < b + s for b, s, p, k in m.regions())
 
 
-def _cpu_html(cpu: Cpu) -> str:
-    return Registers(cpu)._repr_html_()
-
-
 def trace_html(tr: Trace, n: int = 20) -> str:
     info = [(", ".join(tr.kinds), len(tr), tr.limit, tr.overflow,
              "recording" if tr.attached else "closed", "yes" if tr.full else "no")]
@@ -131,10 +127,6 @@ def coverage_html(cov: Coverage, n: int = 20) -> str:
     out = _table([(len(b), len(cov.edges))], ["blocks", "edges"], "vmpy Coverage")
     return out + _table([(f"{s:#x}", sz) for s, sz in b[:n].tolist()], ["start", "size"],
                         f"first {min(n, len(b))} blocks")
-
-
-# Cpu is the extension's own type (no Python subclass to hold the method).
-Cpu._repr_html_ = _cpu_html
 
 
 # ---- analysis and plots ---------------------------------------------------------------------

@@ -9,6 +9,14 @@ from . import _core
 from .snapshot import SnapshotMethods
 
 Cpu = _core.Cpu
+
+
+def _cpu_html(cpu) -> str:
+    from .jupyter import Registers      # html tables load on first display
+    return Registers(cpu)._repr_html_()
+
+
+Cpu._repr_html_ = _cpu_html
 Hook = _core.Hook
 
 
