@@ -32,18 +32,24 @@ static size_t chain_of(vm_snapshot *s, vm_snapshot **out, size_t max)
  * common ancestor, exclusive).  Returns the count, or -1 if they share none. */
 static long lineage_path(vm_snapshot *mark, vm_snapshot *target, vm_snapshot **path, size_t max)
 {
-    static __thread vm_snapshot *a[MAX_CHAIN], *b[MAX_CHAIN];
+    vm_snapshot **a = malloc(2 * MAX_CHAIN * sizeof *a), **b = a + MAX_CHAIN;
+    if (!a)
+        return -1;               /* no shared lineage known: the caller compares pages */
+    long found = -1;
     size_t na = chain_of(mark, a, MAX_CHAIN), nb = chain_of(target, b, MAX_CHAIN);
     for (size_t j = 0; j < nb; j++)
         for (size_t i = 0; i < na; i++)
-            if (a[i] == b[j]) {
-                if (i + j > max)
-                    return -1;
-                memcpy(path, a, i * sizeof *path);
-                memcpy(path + i, b, j * sizeof *path);
-                return (long)(i + j);
+            if (a[i] == b[j]) {             /* the nearest common ancestor */
+                if (i + j <= max) {
+                    memcpy(path, a, i * sizeof *path);
+                    memcpy(path + i, b, j * sizeof *path);
+                    found = (long)(i + j);
+                }
+                goto done;
             }
-    return -1;
+done:
+    free(a);
+    return found;
 }
 
 /* Adds the pages a delta region lists within machine region r to r's dirty
@@ -70,14 +76,15 @@ static bool or_deltas(vm_region *r, const vm_snapshot *p)
  * a superset of the pages that differ between the machine and target. */
 static void gather_changes(vm_machine *m, snap_machine *sm, vm_snapshot *target, bool *tracked)
 {
-    static __thread vm_snapshot *path[MAX_CHAIN];
-    long n = sm && sm->mark ? lineage_path(sm->mark, target, path, MAX_CHAIN) : -1;
+    vm_snapshot **path = sm && sm->mark ? malloc(MAX_CHAIN * sizeof *path) : NULL;
+    long n = path ? lineage_path(sm->mark, target, path, MAX_CHAIN) : -1;
     for (size_t i = 0; i < m->nregions; i++) {
         vm_region *r = &m->regions[i];
         tracked[i] = n >= 0 && !r->mmio && r->dirty_pages;
         for (long k = 0; tracked[i] && k < n; k++)
             tracked[i] = or_deltas(r, path[k]);
     }
+    free(path);
 }
 
 /* Starts a new tracking epoch relative to s: every RAM region has a clean

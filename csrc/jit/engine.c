@@ -204,6 +204,7 @@ static void jit_destroy(vm_machine *m, void *state)
     rv_interp_destroy(m, st->interp);
     if (st->as)
         jx_free(st->as);
+    free(st->scratch);
     vm_codemem_free(&st->cm);
     zfree(st->pool, POOL_BYTES);
     zfree(st, sizeof *st);

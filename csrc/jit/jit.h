@@ -101,6 +101,7 @@ typedef struct jit_state {
     uint64_t vpage_bits[JIT_VPAGE_BITS / 64];   /* virtual pages holding blocks (SFENCE.VMA) */
     void *interp;                /* the fallback interpreter's own state */
     jx *as;
+    void *scratch;               /* translate.c's working state for one block */
     uint64_t gen;                /* bumped by every flush */
     uint64_t owner_satp, sfences;
     int pid;                     /* the process owning cm (see jit_exec: host fork) */

@@ -25,6 +25,7 @@
 #include "jit.h"
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(sizeof(vm_tlb_entry) == 32, "TLB entry size is baked into the probe");
@@ -119,6 +120,11 @@ typedef struct tctx {
     data_site data[JIT_MAX_INSNS];
     int ndata;
 } tctx;
+
+typedef struct translate_scratch {
+    rv_insn ins[JIT_MAX_INSNS];
+    tctx t;
+} translate_scratch;
 
 /* ---- operands ------------------------------------------------------------- */
 static jx_op R(int r, int size) { return (jx_op){ .kind = JX_REG, .reg = (uint8_t)r, .size = (uint8_t)size }; }
@@ -1256,8 +1262,13 @@ static void put32(uint8_t *p, int32_t v) { memcpy(p, &v, 4); }
 
 uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full, bool cached_only)
 {
-    static _Thread_local rv_insn ins[JIT_MAX_INSNS];
-    static _Thread_local tctx t;
+    /* Scratch per JIT state (a cpu compiles on one thread at a time), not
+     * thread-local: big TLS would keep the module off the initial-exec TLS
+     * model that fpu.c's per-thread host-mode flag needs to be cheap. */
+    if (!st->scratch && !(st->scratch = calloc(1, sizeof(translate_scratch))))
+        return NULL;
+    rv_insn *ins = ((translate_scratch *)st->scratch)->ins;
+    tctx *t = &((translate_scratch *)st->scratch)->t;
     uint64_t end, pc = b->pc;
     const uint8_t *guest = NULL;
     *full = false;
@@ -1280,10 +1291,10 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full, bool 
     }
     if (cached_only)
         return NULL;
-    t.a = st->as;
-    t.tlb_mask = c->common.tlb_mask;
+    t->a = st->as;
+    t->tlb_mask = c->common.tlb_mask;
     size_t size, bail_off;
-    const uint8_t *code = emit_block(&t, ins, n, pc, &size, &bail_off);
+    const uint8_t *code = emit_block(t, ins, n, pc, &size, &bail_off);
     if (!code)
         return NULL;
     uint8_t *w = jit_code_alloc(st, size);
@@ -1292,9 +1303,9 @@ uint8_t *jit_translate(jit_state *st, rv_cpu *c, jit_block *b, bool *full, bool 
         return NULL;
     }
     memcpy(w, code, size);
-    for (int i = 0; i < t.nexits; i++) {     /* each exit's jmp goes to its stub until chained */
-        exit_site *e = &t.exits[i];
-        size_t stub = jx_label_offset(t.a, e->stub);
+    for (int i = 0; i < t->nexits; i++) {     /* each exit's jmp goes to its stub until chained */
+        exit_site *e = &t->exits[i];
+        size_t stub = jx_label_offset(t->a, e->stub);
         put32(w + e->jmp_off + 1, (int32_t)((int64_t)stub - (int64_t)(e->jmp_off + 5)));
     }
     /* Recorded now, before the dispatcher chains (patches) any of it. */

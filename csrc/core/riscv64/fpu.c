@@ -633,7 +633,9 @@ static uint64_t host_fma(const fp_fmt *f, uint64_t a, uint64_t b, uint64_t c, in
  * the subnormal range.  Whatever might overflow, underflow, divide by zero
  * or be invalid returns 0 and takes the MXCSR path.  Requires the host to be
  * in its default mode (RNE, no FTZ/DAZ), checked once per thread. */
-static __thread int host_default_mode = -1;
+/* initial-exec: a plain %fs-relative load, not a __tls_get_addr call per
+ * FP instruction (the module's TLS is kept small so that it can load). */
+static __thread int host_default_mode __attribute__((tls_model("initial-exec"))) = -1;
 
 static int fast_ok(void)
 {
