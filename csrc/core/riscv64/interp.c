@@ -43,6 +43,11 @@ typedef struct rv_block {
      * target pc and exit_request, which every invalidation sets, so a stale
      * one is never followed (the arena stays mapped: reading it is safe). */
     const struct rv_block *next[2];
+    /* ninsns, or UINT64_MAX for a block that must not be chained to on the
+     * fast path (a breakpoint or a trace at its start, or no_block): the
+     * budget left after a block is below UINT64_MAX, so "gate <= budget"
+     * says both that the budget covers the block and that it may run. */
+    uint64_t gate;
     uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
     rv_slot slots[];
 } rv_block;
@@ -331,7 +336,7 @@ typedef struct rv_interp {
 } rv_interp;
 
 /* A successor that matches no pc (pcs are even). */
-static const rv_block no_block = { .pc = 1 };
+static const rv_block no_block = { .pc = 1, .gate = UINT64_MAX };
 
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
 static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
@@ -592,6 +597,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (cover > 0)
             put_trace_arrays(b, s);
     }
+    b->gate = b->flags & (BLK_BREAKPOINT | BLK_TRACED) ? UINT64_MAX : b->ninsns;
     return b;
 }
 
@@ -724,6 +730,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     bool ran = false;
     rv_block *b;
     const rv_slot *s;
+    unsigned jdir = 0;                /* for chain_slow */
     uint64_t cause = 0, tval = 0;
     /* GCC's allocator, left alone with this function, tends to spill acc
      * to the stack after unrelated edits; an explicit register keeps it
@@ -749,61 +756,53 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define IMM ((int64_t)s->in.imm)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
-/* Control transfer at a block end.  The common case — next block cached, no
- * stop request, budget left, no breakpoint — dispatches right here, so that
- * every branch handler has its own indirect jump for the host's predictor
- * (hence no-crossjumping below); anything else takes the full path. */
-/* Block nb_ (whose pc is t_) runs next, right here, if the budget covers
- * it, it has no breakpoint or trace, its page is executable and no stop is
- * requested; otherwise the full path. */
-#define ENTER_OR_LEAVE(nb_, t_) do { \
-        if (likely(nb_->ninsns <= budget && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
-                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
-            b = nb_; \
-            if (unlikely(b->flags & (BLK_BREAKPOINT | BLK_TRACED))) \
-                goto enter_flagged; \
+/* Control transfer at a block end.  The common case — successor known, no
+ * stop request, budget left — dispatches right here, so that every branch
+ * handler has its own indirect jump for the host's predictor (hence
+ * no-crossjumping below); anything else goes to chain_slow (c->pc set,
+ * jdir says which successor link applies), which finds the block, links it
+ * and enters it, or takes the full path through next_block.  A block's
+ * gate (see rv_block) folds "budget covers it", "no breakpoint or trace"
+ * and "is a real block" into one compare. */
+#define EXIT_REQUESTED() atomic_load_explicit(&vc->exit_request, memory_order_relaxed)
+#define CHAIN_SLOW(target, dir) do { c->pc = (target); jdir = (dir); goto chain_slow; } while (0)
+/* A conditional branch, JAL or a block's fall-through: the target is
+ * static, so the successor link for way dir (set by chain_slow, which links
+ * only blocks on the same page: see exec_ok) needs no check but its gate. */
+#define JUMP_VIA(target, dir) do { \
+        vc->budget = budget -= b->ninsns; \
+        const rv_block *nb_ = b->next[dir]; \
+        if (likely(nb_->gate <= budget && !EXIT_REQUESTED())) { \
+            b = (rv_block *)nb_; \
             s = b->slots; \
             goto *s->handler; \
         } \
-        goto next_block; \
+        CHAIN_SLOW(target, dir); \
     } while (0)
+/* A computed target: the jump cache, checked. */
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
-        c->pc = t_; \
         vc->budget = budget -= b->ninsns; \
-        rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
-        if (unlikely(!nb_ || nb_->pc != t_)) \
-            goto next_block; \
-        ENTER_OR_LEAVE(nb_, t_); \
-    } while (0)
-/* A conditional branch or JAL: the block's own successor for way dir first,
- * then the jump cache (whose hit becomes that successor). */
-#define JUMP_VIA(target, dir) do { \
-        uint64_t t_ = (target); \
-        c->pc = t_; \
-        vc->budget = budget -= b->ninsns; \
-        rv_block *nb_ = (rv_block *)b->next[dir]; \
-        if (unlikely(nb_->pc != t_)) { \
-            nb_ = st->jcache[jcache_pc(t_)]; \
-            if (!nb_ || nb_->pc != t_) \
-                goto next_block; \
-            b->next[dir] = nb_; \
+        const rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
+        if (likely(nb_ && nb_->pc == t_ && nb_->gate <= budget && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
+                   !EXIT_REQUESTED())) { \
+            b = (rv_block *)nb_; \
+            s = b->slots; \
+            goto *s->handler; \
         } \
-        ENTER_OR_LEAVE(nb_, t_); \
+        CHAIN_SLOW(t_, 2); \
     } while (0)
 
 /* A branch taken back to the start of its own block (see loop_handler):
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
         vc->budget = budget -= b->ninsns; \
-        if (likely(b->ninsns <= budget && \
-                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+        if (likely(b->gate <= budget && !EXIT_REQUESTED())) { \
             s = b->slots; \
             goto *s->handler; \
         } \
-        c->pc = b->pc; \
-        goto next_block; \
+        CHAIN_SLOW(b->pc, 2); \
     } while (0)
 
 /* The fast path: a TLB tag compare and one host access. */
@@ -927,23 +926,35 @@ next_block:
         goto *s->handler;
     }
 
-block_done:
-    vc->budget -= b->ninsns;
-    goto next_block;
-
-/* A chained block (ENTER_OR_LEAVE) with a breakpoint or a trace: a traced
- * block is recorded and entered right here, so that a trace does not send
- * every block through next_block; a breakpoint takes the full path. */
-enter_flagged:
-    if (b->flags & BLK_BREAKPOINT)
+/* A block ended (JUMP_VIA, JUMP_TO, LOOP_AGAIN) and its fast path did not
+ * chain: c->pc is the target, vc->budget and budget are charged.  Finds the
+ * target block (successor link jdir < 2, else the jump cache), links it if
+ * it is on this block's page, and enters it if nothing needs the full path;
+ * a chained block with a trace is recorded and entered right here, so that
+ * a trace does not send every block through next_block. */
+chain_slow: {
+        uint64_t t = c->pc;
+        const rv_block *nb = jdir < 2 ? b->next[jdir] : &no_block;
+        if (nb->pc != t) {
+            nb = st->jcache[jcache_pc(t)];
+            if (!nb || nb->pc != t)
+                goto next_block;
+            if (jdir < 2 && !((t ^ b->pc) & VM_PAGE_MASK))
+                b->next[jdir] = nb;
+        }
+        if (nb->ninsns <= budget && !(nb->flags & BLK_BREAKPOINT) &&
+            (!((t ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t)) && !EXIT_REQUESTED()) {
+            b = (rv_block *)nb;
+            if (b->flags & BLK_TRACED)
+                TRACE_BLOCK();
+            s = b->slots;
+            goto *s->handler;
+        }
         goto next_block;
-    TRACE_BLOCK();
-    s = b->slots;
-    goto *s->handler;
+    }
 
 end:
-    c->pc = b->pc + b->size;
-    goto block_done;
+    JUMP_VIA(b->pc + b->size, 1);
 
     /* ---- call-outs -------------------------------------------------------- */
 hook_code: {
