@@ -24,13 +24,13 @@ typedef struct rv_slot {
     const void *handler;
     rv_insn in;
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
-    uint16_t idx;        /* instructions before it in the block */
-    uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
-    /* Integer loads and stores: the TLB addend of this instruction's last
-     * access.  The host address is computed from it before the TLB entry is
-     * read, so that it does not wait for that load (see LOAD_AT). */
-    uintptr_t addend;
+    uint16_t idx : 15;   /* instructions before it in the block */
+    uint16_t is_insn : 1;   /* 1 for an instruction's own slot, 0 for call-outs */
+    /* Integer loads and stores: the byte offset in the cpu's TLB of the
+     * entry of this instruction's last access (see LOAD_AT). */
+    uint32_t tlb_off;
 } rv_slot;
+_Static_assert(sizeof(rv_slot) == 32, "slots stay at 32 bytes (cache footprint)");
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
 
@@ -810,31 +810,37 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* Integer loads and stores: the fast path is a TLB tag compare and one host
  * access; everything else goes to load_slow/store_slow, shared by all
  * handlers (so that no call sits in a hot handler), which finish the
- * instruction at s and go on with the next slot's own handler.  The host
- * address uses the slot's addend, checked against the TLB entry's: the
- * access then waits for the guest address only, not for the TLB entry too
- * (the check is a predicted branch), and a store's address is known early,
- * which the host needs to let later loads (of x[]) go ahead of it. */
+ * instruction at s and go on with the next slot's own handler.
+ *
+ * The TLB entry checked is the one the slot's last access used (tlb_off),
+ * not one computed from the address: a valid entry only ever sits at its
+ * page's index (entries are filled there, and banks are swapped in whole),
+ * so a tag that matches the address proves it is the right entry, as the
+ * usual lookup would; that saves the index arithmetic.  tlb_off stays within
+ * the TLB whatever it holds, and indexes this cpu's TLB (blocks are shared
+ * by the harts of a machine; the TLBs are not).  The entry's tag and addend
+ * depend on the slot only, not on the guest address, so they load early
+ * (the dispatch runs ahead of the data): the access waits for the guest
+ * address alone, and the tag check is a predicted branch. */
+#define TLB_AT(off) ((const vm_tlb_entry *)((const char *)vc->tlb + (off)))
 #define LOAD_AT(T, dst, base) do { \
         uint64_t a_ = (base) + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
-        uintptr_t h_ = s->addend; \
-        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
+        const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
+        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
             goto load_slow; \
         } \
-        dst = *(const T *)(uintptr_t)(a_ + h_); \
+        dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
     } while (0)
 #define STORE_AT(T, base, val) do { \
         uint64_t a_ = (base) + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
-        uintptr_t h_ = s->addend; \
-        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
+        const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
+        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
             mval = (uint64_t)(T)(val); \
             goto store_slow; \
         } \
-        *(T *)(uintptr_t)(a_ + h_) = (T)(val); \
+        *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
     } while (0)
 /* F/D loads and stores keep their slow paths inline. */
 #define LOAD(T, dst) do { \
@@ -1004,8 +1010,8 @@ load_slow: {
                         op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
         uint64_t v = 0;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
+        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc->tlb);   /* where the page's entry is */
         if (e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1)))) {
-            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
             memcpy(&v, (const void *)(uintptr_t)(maddr + e->addend), size);   /* little-endian host */
         } else {
             merr = vm_mem_load_slow(vc, maddr, size, &v);
@@ -1023,8 +1029,8 @@ store_slow: {
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
+        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc->tlb);   /* where the page's entry is */
         if (e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1)))) {
-            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
             memcpy((void *)(uintptr_t)(maddr + e->addend), &mval, size);
             NEXT;
         }
