@@ -39,10 +39,15 @@ typedef struct rv_block {
     uint32_t ninsns, size, nslots, flags;
     struct rv_block *hash_next;
     /* The blocks its last instruction went to, taken [0] and not taken [1]
-     * (no_block until known; JUMP_VIA).  Followed only after checking the
-     * target pc and exit_request, which every invalidation sets, so a stale
-     * one is never followed (the arena stays mapped: reading it is safe). */
+     * (no_block until known; JUMP_VIA), on the same page.  Their targets are
+     * static, so a link once set stays right for the block's life; blocks
+     * live until a flush, and every invalidation sets exit_request, which
+     * the chaining checks, so a stale block is never chained from (the
+     * arena stays mapped: reading it is safe). */
     const struct rv_block *next[2];
+    /* The same for successors on another page, which chain_slow enters
+     * after checking their pc and that their page is still executable. */
+    const struct rv_block *far[2];
     /* ninsns, or UINT64_MAX for a block that must not be chained to on the
      * fast path (a breakpoint or a trace at its start, or no_block): the
      * budget left after a block is below UINT64_MAX, so "gate <= budget"
@@ -522,7 +527,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     if (!page)
         return NULL;
     rv_block *b = mem;
-    *b = (rv_block){ .pc = pc, .next = { &no_block, &no_block } };
+    *b = (rv_block){ .pc = pc, .next = { &no_block, &no_block }, .far = { &no_block, &no_block } };
     rv_slot *s = b->slots;
     bool code_hooks = vm_hooks_any(m, VM_HOOK_CODE) || vm_hooks_any(m, VM_HOOK_MEM_FETCH);
     bool bps = m->nbps || m->has_until;
@@ -933,20 +938,31 @@ next_block:
     }
 
 /* A block ended (JUMP_VIA, JUMP_TO, LOOP_AGAIN) and its fast path did not
- * chain: c->pc is the target, vc->budget and budget are charged.  Finds the
- * target block (successor link jdir < 2, else the jump cache), links it if
- * it is on this block's page, and enters it if nothing needs the full path;
+ * chain: c->pc is the target, vc->budget and budget are charged.  Enters a
+ * linked block on another page first (far), else finds the target block
+ * (successor link jdir < 2, else the jump cache), links it (next or far)
+ * and enters it if nothing needs the full path;
  * a chained block with a trace is recorded and entered right here, so that
  * a trace does not send every block through next_block. */
 chain_slow: {
         uint64_t t = c->pc;
-        const rv_block *nb = jdir < 2 ? b->next[jdir] : &no_block;
+        const rv_block *nb = jdir < 2 ? b->far[jdir] : &no_block;
+        if (nb->pc == t && nb->gate <= budget && exec_ok(vc->tlb, vc->tlb_mask, t) && !EXIT_REQUESTED()) {
+            b = (rv_block *)nb;      /* the common case here: a linked block on another page */
+            s = b->slots;
+            goto *s->handler;
+        }
+        nb = jdir < 2 ? b->next[jdir] : &no_block;
         if (nb->pc != t) {
             nb = st->jcache[jcache_pc(t)];
             if (!nb || nb->pc != t)
                 goto next_block;
-            if (jdir < 2 && !((t ^ b->pc) & VM_PAGE_MASK))
-                b->next[jdir] = nb;
+            if (jdir < 2) {
+                if (!((t ^ b->pc) & VM_PAGE_MASK))
+                    b->next[jdir] = nb;
+                else
+                    b->far[jdir] = nb;
+            }
         }
         if (nb->ninsns <= budget && !(nb->flags & BLK_BREAKPOINT) &&
             (!((t ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t)) && !EXIT_REQUESTED()) {
