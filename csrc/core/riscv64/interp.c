@@ -745,9 +745,12 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #else
     uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
 #endif
-    /* A copy of vc->budget for the block-to-block fast paths, so that the
-     * count does not go through memory from block to block; reloaded
-     * wherever anything else may have changed vc->budget. */
+    /* The budget left after the running block b: a block is charged when it
+     * is entered, and the count stays in this register from block to block.
+     * vc->budget is the budget at b's start (what the slow paths count
+     * from, and what the run's callers read) only after SYNC_BUDGET(), which
+     * every path leaving the handlers runs first; budget is reloaded from
+     * it wherever anything else may have changed vc->budget. */
     uint64_t budget = 0;
     int merr = 0, maccess = 0;
     uint64_t maddr = 0, mval = 0;     /* for load_slow and store_slow */
@@ -770,14 +773,15 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * gate (see rv_block) folds "budget covers it", "no breakpoint or trace"
  * and "is a real block" into one compare. */
 #define EXIT_REQUESTED() atomic_load_explicit(&vc->exit_request, memory_order_relaxed)
+#define SYNC_BUDGET() (vc->budget = budget + b->ninsns)
 #define CHAIN_SLOW(target, dir) do { c->pc = (target); jdir = (dir); goto chain_slow; } while (0)
 /* A conditional branch, JAL or a block's fall-through: the target is
  * static, so the successor link for way dir (set by chain_slow, which links
  * only blocks on the same page: see exec_ok) needs no check but its gate. */
 #define JUMP_VIA(target, dir) do { \
-        vc->budget = budget -= b->ninsns; \
         const rv_block *nb_ = b->next[dir]; \
         if (likely(nb_->gate <= budget && !EXIT_REQUESTED())) { \
+            budget -= nb_->gate; \
             b = (rv_block *)nb_; \
             s = b->slots; \
             goto *s->handler; \
@@ -787,11 +791,11 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* A computed target: the jump cache, checked. */
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
-        vc->budget = budget -= b->ninsns; \
         const rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->gate <= budget && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
                    !EXIT_REQUESTED())) { \
+            budget -= nb_->gate; \
             b = (rv_block *)nb_; \
             s = b->slots; \
             goto *s->handler; \
@@ -802,8 +806,8 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* A branch taken back to the start of its own block (see loop_handler):
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
-        vc->budget = budget -= b->ninsns; \
         if (likely(b->gate <= budget && !EXIT_REQUESTED())) { \
+            budget -= b->gate; \
             s = b->slots; \
             goto *s->handler; \
         } \
@@ -855,6 +859,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
             dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
         } else { \
             uint64_t v_; \
+            SYNC_BUDGET(); \
             merr = vm_mem_load_slow(vc, a_, sizeof(T), &v_); \
             if (merr) { maccess = VM_PROT_R; tval = a_; goto mem_error; } \
             dst = (T)v_; \
@@ -867,6 +872,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
         } else { \
+            SYNC_BUDGET(); \
             merr = vm_mem_store_slow(vc, a_, sizeof(T), (uint64_t)(T)(val)); \
             if (merr) { maccess = VM_PROT_W; tval = a_; goto mem_error; } \
             if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
@@ -932,7 +938,7 @@ next_block:
             vc->budget -= *held;
             vc->budget_start -= *held;     /* keeps vm_cpu_retired() exact */
         }
-        budget = vc->budget;
+        budget = vc->budget - b->ninsns;
         s = b->slots;
         goto *s->handler;
     }
@@ -946,8 +952,10 @@ next_block:
  * a trace does not send every block through next_block. */
 chain_slow: {
         uint64_t t = c->pc;
+        vc->budget = budget;         /* b is done: this is the next block's start */
         const rv_block *nb = jdir < 2 ? b->far[jdir] : &no_block;
         if (nb->pc == t && nb->gate <= budget && exec_ok(vc->tlb, vc->tlb_mask, t) && !EXIT_REQUESTED()) {
+            budget -= nb->gate;
             b = (rv_block *)nb;      /* the common case here: a linked block on another page */
             s = b->slots;
             goto *s->handler;
@@ -969,6 +977,7 @@ chain_slow: {
             b = (rv_block *)nb;
             if (b->flags & BLK_TRACED)
                 TRACE_BLOCK();
+            budget -= b->ninsns;
             s = b->slots;
             goto *s->handler;
         }
@@ -982,6 +991,7 @@ end:
 hook_code: {
         uint64_t pc = PC;
         c->pc = pc;
+        SYNC_BUDGET();
         vc->budget -= s->idx;        /* so that hooks see the exact count */
         int r = VM_HOOK_CONTINUE;
         if (vm_hooks_any(m, VM_HOOK_MEM_FETCH))
@@ -993,22 +1003,24 @@ hook_code: {
             return;      /* stopped, redirected, or hooks changed: this instruction has not run */
         }
         vc->budget += s->idx;
-        budget = vc->budget;
+        budget = vc->budget - b->ninsns;
         NEXT;
     }
 hook_block: {
         c->pc = b->pc;
+        SYNC_BUDGET();
         int r = vm_hooks_call(vc, VM_HOOK_BLOCK, b->pc, b->size, 0);
         if (unlikely(r < 0 || c->pc != b->pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) {
             TRACE_UNWIND(0);
             return;
         }
-        budget = vc->budget;
+        budget = vc->budget - b->ninsns;
         NEXT;
     }
 
     /* ---- recording (trace.h): no Python, no hook list walk ---------------- */
 trace_insn:
+        SYNC_BUDGET();
         if (unlikely(!vm_trace_insn(vc, PC, s->in.raw, rd_is_fp(s->in.op) ? 0 : s->in.rd))) {
             c->pc = PC;                  /* a buffer is full: stop before the instruction */
             vc->budget -= s->idx;
@@ -1016,11 +1028,13 @@ trace_insn:
         }
         NEXT;
 cov_block:
+        SYNC_BUDGET();
         vm_cov_block(vc, b->pc, (uint32_t)s->in.imm);
         NEXT;
 
     /* ---- integer load/store slow paths (LOAD_AT, STORE_AT) ------------------ */
 load_slow: {
+        SYNC_BUDGET();
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_LB || op == RV_OP_LBU ? 1 : op == RV_OP_LH || op == RV_OP_LHU ? 2 :
                         op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
@@ -1042,6 +1056,7 @@ load_slow: {
         NEXT;
     }
 store_slow: {
+        SYNC_BUDGET();
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
@@ -1059,12 +1074,14 @@ store_slow: {
 
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
+    SYNC_BUDGET();
     TRACE_UNWIND(s->idx + 1u);
     c->pc = PC + LEN;
     vc->budget -= s->idx + 1u;
     return;
 
 mem_error:
+    SYNC_BUDGET();
     if (merr == VM_ESTOPPED) {
         TRACE_UNWIND(s->idx + 1u);   /* like per-instruction slots: a started instruction is recorded */
         c->pc = PC;
@@ -1075,6 +1092,7 @@ mem_error:
     goto exception;
 
 exception:       /* the instruction at s raised cause/tval */
+    SYNC_BUDGET();
     TRACE_UNWIND(s->idx + 1u);
     c->pc = PC;
     vc->budget -= s->idx;
@@ -1158,13 +1176,14 @@ op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
 #define CSR_OP(src, do_write, newval) do { \
         unsigned csr_ = (unsigned)s->in.imm & 0xfff; \
         uint64_t old_ = 0, src_ = (src); \
+        SYNC_BUDGET(); \
         vc->budget -= s->idx; \
         int e_ = 0; \
         if (s->in.op != RV_OP_CSRRW && s->in.op != RV_OP_CSRRWI) e_ = rv_csr_read(c, csr_, &old_); \
         else if (s->in.rd != 32) e_ = rv_csr_read(c, csr_, &old_); \
         if (!e_ && (do_write)) e_ = rv_csr_write(c, csr_, (newval)); \
         vc->budget += s->idx; \
-        budget = vc->budget; \
+        budget = vc->budget - b->ninsns; \
         if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
         RD = old_; \
         JUMP_TO(PC + LEN); \
@@ -1185,6 +1204,7 @@ op_SRET: {
             tval = s->in.raw;
             goto exception;
         }
+        SYNC_BUDGET();
         vc->budget -= s->idx + 1u;
         goto next_block;
     }
@@ -1199,6 +1219,7 @@ op_WFI:
          * until an interrupt or the next timer deadline. */
         c->wfi = true;
         c->pc = PC + LEN;
+        SYNC_BUDGET();
         vc->budget -= s->idx + 1u;
         return;
     }
@@ -1214,6 +1235,7 @@ op_SFENCE_VMA:
     else
         vm_tlb_flush_cpu(vc);
     c->pc = PC + LEN;               /* next_block re-checks execute permission */
+    SYNC_BUDGET();
     vc->budget -= s->idx + 1u;
     goto next_block;
 
@@ -1228,6 +1250,7 @@ op_LR_D: {
             const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
             v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
         } else {
+            SYNC_BUDGET();
             merr = vm_mem_load_slow(vc, a, size, &v);
             if (merr) { maccess = VM_PROT_R; tval = a; goto mem_error; }
         }
@@ -1251,6 +1274,7 @@ op_SC_D: {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
         } else {
+            SYNC_BUDGET();
             merr = vm_mem_store_slow(vc, a, size, size == 4 ? (uint32_t)RS2 : RS2);
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
@@ -1273,6 +1297,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             if (word) *(uint32_t *)p = (uint32_t)nv; else *(uint64_t *)p = nv;
         } else {
             /* Both halves of an AMO fault as a store/AMO access. */
+            SYNC_BUDGET();
             merr = vm_mem_load_slow(vc, a, size, &old);
             if (!merr)
                 merr = vm_mem_store_slow(vc, a, size, rv_amo_apply(s->in.op, old, RS2, word) & (word ? 0xffffffffull : ~0ull));
