@@ -944,12 +944,13 @@ next_block:
     }
 
 /* A block ended (JUMP_VIA, JUMP_TO, LOOP_AGAIN) and its fast path did not
- * chain: c->pc is the target, vc->budget and budget are charged.  Enters a
- * linked block on another page first (far), else finds the target block
- * (successor link jdir < 2, else the jump cache), links it (next or far)
- * and enters it if nothing needs the full path;
- * a chained block with a trace is recorded and entered right here, so that
- * a trace does not send every block through next_block. */
+ * chain: c->pc is the target and budget what is left after the block (from
+ * here on also in vc->budget, as next_block expects).  Enters a linked block
+ * on another page first (far), else finds the target block (successor link
+ * jdir < 2, else the jump cache), links it (next or far) and enters it if
+ * nothing needs the full path; a chained block with a trace is recorded and
+ * entered right here, so that a trace does not send every block through
+ * next_block. */
 chain_slow: {
         uint64_t t = c->pc;
         vc->budget = budget;         /* b is done: this is the next block's start */
