@@ -33,6 +33,8 @@ typedef struct rv_slot {
 _Static_assert(sizeof(rv_slot) == 32, "slots stay at 32 bytes (cache footprint)");
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
+#define GATE_CLOSED (1ull << 62)
+#define BUDGET_MAX (1ull << 61)
 
 typedef struct rv_block {
     uint64_t pc;
@@ -48,10 +50,12 @@ typedef struct rv_block {
     /* The same for successors on another page, which chain_slow enters
      * after checking their pc and that their page is still executable. */
     const struct rv_block *far[2];
-    /* ninsns, or UINT64_MAX for a block that must not be chained to on the
-     * fast path (a breakpoint or a trace at its start, or no_block): the
-     * budget left after a block is below UINT64_MAX, so "gate <= budget"
-     * says both that the budget covers the block and that it may run. */
+    /* ninsns, or GATE_CLOSED for a block that must not be chained to on the
+     * fast path (a breakpoint or a trace at its start, or no_block).  The
+     * budget is below BUDGET_MAX (see run_capped), so "gate <= budget", or
+     * "budget - gate is not negative" (one subtraction that also charges
+     * the block), says both that the budget covers the block and that it
+     * may run. */
     uint64_t gate;
     uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
     rv_slot slots[];
@@ -341,7 +345,7 @@ typedef struct rv_interp {
 } rv_interp;
 
 /* A successor that matches no pc (pcs are even). */
-static const rv_block no_block = { .pc = 1, .gate = UINT64_MAX };
+static const rv_block no_block = { .pc = 1, .gate = GATE_CLOSED };
 
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
 static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
@@ -602,7 +606,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (cover > 0)
             put_trace_arrays(b, s);
     }
-    b->gate = b->flags & (BLK_BREAKPOINT | BLK_TRACED) ? UINT64_MAX : b->ninsns;
+    b->gate = b->flags & (BLK_BREAKPOINT | BLK_TRACED) ? GATE_CLOSED : b->ninsns;
     return b;
 }
 
@@ -780,12 +784,13 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * only blocks on the same page: see exec_ok) needs no check but its gate. */
 #define JUMP_VIA(target, dir) do { \
         const rv_block *nb_ = b->next[dir]; \
-        if (likely(nb_->gate <= budget && !EXIT_REQUESTED())) { \
-            budget -= nb_->gate; \
+        budget -= nb_->gate; \
+        if (likely((int64_t)budget >= 0 && !EXIT_REQUESTED())) { \
             b = (rv_block *)nb_; \
             s = b->slots; \
             goto *s->handler; \
         } \
+        budget += nb_->gate; \
         CHAIN_SLOW(target, dir); \
     } while (0)
 /* A computed target: the jump cache, checked. */
@@ -806,11 +811,12 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* A branch taken back to the start of its own block (see loop_handler):
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
-        if (likely(b->gate <= budget && !EXIT_REQUESTED())) { \
-            budget -= b->gate; \
+        budget -= b->gate; \
+        if (likely((int64_t)budget >= 0 && !EXIT_REQUESTED())) { \
             s = b->slots; \
             goto *s->handler; \
         } \
+        budget += b->gate; \
         CHAIN_SLOW(b->pc, 2); \
     } while (0)
 
@@ -1332,10 +1338,24 @@ op_FCVT_D_W: op_FCVT_D_WU: op_FCVT_D_L: op_FCVT_D_LU: op_FMV_X_D: op_FMV_D_X:
     goto fp;
 }
 
+/* Runs the interpreter for at most n instructions (and BUDGET_MAX, which
+ * keeps the gate arithmetic exact), holding back the rest of the budget. */
+static void run_capped(vm_cpu *vc, rv_interp *st, uint64_t n)
+{
+    if (n > BUDGET_MAX)
+        n = BUDGET_MAX;
+    uint64_t held = vc->budget > n ? vc->budget - n : 0;
+    vc->budget -= held;
+    vc->budget_start -= held;         /* keeps vm_cpu_retired() exact */
+    interp_run(vc, st, false, NULL);
+    vc->budget += held;
+    vc->budget_start += held;
+}
+
 static void interp_exec(vm_cpu *vc)
 {
     rv_tlb_sync(rv_cpu_of(vc));       /* state changed between runs (debugger, restore) */
-    interp_run(vc, vc->machine->engine_state, false, NULL);
+    run_capped(vc, vc->machine->engine_state, BUDGET_MAX);
 }
 
 /* ---- for the JIT (csrc/jit), which keeps an interpreter of its own ---- */
@@ -1361,12 +1381,7 @@ void rv_interp_run_block(vm_cpu *vc, void *st)
 /* Runs the interpreter (chaining freely) for at most n instructions. */
 void rv_interp_run_for(vm_cpu *vc, void *st, uint64_t n)
 {
-    uint64_t held = vc->budget > n ? vc->budget - n : 0;
-    vc->budget -= held;
-    vc->budget_start -= held;
-    interp_run(vc, st, false, NULL);
-    vc->budget += held;
-    vc->budget_start += held;
+    run_capped(vc, st, n);
 }
 
 const vm_engine rv_engine_interp = {
