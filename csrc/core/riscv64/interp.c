@@ -24,25 +24,39 @@ typedef struct rv_slot {
     const void *handler;
     rv_insn in;
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
-    uint16_t idx;        /* instructions before it in the block */
-    uint32_t is_insn;    /* 1 for an instruction's own slot, 0 for call-outs */
-    /* Integer loads and stores: the TLB addend of this instruction's last
-     * access.  The host address is computed from it before the TLB entry is
-     * read, so that it does not wait for that load (see LOAD_AT). */
-    uintptr_t addend;
+    uint16_t idx : 15;   /* instructions before it in the block */
+    uint16_t is_insn : 1;   /* 1 for an instruction's own slot, 0 for call-outs */
+    /* Integer loads and stores: the byte offset in the cpu's TLB of the
+     * entry of this instruction's last access (see LOAD_AT). */
+    uint32_t tlb_off;
 } rv_slot;
+_Static_assert(sizeof(rv_slot) == 32, "slots stay at 32 bytes (cache footprint)");
 
 enum { BLK_BREAKPOINT = 1, BLK_TRACED = 2 };
+#define GATE_CLOSED (1ull << 62)
+#define BUDGET_MAX (1ull << 61)
 
 typedef struct rv_block {
     uint64_t pc;
     uint32_t ninsns, size, nslots, flags;
     struct rv_block *hash_next;
     /* The blocks its last instruction went to, taken [0] and not taken [1]
-     * (no_block until known; JUMP_VIA).  Followed only after checking the
-     * target pc and exit_request, which every invalidation sets, so a stale
-     * one is never followed (the arena stays mapped: reading it is safe). */
+     * (no_block until known; JUMP_VIA), on the same page.  Their targets are
+     * static, so a link once set stays right for the block's life; blocks
+     * live until a flush, and every invalidation sets exit_request, which
+     * the chaining checks, so a stale block is never chained from (the
+     * arena stays mapped: reading it is safe). */
     const struct rv_block *next[2];
+    /* The same for successors on another page, which chain_slow enters
+     * after checking their pc and that their page is still executable. */
+    const struct rv_block *far[2];
+    /* ninsns, or GATE_CLOSED for a block that must not be chained to on the
+     * fast path (a breakpoint or a trace at its start, or no_block).  The
+     * budget is below BUDGET_MAX (see run_capped), so "gate <= budget", or
+     * "budget - gate is not negative" (one subtraction that also charges
+     * the block), says both that the budget covers the block and that it
+     * may run. */
+    uint64_t gate;
     uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
     rv_slot slots[];
 } rv_block;
@@ -331,7 +345,7 @@ typedef struct rv_interp {
 } rv_interp;
 
 /* A successor that matches no pc (pcs are even). */
-static const rv_block no_block = { .pc = 1 };
+static const rv_block no_block = { .pc = 1, .gate = GATE_CLOSED };
 
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
 static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
@@ -517,7 +531,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
     if (!page)
         return NULL;
     rv_block *b = mem;
-    *b = (rv_block){ .pc = pc, .next = { &no_block, &no_block } };
+    *b = (rv_block){ .pc = pc, .next = { &no_block, &no_block }, .far = { &no_block, &no_block } };
     rv_slot *s = b->slots;
     bool code_hooks = vm_hooks_any(m, VM_HOOK_CODE) || vm_hooks_any(m, VM_HOOK_MEM_FETCH);
     bool bps = m->nbps || m->has_until;
@@ -592,6 +606,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         if (cover > 0)
             put_trace_arrays(b, s);
     }
+    b->gate = b->flags & (BLK_BREAKPOINT | BLK_TRACED) ? GATE_CLOSED : b->ninsns;
     return b;
 }
 
@@ -724,6 +739,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     bool ran = false;
     rv_block *b;
     const rv_slot *s;
+    unsigned jdir = 0;                /* for chain_slow */
     uint64_t cause = 0, tval = 0;
     /* GCC's allocator, left alone with this function, tends to spill acc
      * to the stack after unrelated edits; an explicit register keeps it
@@ -733,9 +749,12 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #else
     uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
 #endif
-    /* A copy of vc->budget for the block-to-block fast paths, so that the
-     * count does not go through memory from block to block; reloaded
-     * wherever anything else may have changed vc->budget. */
+    /* The budget left after the running block b: a block is charged when it
+     * is entered, and the count stays in this register from block to block.
+     * vc->budget is the budget at b's start (what the slow paths count
+     * from, and what the run's callers read) only after SYNC_BUDGET(), which
+     * every path leaving the handlers runs first; budget is reloaded from
+     * it wherever anything else may have changed vc->budget. */
     uint64_t budget = 0;
     int merr = 0, maccess = 0;
     uint64_t maddr = 0, mval = 0;     /* for load_slow and store_slow */
@@ -749,61 +768,56 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define IMM ((int64_t)s->in.imm)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
-/* Control transfer at a block end.  The common case — next block cached, no
- * stop request, budget left, no breakpoint — dispatches right here, so that
- * every branch handler has its own indirect jump for the host's predictor
- * (hence no-crossjumping below); anything else takes the full path. */
-/* Block nb_ (whose pc is t_) runs next, right here, if the budget covers
- * it, it has no breakpoint or trace, its page is executable and no stop is
- * requested; otherwise the full path. */
-#define ENTER_OR_LEAVE(nb_, t_) do { \
-        if (likely(nb_->ninsns <= budget && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
-                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
-            b = nb_; \
-            if (unlikely(b->flags & (BLK_BREAKPOINT | BLK_TRACED))) \
-                goto enter_flagged; \
+/* Control transfer at a block end.  The common case — successor known, no
+ * stop request, budget left — dispatches right here, so that every branch
+ * handler has its own indirect jump for the host's predictor (hence
+ * no-crossjumping below); anything else goes to chain_slow (c->pc set,
+ * jdir says which successor link applies), which finds the block, links it
+ * and enters it, or takes the full path through next_block.  A block's
+ * gate (see rv_block) folds "budget covers it", "no breakpoint or trace"
+ * and "is a real block" into one compare. */
+#define EXIT_REQUESTED() atomic_load_explicit(&vc->exit_request, memory_order_relaxed)
+#define SYNC_BUDGET() (vc->budget = budget + b->ninsns)
+#define CHAIN_SLOW(target, dir) do { c->pc = (target); jdir = (dir); goto chain_slow; } while (0)
+/* A conditional branch, JAL or a block's fall-through: the target is
+ * static, so the successor link for way dir (set by chain_slow, which links
+ * only blocks on the same page: see exec_ok) needs no check but its gate. */
+#define JUMP_VIA(target, dir) do { \
+        const rv_block *nb_ = b->next[dir]; \
+        budget -= nb_->gate; \
+        if (likely((int64_t)budget >= 0 && !EXIT_REQUESTED())) { \
+            b = (rv_block *)nb_; \
             s = b->slots; \
             goto *s->handler; \
         } \
-        goto next_block; \
+        budget += nb_->gate; \
+        CHAIN_SLOW(target, dir); \
     } while (0)
+/* A computed target: the jump cache, checked. */
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
-        c->pc = t_; \
-        vc->budget = budget -= b->ninsns; \
-        rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
-        if (unlikely(!nb_ || nb_->pc != t_)) \
-            goto next_block; \
-        ENTER_OR_LEAVE(nb_, t_); \
-    } while (0)
-/* A conditional branch or JAL: the block's own successor for way dir first,
- * then the jump cache (whose hit becomes that successor). */
-#define JUMP_VIA(target, dir) do { \
-        uint64_t t_ = (target); \
-        c->pc = t_; \
-        vc->budget = budget -= b->ninsns; \
-        rv_block *nb_ = (rv_block *)b->next[dir]; \
-        if (unlikely(nb_->pc != t_)) { \
-            nb_ = st->jcache[jcache_pc(t_)]; \
-            if (!nb_ || nb_->pc != t_) \
-                goto next_block; \
-            b->next[dir] = nb_; \
+        const rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
+        if (likely(nb_ && nb_->pc == t_ && nb_->gate <= budget && \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
+                   !EXIT_REQUESTED())) { \
+            budget -= nb_->gate; \
+            b = (rv_block *)nb_; \
+            s = b->slots; \
+            goto *s->handler; \
         } \
-        ENTER_OR_LEAVE(nb_, t_); \
+        CHAIN_SLOW(t_, 2); \
     } while (0)
 
 /* A branch taken back to the start of its own block (see loop_handler):
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
-        vc->budget = budget -= b->ninsns; \
-        if (likely(b->ninsns <= budget && \
-                   !atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) { \
+        budget -= b->gate; \
+        if (likely((int64_t)budget >= 0 && !EXIT_REQUESTED())) { \
             s = b->slots; \
             goto *s->handler; \
         } \
-        c->pc = b->pc; \
-        goto next_block; \
+        budget += b->gate; \
+        CHAIN_SLOW(b->pc, 2); \
     } while (0)
 
 /* The fast path: a TLB tag compare and one host access. */
@@ -811,31 +825,37 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 /* Integer loads and stores: the fast path is a TLB tag compare and one host
  * access; everything else goes to load_slow/store_slow, shared by all
  * handlers (so that no call sits in a hot handler), which finish the
- * instruction at s and go on with the next slot's own handler.  The host
- * address uses the slot's addend, checked against the TLB entry's: the
- * access then waits for the guest address only, not for the TLB entry too
- * (the check is a predicted branch), and a store's address is known early,
- * which the host needs to let later loads (of x[]) go ahead of it. */
+ * instruction at s and go on with the next slot's own handler.
+ *
+ * The TLB entry checked is the one the slot's last access used (tlb_off),
+ * not one computed from the address: a valid entry only ever sits at its
+ * page's index (entries are filled there, and banks are swapped in whole),
+ * so a tag that matches the address proves it is the right entry, as the
+ * usual lookup would; that saves the index arithmetic.  tlb_off stays within
+ * the TLB whatever it holds, and indexes this cpu's TLB (blocks are shared
+ * by the harts of a machine; the TLBs are not).  The entry's tag and addend
+ * depend on the slot only, not on the guest address, so they load early
+ * (the dispatch runs ahead of the data): the access waits for the guest
+ * address alone, and the tag check is a predicted branch. */
+#define TLB_AT(off) ((const vm_tlb_entry *)((const char *)vc->tlb + (off)))
 #define LOAD_AT(T, dst, base) do { \
         uint64_t a_ = (base) + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
-        uintptr_t h_ = s->addend; \
-        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
+        const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
+        if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
             goto load_slow; \
         } \
-        dst = *(const T *)(uintptr_t)(a_ + h_); \
+        dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
     } while (0)
 #define STORE_AT(T, base, val) do { \
         uint64_t a_ = (base) + IMM; \
-        vm_tlb_entry *e_ = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a_); \
-        uintptr_t h_ = s->addend; \
-        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))) || e_->addend != h_)) { \
+        const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
+        if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
             mval = (uint64_t)(T)(val); \
             goto store_slow; \
         } \
-        *(T *)(uintptr_t)(a_ + h_) = (T)(val); \
+        *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
     } while (0)
 /* F/D loads and stores keep their slow paths inline. */
 #define LOAD(T, dst) do { \
@@ -845,6 +865,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
             dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
         } else { \
             uint64_t v_; \
+            SYNC_BUDGET(); \
             merr = vm_mem_load_slow(vc, a_, sizeof(T), &v_); \
             if (merr) { maccess = VM_PROT_R; tval = a_; goto mem_error; } \
             dst = (T)v_; \
@@ -857,6 +878,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         if (likely(e_->tag_w == (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
         } else { \
+            SYNC_BUDGET(); \
             merr = vm_mem_store_slow(vc, a_, sizeof(T), (uint64_t)(T)(val)); \
             if (merr) { maccess = VM_PROT_W; tval = a_; goto mem_error; } \
             if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed)) goto exit_after; \
@@ -922,33 +944,61 @@ next_block:
             vc->budget -= *held;
             vc->budget_start -= *held;     /* keeps vm_cpu_retired() exact */
         }
-        budget = vc->budget;
+        budget = vc->budget - b->ninsns;
         s = b->slots;
         goto *s->handler;
     }
 
-block_done:
-    vc->budget -= b->ninsns;
-    goto next_block;
-
-/* A chained block (ENTER_OR_LEAVE) with a breakpoint or a trace: a traced
- * block is recorded and entered right here, so that a trace does not send
- * every block through next_block; a breakpoint takes the full path. */
-enter_flagged:
-    if (b->flags & BLK_BREAKPOINT)
+/* A block ended (JUMP_VIA, JUMP_TO, LOOP_AGAIN) and its fast path did not
+ * chain: c->pc is the target and budget what is left after the block (from
+ * here on also in vc->budget, as next_block expects).  Enters a linked block
+ * on another page first (far), else finds the target block (successor link
+ * jdir < 2, else the jump cache), links it (next or far) and enters it if
+ * nothing needs the full path; a chained block with a trace is recorded and
+ * entered right here, so that a trace does not send every block through
+ * next_block. */
+chain_slow: {
+        uint64_t t = c->pc;
+        vc->budget = budget;         /* b is done: this is the next block's start */
+        const rv_block *nb = jdir < 2 ? b->far[jdir] : &no_block;
+        if (nb->pc == t && nb->gate <= budget && exec_ok(vc->tlb, vc->tlb_mask, t) && !EXIT_REQUESTED()) {
+            budget -= nb->gate;
+            b = (rv_block *)nb;      /* the common case here: a linked block on another page */
+            s = b->slots;
+            goto *s->handler;
+        }
+        nb = jdir < 2 ? b->next[jdir] : &no_block;
+        if (nb->pc != t) {
+            nb = st->jcache[jcache_pc(t)];
+            if (!nb || nb->pc != t)
+                goto next_block;
+            if (jdir < 2) {
+                if (!((t ^ b->pc) & VM_PAGE_MASK))
+                    b->next[jdir] = nb;
+                else
+                    b->far[jdir] = nb;
+            }
+        }
+        if (nb->ninsns <= budget && !(nb->flags & BLK_BREAKPOINT) &&
+            (!((t ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t)) && !EXIT_REQUESTED()) {
+            b = (rv_block *)nb;
+            if (b->flags & BLK_TRACED)
+                TRACE_BLOCK();
+            budget -= b->ninsns;
+            s = b->slots;
+            goto *s->handler;
+        }
         goto next_block;
-    TRACE_BLOCK();
-    s = b->slots;
-    goto *s->handler;
+    }
 
 end:
-    c->pc = b->pc + b->size;
-    goto block_done;
+    JUMP_VIA(b->pc + b->size, 1);
 
     /* ---- call-outs -------------------------------------------------------- */
 hook_code: {
         uint64_t pc = PC;
         c->pc = pc;
+        SYNC_BUDGET();
         vc->budget -= s->idx;        /* so that hooks see the exact count */
         int r = VM_HOOK_CONTINUE;
         if (vm_hooks_any(m, VM_HOOK_MEM_FETCH))
@@ -960,22 +1010,24 @@ hook_code: {
             return;      /* stopped, redirected, or hooks changed: this instruction has not run */
         }
         vc->budget += s->idx;
-        budget = vc->budget;
+        budget = vc->budget - b->ninsns;
         NEXT;
     }
 hook_block: {
         c->pc = b->pc;
+        SYNC_BUDGET();
         int r = vm_hooks_call(vc, VM_HOOK_BLOCK, b->pc, b->size, 0);
         if (unlikely(r < 0 || c->pc != b->pc || atomic_load_explicit(&vc->exit_request, memory_order_relaxed))) {
             TRACE_UNWIND(0);
             return;
         }
-        budget = vc->budget;
+        budget = vc->budget - b->ninsns;
         NEXT;
     }
 
     /* ---- recording (trace.h): no Python, no hook list walk ---------------- */
 trace_insn:
+        SYNC_BUDGET();
         if (unlikely(!vm_trace_insn(vc, PC, s->in.raw, rd_is_fp(s->in.op) ? 0 : s->in.rd))) {
             c->pc = PC;                  /* a buffer is full: stop before the instruction */
             vc->budget -= s->idx;
@@ -983,18 +1035,20 @@ trace_insn:
         }
         NEXT;
 cov_block:
+        SYNC_BUDGET();
         vm_cov_block(vc, b->pc, (uint32_t)s->in.imm);
         NEXT;
 
     /* ---- integer load/store slow paths (LOAD_AT, STORE_AT) ------------------ */
 load_slow: {
+        SYNC_BUDGET();
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_LB || op == RV_OP_LBU ? 1 : op == RV_OP_LH || op == RV_OP_LHU ? 2 :
                         op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
         uint64_t v = 0;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
+        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc->tlb);   /* where the page's entry is */
         if (e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1)))) {
-            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
             memcpy(&v, (const void *)(uintptr_t)(maddr + e->addend), size);   /* little-endian host */
         } else {
             merr = vm_mem_load_slow(vc, maddr, size, &v);
@@ -1009,11 +1063,12 @@ load_slow: {
         NEXT;
     }
 store_slow: {
+        SYNC_BUDGET();
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
+        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc->tlb);   /* where the page's entry is */
         if (e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1)))) {
-            ((rv_slot *)s)->addend = e->addend;     /* only the slot's addend was stale */
             memcpy((void *)(uintptr_t)(maddr + e->addend), &mval, size);
             NEXT;
         }
@@ -1026,12 +1081,14 @@ store_slow: {
 
     /* ---- leaving a block in the middle -------------------------------------- */
 exit_after:      /* the instruction completed, but the cpu must leave now */
+    SYNC_BUDGET();
     TRACE_UNWIND(s->idx + 1u);
     c->pc = PC + LEN;
     vc->budget -= s->idx + 1u;
     return;
 
 mem_error:
+    SYNC_BUDGET();
     if (merr == VM_ESTOPPED) {
         TRACE_UNWIND(s->idx + 1u);   /* like per-instruction slots: a started instruction is recorded */
         c->pc = PC;
@@ -1042,6 +1099,7 @@ mem_error:
     goto exception;
 
 exception:       /* the instruction at s raised cause/tval */
+    SYNC_BUDGET();
     TRACE_UNWIND(s->idx + 1u);
     c->pc = PC;
     vc->budget -= s->idx;
@@ -1125,13 +1183,14 @@ op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
 #define CSR_OP(src, do_write, newval) do { \
         unsigned csr_ = (unsigned)s->in.imm & 0xfff; \
         uint64_t old_ = 0, src_ = (src); \
+        SYNC_BUDGET(); \
         vc->budget -= s->idx; \
         int e_ = 0; \
         if (s->in.op != RV_OP_CSRRW && s->in.op != RV_OP_CSRRWI) e_ = rv_csr_read(c, csr_, &old_); \
         else if (s->in.rd != 32) e_ = rv_csr_read(c, csr_, &old_); \
         if (!e_ && (do_write)) e_ = rv_csr_write(c, csr_, (newval)); \
         vc->budget += s->idx; \
-        budget = vc->budget; \
+        budget = vc->budget - b->ninsns; \
         if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
         RD = old_; \
         JUMP_TO(PC + LEN); \
@@ -1152,6 +1211,7 @@ op_SRET: {
             tval = s->in.raw;
             goto exception;
         }
+        SYNC_BUDGET();
         vc->budget -= s->idx + 1u;
         goto next_block;
     }
@@ -1166,6 +1226,7 @@ op_WFI:
          * until an interrupt or the next timer deadline. */
         c->wfi = true;
         c->pc = PC + LEN;
+        SYNC_BUDGET();
         vc->budget -= s->idx + 1u;
         return;
     }
@@ -1181,6 +1242,7 @@ op_SFENCE_VMA:
     else
         vm_tlb_flush_cpu(vc);
     c->pc = PC + LEN;               /* next_block re-checks execute permission */
+    SYNC_BUDGET();
     vc->budget -= s->idx + 1u;
     goto next_block;
 
@@ -1195,6 +1257,7 @@ op_LR_D: {
             const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
             v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
         } else {
+            SYNC_BUDGET();
             merr = vm_mem_load_slow(vc, a, size, &v);
             if (merr) { maccess = VM_PROT_R; tval = a; goto mem_error; }
         }
@@ -1218,6 +1281,7 @@ op_SC_D: {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
         } else {
+            SYNC_BUDGET();
             merr = vm_mem_store_slow(vc, a, size, size == 4 ? (uint32_t)RS2 : RS2);
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
@@ -1240,6 +1304,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             if (word) *(uint32_t *)p = (uint32_t)nv; else *(uint64_t *)p = nv;
         } else {
             /* Both halves of an AMO fault as a store/AMO access. */
+            SYNC_BUDGET();
             merr = vm_mem_load_slow(vc, a, size, &old);
             if (!merr)
                 merr = vm_mem_store_slow(vc, a, size, rv_amo_apply(s->in.op, old, RS2, word) & (word ? 0xffffffffull : ~0ull));
@@ -1273,10 +1338,24 @@ op_FCVT_D_W: op_FCVT_D_WU: op_FCVT_D_L: op_FCVT_D_LU: op_FMV_X_D: op_FMV_D_X:
     goto fp;
 }
 
+/* Runs the interpreter for at most n instructions (and BUDGET_MAX, which
+ * keeps the gate arithmetic exact), holding back the rest of the budget. */
+static void run_capped(vm_cpu *vc, rv_interp *st, uint64_t n)
+{
+    if (n > BUDGET_MAX)
+        n = BUDGET_MAX;
+    uint64_t held = vc->budget > n ? vc->budget - n : 0;
+    vc->budget -= held;
+    vc->budget_start -= held;         /* keeps vm_cpu_retired() exact */
+    interp_run(vc, st, false, NULL);
+    vc->budget += held;
+    vc->budget_start += held;
+}
+
 static void interp_exec(vm_cpu *vc)
 {
     rv_tlb_sync(rv_cpu_of(vc));       /* state changed between runs (debugger, restore) */
-    interp_run(vc, vc->machine->engine_state, false, NULL);
+    run_capped(vc, vc->machine->engine_state, BUDGET_MAX);
 }
 
 /* ---- for the JIT (csrc/jit), which keeps an interpreter of its own ---- */
@@ -1302,12 +1381,7 @@ void rv_interp_run_block(vm_cpu *vc, void *st)
 /* Runs the interpreter (chaining freely) for at most n instructions. */
 void rv_interp_run_for(vm_cpu *vc, void *st, uint64_t n)
 {
-    uint64_t held = vc->budget > n ? vc->budget - n : 0;
-    vc->budget -= held;
-    vc->budget_start -= held;
-    interp_run(vc, st, false, NULL);
-    vc->budget += held;
-    vc->budget_start += held;
+    run_capped(vc, st, n);
 }
 
 const vm_engine rv_engine_interp = {
