@@ -109,8 +109,14 @@ def measure(prog, count, engine="interp", repeat=3, hook_count=None):
 # recorder's set-up and run only; the count is checked after the clock stops.
 _CHILD = r"""
 import sys, time
-import vmpy
 prog, count, engine, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+if mode == "fill":                  # the floor: numpy filling a fresh array of the trace's size
+    import numpy as np
+    t = time.perf_counter()
+    np.empty(count, dtype=np.uint64).fill(1)
+    print(time.perf_counter() - t)
+    sys.exit(0)
+import vmpy
 m = vmpy.Machine("riscv64", engine=engine)
 m.linux_exec(prog, argv=[prog, "1000"], env=["LANG=C"])
 pcs = []
@@ -142,13 +148,15 @@ def measure_fresh(prog, count, hook_count, engine="interp", processes=7):
     """The first trace and the first hook of a process, each in `processes`
     new processes (alternating), as medians: ratio = hook time per
     instruction / trace time per instruction."""
-    ts, hs = [], []
+    ts, hs, fs = [], [], []
     for _ in range(processes):
         ts.append(_child_seconds(prog, count, engine, "trace"))
         hs.append(_child_seconds(prog, hook_count, engine, "hook"))
+        fs.append(_child_seconds(prog, count, engine, "fill"))
     t_ips = [count / s for s in ts]
     h_ips = [hook_count / s for s in hs]
-    return {"processes": processes,
+    return {"processes": processes, "trace_s_median": statistics.median(ts),
+            "fill_s_median": statistics.median(fs), "fill_s_min": min(fs), "fill_s_max": max(fs),
             "trace_ips_median": statistics.median(t_ips), "trace_ips_min": min(t_ips), "trace_ips_max": max(t_ips),
             "hook_ips_median": statistics.median(h_ips), "hook_ips_min": min(h_ips), "hook_ips_max": max(h_ips),
             "ratio_median": statistics.median(t_ips) / statistics.median(h_ips),
@@ -189,6 +197,10 @@ def report_fresh(res):
                                                  f["hook_ips_min"] / 1e6, f["hook_ips_max"] / 1e6))
     print("    trace/hook speed ratio: %.0fx (each trace against the median hook: %s)"
           % (f["ratio_median"], " ".join("%.0f" % r for r in f["ratios_sorted"])))
+    print("    the trace took %.1f ms (median); numpy filling a fresh uint64 array of the same %d entries"
+          " in a new process: %.1f ms (%.1f-%.1f)" % (f["trace_s_median"] * 1e3, res["instructions"],
+                                                   f["fill_s_median"] * 1e3, f["fill_s_min"] * 1e3,
+                                                   f["fill_s_max"] * 1e3))
     ft = res.get("first_touch")
     if ft:
         print("    fresh memory from the kernel here (GB/s, per probe): %s" % "; ".join(
