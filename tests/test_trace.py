@@ -270,6 +270,29 @@ def test_overflow_stop_then_continue(prog):
     assert got == full
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 17, 64])
+def test_overflow_stop_at_every_block_boundary(prog, engine, limit):
+    # Small limits make the trace fill at many different block boundaries,
+    # including blocks entered straight from the one before (chained): each
+    # stop must come before the block that does not fit, with the count and
+    # the recorded pcs exactly what ran.
+    full, _ = hook_pcs(prog, engine)
+    m = machine(prog, engine)
+    tr = m.trace("pc", limit=limit, overflow="stop")
+    got = []
+    for _ in range(len(full) + 2):
+        r = m.run()
+        assert len(tr) <= limit
+        got += tr.pc.tolist()
+        if r != "stop":
+            break
+        assert tr.full and m.cpus[0].icount == len(got)
+        tr.clear()
+    assert r == "trap"                 # the final ebreak: recorded, not retired
+    assert got == full and m.cpus[0].icount == len(got) - 1
+
+
 def test_overflow_drop_keeps_newest(prog):
     full, _ = hook_pcs(prog, "interp")
     m = machine(prog)

@@ -359,7 +359,7 @@ bool vm_trace_insn(vm_cpu *c, uint64_t pc, uint32_t raw, unsigned rd)
 bool vm_trace_bulk_ok(const vm_machine *m)
 {
     const vm_tracer *tr = m->tracer;
-    return tr && tr->ntraces == 1 && !tr->all_insns;
+    return tr && tr->ntraces == 1 && !tr->all_insns && tr->traces[0]->limit >= VM_TRACE_BULK_MIN_LIMIT;
 }
 
 int vm_trace_bulk_covers(const vm_machine *m, uint64_t pc, uint64_t end)

@@ -115,6 +115,11 @@ void vm_cov_block(vm_cpu *c, uint64_t pc, uint32_t size);
  * run must stop before the block); vm_trace_unwind() takes back the last
  * `not_run` of them when the block is left early. */
 bool vm_trace_bulk_ok(const vm_machine *m);
+/* Whole-block recording needs room for a whole block after a clear(): a
+ * trace with fewer entries than this records instruction by instruction,
+ * so that a run stopped by a full trace always makes progress.  Engines
+ * record blocks of at most this many instructions. */
+#define VM_TRACE_BULK_MIN_LIMIT 256
 int vm_trace_bulk_covers(const vm_machine *m, uint64_t pc, uint64_t end);
 bool vm_trace_block(vm_cpu *c, const uint64_t *pcs, const uint32_t *raws, unsigned n);
 void vm_trace_unwind(vm_cpu *c, unsigned not_run);

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #define BLOCK_MAX_INSNS 64
+_Static_assert(BLOCK_MAX_INSNS <= VM_TRACE_BULK_MIN_LIMIT, "a traced block fits an empty trace");
 #define HASH_BITS 14
 #define JCACHE_BITS 12
 #define ARENA_SIZE (32u << 20)
