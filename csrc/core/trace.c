@@ -60,6 +60,13 @@ static void code_changed(vm_machine *m)
         atomic_store(&m->cpus[i]->exit_request, 1);
 }
 
+/* The fast path's bound for t: its limit, or earlier where the prefault
+ * window must move on (prefault_advance). */
+static uint64_t fast_limit_of(const vm_trace *t)
+{
+    return t->kick < t->limit ? t->kick : t->limit;
+}
+
 /* After the trace list changed: the per-instruction need and the fast path. */
 static void recompute_all_insns(vm_tracer *tr)
 {
@@ -72,7 +79,7 @@ static void recompute_all_insns(vm_tracer *tr)
         t = NULL;
     tr->fast = t;
     tr->fast_n = t ? &t->n_insn : NULL;
-    tr->fast_limit = t ? (t->kick < t->limit ? t->kick : t->limit) : 0;
+    tr->fast_limit = t ? fast_limit_of(t) : 0;
     tr->fast_pc = t ? t->data[VM_TS_PC] : NULL;
     tr->fast_insn = t ? t->data[VM_TS_INSN] : NULL;
 }
@@ -111,7 +118,7 @@ static void prefault_advance(vm_trace *t)
     vm_prefault_upto(t->pf, t->n_insn + 2 * PREFAULT_WINDOW);
     vm_tracer *tr = t->m ? t->m->tracer : NULL;
     if (tr && tr->fast == t)
-        tr->fast_limit = t->kick < t->limit ? t->kick : t->limit;
+        tr->fast_limit = fast_limit_of(t);
 }
 
 /* Per-instruction streams that are big enough get a prefault helper (the
