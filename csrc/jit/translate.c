@@ -218,27 +218,21 @@ static void reload_volatile(tctx *t)
 }
 
 /* ---- which instructions we compile -------------------------------------- */
-static bool translatable(unsigned op)
-{
-    if (op >= RV_OP_FLW && op <= RV_OP_FMV_D_X)
-        return true;
-    if (op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI)
-        return true;
-    if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
-        return true;
-    if (op == RV_OP_FENCE)
-        return true;
-    if (op >= RV_OP_MUL && op <= RV_OP_REMUW)
-        return true;
-    if (op >= RV_OP_LR_W && op <= RV_OP_AMOMAXU_D)
-        return true;             /* through a helper (jit_amo) */
-    return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
-}
 static bool is_csr(unsigned op) { return op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI; }
 static bool is_fp(unsigned op) { return op >= RV_OP_FLW && op <= RV_OP_FMV_D_X; }
 static bool is_atomic(unsigned op) { return op >= RV_OP_LR_W && op <= RV_OP_AMOMAXU_D; }
 /* Done by a C helper that reads and writes the x registers in memory. */
 static bool via_helper(unsigned op) { return is_fp(op) || is_csr(op) || is_atomic(op); }
+static bool translatable(unsigned op)
+{
+    if (via_helper(op) || op == RV_OP_FENCE)
+        return true;
+    if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
+        return true;
+    if (op >= RV_OP_MUL && op <= RV_OP_REMUW)
+        return true;
+    return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
+}
 /* Instructions that end a block (CSRs: a write may change what follows). */
 static bool is_jump(unsigned op) { return (op >= RV_OP_JAL && op <= RV_OP_BGEU) || is_csr(op); }
 static bool is_branch(unsigned op) { return op >= RV_OP_BEQ && op <= RV_OP_BGEU; }
