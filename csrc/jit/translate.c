@@ -62,7 +62,7 @@ typedef struct slow_path {
     uint64_t pc;
     unsigned idx;
     bool store;
-    bool fp;                     /* FLW/FLD/FSW/FSD: through jit_fp_load/store */
+    unsigned size;               /* of the access, in bytes */
     int slot;                    /* page cache slot, or -1 */
     int areg;                    /* with a slot: the register holding the address */
     uint32_t refill, hit;        /* with a slot: TLB probe out of line, and back */
@@ -385,8 +385,7 @@ static void guest_addr(tctx *t, const rv_insn *in)
  * register holding the guest address, with the entry's addend in rdx; a miss
  * goes out of line to a new slow path (which computes the address again
  * into rsi). */
-static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp,
-                 bool fp)
+static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp)
 {
     int a = JX_RSI;
     if (in_reg(t, in->rs1) && !in->imm)
@@ -403,7 +402,7 @@ static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_
     e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
     slow_path *sp = &t->slow[t->nslow++];
     *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .dirty = t->dirty, .fp = fp, .slot = -1 };
+                       .idx = idx, .store = st_, .size = size, .dirty = t->dirty, .slot = -1 };
     e1(t, JX_JNE, L(sp->label));
     e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
     *spp = sp;
@@ -427,7 +426,7 @@ static int probe_slot(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, boo
         guest_addr(t, in);
     slow_path *sp = &t->slow[t->nslow++];
     *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .dirty = t->dirty, .slot = k, .areg = a,
+                       .idx = idx, .store = st_, .size = size, .dirty = t->dirty, .slot = k, .areg = a,
                        .refill = jx_new_label(t->a), .hit = jx_new_label(t->a) };
     e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
     e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
@@ -465,7 +464,7 @@ static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bo
 {
     slow_path *sp;
     int a = idx < t->loop_end && t->slots_used < t->nslots ? probe_slot(t, in, pc, idx, st_, size, &sp)
-                                                           : probe(t, in, pc, idx, st_, size, &sp, false);
+                                                           : probe(t, in, pc, idx, st_, size, &sp);
     jx_op host = MI(JX_RDX, a, 0, (int)size);     /* host = addr + addend */
     if (st_) {
         if (in->rs2 == 0) {
@@ -499,29 +498,25 @@ static void emit_fp_slow(tctx *t, const slow_path *sp)
 {
     const rv_insn *in = sp->in;
     bool store = sp->store;
-    unsigned size = in->op == RV_OP_FLW || in->op == RV_OP_FSW ? 4 : 8;
     jx_bind(t->a, sp->label);
     guest_addr(t, in);
     t->dirty = sp->dirty;
     uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
-    fp_call(t, store ? JH_jit_fp_store : JH_jit_fp_load, info_of(in, size, sp->idx), sp->pc, r);
+    fp_call(t, store ? JH_jit_fp_store : JH_jit_fp_load, info_of(in, sp->size, sp->idx), sp->pc, r);
     e1(t, JX_JMP, L(sp->done));
 }
 
 static void emit_slow(tctx *t, const slow_path *sp)
 {
     const rv_insn *in = sp->in;
-    if (sp->fp) {
+    if (is_fp(in->op)) {
         emit_fp_slow(t, sp);
         return;
     }
     if (sp->slot >= 0)
         emit_refill(t, sp);
-    unsigned size = 1u << (in->op == RV_OP_LB || in->op == RV_OP_LBU || in->op == RV_OP_SB ? 0
-                         : in->op == RV_OP_LH || in->op == RV_OP_LHU || in->op == RV_OP_SH ? 1
-                         : in->op == RV_OP_LW || in->op == RV_OP_LWU || in->op == RV_OP_SW ? 2 : 3);
     bool sgn = in->op == RV_OP_LB || in->op == RV_OP_LH || in->op == RV_OP_LW;
-    uint64_t info = size | (uint64_t)sgn << 4 | (uint64_t)in->len << 8 | (uint64_t)sp->idx << 16;
+    uint64_t info = info_of(in, sp->size, sp->idx) | (uint64_t)sgn << 4;
     jx_bind(t->a, sp->label);
     guest_addr(t, in);
     t->dirty = sp->dirty;
@@ -597,7 +592,7 @@ static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8
 static void fp_mem(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool store, unsigned size)
 {
     slow_path *sp;
-    int a = probe(t, in, pc, idx, store, size, &sp, true);
+    int a = probe(t, in, pc, idx, store, size, &sp);
     e2(t, JX_MOV, R(JX_RCX, 4), M(JX_RBX, OFF_MSTATUS, 4));
     e2(t, JX_AND, R(JX_RCX, 4), I(RV_MSTATUS_FS));
     e2(t, JX_CMP, R(JX_RCX, 4), I(store ? 0 : RV_MSTATUS_FS));
