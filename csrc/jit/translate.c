@@ -381,30 +381,60 @@ static void guest_addr(tctx *t, const rv_insn *in)
     }
 }
 
+/* The register holding the guest address rs1 + imm: rs1's own when imm is
+ * 0, else rsi. */
+static int addr_reg(tctx *t, const rv_insn *in)
+{
+    if (in_reg(t, in->rs1) && !in->imm)
+        return t->host[in->rs1];
+    guest_addr(t, in);
+    return JX_RSI;
+}
+
+/* rax = the offset of areg's TLB entry: ((addr >> 12) & tlb_mask) * 32 in
+ * two steps; then the entry's fields as operands. */
+static void tlb_index(tctx *t, int areg)
+{
+    e2(t, JX_MOV, R(JX_RAX, 4), R(areg, 4));
+    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
+    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
+}
+static jx_op tlb_tag(bool st_)
+{
+    size_t f = st_ ? offsetof(vm_tlb_entry, tag_w) : offsetof(vm_tlb_entry, tag_r);
+    return MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)f, 8);
+}
+static jx_op tlb_addend(void) { return MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8); }
+
+/* rdx = the address in areg as a TLB tag: page bits, plus the low bits
+ * that make a misaligned access miss. */
+static void tag_of(tctx *t, int areg, unsigned size)
+{
+    e2(t, JX_MOV, R(JX_RDX, 8), R(areg, 8));
+    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
+}
+
+static slow_path *new_slow(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
+{
+    slow_path *sp = &t->slow[t->nslow++];
+    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
+                       .idx = idx, .store = st_, .size = size, .dirty = t->dirty, .slot = -1 };
+    return sp;
+}
+
 /* The inline soft-TLB probe for an access through rs1 + imm: returns the
  * register holding the guest address, with the entry's addend in rdx; a miss
  * goes out of line to a new slow path (which computes the address again
  * into rsi). */
 static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp)
 {
-    int a = JX_RSI;
-    if (in_reg(t, in->rs1) && !in->imm)
-        a = t->host[in->rs1];
-    else
-        guest_addr(t, in);
-    /* rax = the TLB entry's offset: ((addr >> 12) & tlb_mask) * 32 in two steps */
-    e2(t, JX_MOV, R(JX_RAX, 4), R(a, 4));
-    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
-    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
-    e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
-    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
-    int32_t tag = OFF_TLB + (st_ ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
-    e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
-    slow_path *sp = &t->slow[t->nslow++];
-    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .size = size, .dirty = t->dirty, .slot = -1 };
+    int a = addr_reg(t, in);
+    tlb_index(t, a);
+    tag_of(t, a, size);
+    e2(t, JX_CMP, R(JX_RDX, 8), tlb_tag(st_));
+    slow_path *sp = new_slow(t, in, pc, idx, st_, size);
     e1(t, JX_JNE, L(sp->label));
-    e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    e2(t, JX_MOV, R(JX_RDX, 8), tlb_addend());
     *spp = sp;
     return a;
 }
@@ -419,17 +449,13 @@ static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_
  * of line and refills the slot. */
 static int probe_slot(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp)
 {
-    int a = JX_RSI, k = t->slots_used++;
-    if (in_reg(t, in->rs1) && !in->imm)
-        a = t->host[in->rs1];
-    else
-        guest_addr(t, in);
-    slow_path *sp = &t->slow[t->nslow++];
-    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .size = size, .dirty = t->dirty, .slot = k, .areg = a,
-                       .refill = jx_new_label(t->a), .hit = jx_new_label(t->a) };
-    e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
-    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
+    int a = addr_reg(t, in), k = t->slots_used++;
+    slow_path *sp = new_slow(t, in, pc, idx, st_, size);
+    sp->slot = k;
+    sp->areg = a;
+    sp->refill = jx_new_label(t->a);
+    sp->hit = jx_new_label(t->a);
+    tag_of(t, a, size);
     e2(t, JX_CMP, R(JX_RDX, 8), M(JX_RSP, SLOT(k), 8));
     e1(t, JX_JNE, L(sp->refill));
     jx_bind(t->a, sp->hit);
@@ -442,14 +468,11 @@ static int probe_slot(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, boo
 static void emit_refill(tctx *t, const slow_path *sp)
 {
     jx_bind(t->a, sp->refill);
-    e2(t, JX_MOV, R(JX_RAX, 4), R(sp->areg, 4));
-    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
-    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
-    int32_t tag = OFF_TLB + (sp->store ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
-    e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
+    tlb_index(t, sp->areg);
+    e2(t, JX_CMP, R(JX_RDX, 8), tlb_tag(sp->store));
     e1(t, JX_JNE, L(sp->label));
     e2(t, JX_MOV, M(JX_RSP, SLOT(sp->slot), 8), R(JX_RDX, 8));
-    e2(t, JX_MOV, R(JX_RAX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    e2(t, JX_MOV, R(JX_RAX, 8), tlb_addend());
     e2(t, JX_MOV, M(JX_RSP, SLOT(sp->slot) + 8, 8), R(JX_RAX, 8));
     e1(t, JX_JMP, L(sp->hit));
 }
