@@ -181,38 +181,24 @@ static void lea_insn(tctx *t, int hreg, const rv_insn *in)
     e2(t, JX_LEA, R(hreg, 8), (jx_op){ .kind = JX_LMEM, .imm = d->label, .size = 8 });
 }
 
-static void writeback(tctx *t)
-{
-    for (int i = 0; i < t->ncached; i++)
-        if ((t->dirty >> t->cached[i]) & 1)
-            e2(t, JX_MOV, M(JX_RBX, OFF_X(t->cached[i]), 8), R(t->host[t->cached[i]], 8));
-}
-static void entry_load(tctx *t)
-{
-    for (int i = 0; i < t->ncached; i++)
-        if (!((t->noload >> t->cached[i]) & 1))
-            e2(t, JX_MOV, R(t->host[t->cached[i]], 8), M(JX_RBX, OFF_X(t->cached[i]), 8));
-}
-static void reload(tctx *t)
-{
-    for (int i = 0; i < t->ncached; i++)
-        e2(t, JX_MOV, R(t->host[t->cached[i]], 8), M(JX_RBX, OFF_X(t->cached[i]), 8));
-}
-/* Around a C call from the body: only the caller-saved cached registers go
- * to their slots and come back. */
-static void spill_volatile(tctx *t)
+/* Syncing the cached registers with their slots in the cpu: all of them,
+ * or around a C call from the body only the caller-saved ones (rdi,
+ * r8..r11; the call keeps the others). */
+enum { ALL_REGS, CALLER_SAVED };
+static void writeback(tctx *t, int which)
 {
     for (int i = 0; i < t->ncached; i++) {
         unsigned r = t->cached[i];
-        if (caller_saved(t->host[r]) && ((t->dirty >> r) & 1))
+        if (((t->dirty >> r) & 1) && (which == ALL_REGS || caller_saved(t->host[r])))
             e2(t, JX_MOV, M(JX_RBX, OFF_X(r), 8), R(t->host[r], 8));
     }
 }
-static void reload_volatile(tctx *t)
+/* ... and back, but for the guest registers in skip. */
+static void reload(tctx *t, int which, uint32_t skip)
 {
     for (int i = 0; i < t->ncached; i++) {
         unsigned r = t->cached[i];
-        if (caller_saved(t->host[r]))
+        if (!((skip >> r) & 1) && (which == ALL_REGS || caller_saved(t->host[r])))
             e2(t, JX_MOV, R(t->host[r], 8), M(JX_RBX, OFF_X(r), 8));
     }
 }
@@ -336,13 +322,13 @@ static void exit_direct(tctx *t, uint64_t target, unsigned idx)
         e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
         e1(t, JX_JE, L(t->body));
         jx_bind(t->a, out);
-        writeback(t);
+        writeback(t, ALL_REGS);
         e1(t, JX_JMP, L(t->unbail));
         return;
     }
     if (t->ninsns > done)
         e2(t, JX_ADD, R(BUDGET, 8), I(t->ninsns - done));
-    writeback(t);
+    writeback(t, ALL_REGS);
     exit_site *x = &t->exits[t->nexits++];
     x->target = target;
     x->at_jmp = jx_new_label(t->a);
@@ -543,7 +529,7 @@ static void emit_slow(tctx *t, const slow_path *sp)
     jx_bind(t->a, sp->label);
     guest_addr(t, in);
     t->dirty = sp->dirty;
-    writeback(t);
+    writeback(t, ALL_REGS);
     budget_to_c(t);
     if (sp->store)
         load(t, JX_R8, in->rs2);
@@ -564,7 +550,7 @@ static void emit_slow(tctx *t, const slow_path *sp)
     uint32_t out = jx_new_label(t->a);
     e1(t, JX_JNE, L(out));
     charge(t);
-    reload(t);
+    reload(t, ALL_REGS, 0);
     empty_slots(t);
     if (!sp->store && in->rd != 0)
         e2(t, JX_MOV, G(t, in->rd, 8), R(JX_RDX, 8));
@@ -590,7 +576,7 @@ static uint64_t info_of(const rv_insn *in, unsigned size, unsigned idx)
  * leaves the block if it returns nonzero. */
 static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8)
 {
-    writeback(t);
+    writeback(t, ALL_REGS);
     budget_to_c(t);
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
     e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)info));
@@ -603,7 +589,7 @@ static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8
     e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
     e1(t, JX_JNE, L(t->leave0));
     charge(t);
-    reload(t);
+    reload(t, ALL_REGS, 0);
     empty_slots(t);
 }
 
@@ -672,7 +658,7 @@ static void fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
         fp_call(t, JH_jit_csr, info_of(in, 0, idx), pc, 0);
         /* Never chained: a CSR write may switch the address space (satp),
          * and blocks belong to one. */
-        writeback(t);
+        writeback(t, ALL_REGS);
         e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
         e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
         e1(t, JX_JMP, L(t->leave0));
@@ -683,13 +669,13 @@ static void fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
      * line (after a write-back, so trap hooks see exact registers). */
     bool reads_x = fp_reads_x(op), writes_x = fp_writes_x(op);
     if (reads_x)
-        writeback(t);
+        writeback(t, ALL_REGS);
     else
-        spill_volatile(t);
+        writeback(t, CALLER_SAVED);
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
     lea_insn(t, JX_RSI, in);
     call_helper(t, JH_rv_fp_exec);
-    reload_volatile(t);
+    reload(t, CALLER_SAVED, 0);
     if (writes_x && in->rd && t->host[in->rd] >= 0 && !caller_saved(t->host[in->rd]))
         e2(t, JX_MOV, R(t->host[in->rd], 8), M(JX_RBX, OFF_X(in->rd), 8));
     raise_site *r = &t->raises[t->nraises++];
@@ -711,11 +697,11 @@ static void atomic_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
 /* rd = helper(rs1, rs2): a uint64_t (*)(uint64_t, uint64_t) of jit_rt. */
 static void call2(tctx *t, const rv_insn *in, int helper)
 {
-    spill_volatile(t);
+    writeback(t, CALLER_SAVED);
     load(t, JX_RSI, in->rs2);           /* rsi first: rdi may cache rs2 */
     load(t, JX_RDI, in->rs1);
     call_helper(t, helper);
-    reload_volatile(t);
+    reload(t, CALLER_SAVED, 0);
     store(t, in->rd, JX_RAX);
 }
 
@@ -918,7 +904,7 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
             e2(t, JX_MOV, R(d, 8), I((int64_t)(pc + in->len)));
             store(t, in->rd, d);
         }
-        writeback(t);
+        writeback(t, ALL_REGS);
         exit_indirect(t);
         break;
     case RV_OP_BEQ: branch(t, in, pc, idx, JX_JE); break;
@@ -1172,7 +1158,7 @@ static void emit_tail(tctx *t)
         raise_site *r = &t->raises[i];
         jx_bind(t->a, r->label);
         t->dirty = r->dirty;
-        writeback(t);
+        writeback(t, ALL_REGS);
         budget_to_c(t);
         e2(t, JX_MOV, R(JX_RSI, 4), R(JX_RAX, 4));
         e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
@@ -1230,7 +1216,7 @@ static const uint8_t *emit_block(tctx *t, const rv_insn *ins, unsigned n, uint64
     e1(t, JX_JB, L(t->unbail));
     e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
     e1(t, JX_JNE, L(t->unbail));
-    entry_load(t);
+    reload(t, ALL_REGS, t->noload);
     empty_slots(t);
     jx_bind(t->a, t->body);
     uint64_t a = pc;
