@@ -602,14 +602,16 @@ static void fp_mem(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool s
 {
     slow_path *sp;
     int a = probe(t, in, pc, idx, store, size, &sp);
-    e2(t, JX_MOV, R(JX_RCX, 4), M(JX_RBX, OFF_MSTATUS, 4));
-    e2(t, JX_AND, R(JX_RCX, 4), I(RV_MSTATUS_FS));
-    e2(t, JX_CMP, R(JX_RCX, 4), I(store ? 0 : RV_MSTATUS_FS));
-    e1(t, store ? JX_JE : JX_JNE, L(sp->label));
     if (store) {
+        e2(t, JX_TEST, M(JX_RBX, OFF_MSTATUS, 4), I(RV_MSTATUS_FS));     /* FS off */
+        e1(t, JX_JE, L(sp->label));
         e2(t, JX_MOV, R(JX_RAX, 8), M(JX_RBX, OFF_F(in->rs2), 8));
         e2(t, JX_MOV, MI(JX_RDX, a, 0, (int)size), R(JX_RAX, (int)size));
     } else {
+        e2(t, JX_MOV, R(JX_RCX, 4), M(JX_RBX, OFF_MSTATUS, 4));
+        e2(t, JX_AND, R(JX_RCX, 4), I(RV_MSTATUS_FS));
+        e2(t, JX_CMP, R(JX_RCX, 4), I(RV_MSTATUS_FS));                  /* FS not dirty */
+        e1(t, JX_JNE, L(sp->label));
         e2(t, JX_MOV, R(JX_RAX, (int)size), MI(JX_RDX, a, 0, (int)size));
         if (size == 4) {    /* NaN-boxed */
             e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)0xffffffff00000000ull));
