@@ -62,7 +62,7 @@ typedef struct slow_path {
     uint64_t pc;
     unsigned idx;
     bool store;
-    bool fp;                     /* FLW/FLD/FSW/FSD: through jit_fp_load/store */
+    unsigned size;               /* of the access, in bytes */
     int slot;                    /* page cache slot, or -1 */
     int areg;                    /* with a slot: the register holding the address */
     uint32_t refill, hit;        /* with a slot: TLB probe out of line, and back */
@@ -181,64 +181,44 @@ static void lea_insn(tctx *t, int hreg, const rv_insn *in)
     e2(t, JX_LEA, R(hreg, 8), (jx_op){ .kind = JX_LMEM, .imm = d->label, .size = 8 });
 }
 
-static void writeback(tctx *t)
-{
-    for (int i = 0; i < t->ncached; i++)
-        if ((t->dirty >> t->cached[i]) & 1)
-            e2(t, JX_MOV, M(JX_RBX, OFF_X(t->cached[i]), 8), R(t->host[t->cached[i]], 8));
-}
-static void entry_load(tctx *t)
-{
-    for (int i = 0; i < t->ncached; i++)
-        if (!((t->noload >> t->cached[i]) & 1))
-            e2(t, JX_MOV, R(t->host[t->cached[i]], 8), M(JX_RBX, OFF_X(t->cached[i]), 8));
-}
-static void reload(tctx *t)
-{
-    for (int i = 0; i < t->ncached; i++)
-        e2(t, JX_MOV, R(t->host[t->cached[i]], 8), M(JX_RBX, OFF_X(t->cached[i]), 8));
-}
-/* Around a C call from the body: only the caller-saved cached registers go
- * to their slots and come back. */
-static void spill_volatile(tctx *t)
+/* Syncing the cached registers with their slots in the cpu: all of them,
+ * or around a C call from the body only the caller-saved ones (rdi,
+ * r8..r11; the call keeps the others). */
+enum { ALL_REGS, CALLER_SAVED };
+static void writeback(tctx *t, int which)
 {
     for (int i = 0; i < t->ncached; i++) {
         unsigned r = t->cached[i];
-        if (caller_saved(t->host[r]) && ((t->dirty >> r) & 1))
+        if (((t->dirty >> r) & 1) && (which == ALL_REGS || caller_saved(t->host[r])))
             e2(t, JX_MOV, M(JX_RBX, OFF_X(r), 8), R(t->host[r], 8));
     }
 }
-static void reload_volatile(tctx *t)
+/* ... and back, but for the guest registers in skip. */
+static void reload(tctx *t, int which, uint32_t skip)
 {
     for (int i = 0; i < t->ncached; i++) {
         unsigned r = t->cached[i];
-        if (caller_saved(t->host[r]))
+        if (!((skip >> r) & 1) && (which == ALL_REGS || caller_saved(t->host[r])))
             e2(t, JX_MOV, R(t->host[r], 8), M(JX_RBX, OFF_X(r), 8));
     }
 }
 
 /* ---- which instructions we compile -------------------------------------- */
-static bool translatable(unsigned op)
-{
-    if (op >= RV_OP_FLW && op <= RV_OP_FMV_D_X)
-        return true;
-    if (op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI)
-        return true;
-    if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
-        return true;
-    if (op == RV_OP_FENCE)
-        return true;
-    if (op >= RV_OP_MUL && op <= RV_OP_REMUW)
-        return true;
-    if (op >= RV_OP_LR_W && op <= RV_OP_AMOMAXU_D)
-        return true;             /* through a helper (jit_amo) */
-    return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
-}
 static bool is_csr(unsigned op) { return op >= RV_OP_CSRRW && op <= RV_OP_CSRRCI; }
 static bool is_fp(unsigned op) { return op >= RV_OP_FLW && op <= RV_OP_FMV_D_X; }
 static bool is_atomic(unsigned op) { return op >= RV_OP_LR_W && op <= RV_OP_AMOMAXU_D; }
 /* Done by a C helper that reads and writes the x registers in memory. */
 static bool via_helper(unsigned op) { return is_fp(op) || is_csr(op) || is_atomic(op); }
+static bool translatable(unsigned op)
+{
+    if (via_helper(op) || op == RV_OP_FENCE)
+        return true;
+    if (op >= RV_OP_LUI && op <= RV_OP_SRAW)
+        return true;
+    if (op >= RV_OP_MUL && op <= RV_OP_REMUW)
+        return true;
+    return op >= RV_OP_ADD_UW && op <= RV_OP_BSETI;
+}
 /* Instructions that end a block (CSRs: a write may change what follows). */
 static bool is_jump(unsigned op) { return (op >= RV_OP_JAL && op <= RV_OP_BGEU) || is_csr(op); }
 static bool is_branch(unsigned op) { return op >= RV_OP_BEQ && op <= RV_OP_BGEU; }
@@ -342,13 +322,13 @@ static void exit_direct(tctx *t, uint64_t target, unsigned idx)
         e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
         e1(t, JX_JE, L(t->body));
         jx_bind(t->a, out);
-        writeback(t);
+        writeback(t, ALL_REGS);
         e1(t, JX_JMP, L(t->unbail));
         return;
     }
     if (t->ninsns > done)
         e2(t, JX_ADD, R(BUDGET, 8), I(t->ninsns - done));
-    writeback(t);
+    writeback(t, ALL_REGS);
     exit_site *x = &t->exits[t->nexits++];
     x->target = target;
     x->at_jmp = jx_new_label(t->a);
@@ -387,31 +367,60 @@ static void guest_addr(tctx *t, const rv_insn *in)
     }
 }
 
+/* The register holding the guest address rs1 + imm: rs1's own when imm is
+ * 0, else rsi. */
+static int addr_reg(tctx *t, const rv_insn *in)
+{
+    if (in_reg(t, in->rs1) && !in->imm)
+        return t->host[in->rs1];
+    guest_addr(t, in);
+    return JX_RSI;
+}
+
+/* rax = the offset of areg's TLB entry: ((addr >> 12) & tlb_mask) * 32 in
+ * two steps; then the entry's fields as operands. */
+static void tlb_index(tctx *t, int areg)
+{
+    e2(t, JX_MOV, R(JX_RAX, 4), R(areg, 4));
+    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
+    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
+}
+static jx_op tlb_tag(bool st_)
+{
+    size_t f = st_ ? offsetof(vm_tlb_entry, tag_w) : offsetof(vm_tlb_entry, tag_r);
+    return MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)f, 8);
+}
+static jx_op tlb_addend(void) { return MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8); }
+
+/* rdx = the address in areg as a TLB tag: page bits, plus the low bits
+ * that make a misaligned access miss. */
+static void tag_of(tctx *t, int areg, unsigned size)
+{
+    e2(t, JX_MOV, R(JX_RDX, 8), R(areg, 8));
+    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
+}
+
+static slow_path *new_slow(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size)
+{
+    slow_path *sp = &t->slow[t->nslow++];
+    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
+                       .idx = idx, .store = st_, .size = size, .dirty = t->dirty, .slot = -1 };
+    return sp;
+}
+
 /* The inline soft-TLB probe for an access through rs1 + imm: returns the
  * register holding the guest address, with the entry's addend in rdx; a miss
  * goes out of line to a new slow path (which computes the address again
  * into rsi). */
-static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp,
-                 bool fp)
+static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp)
 {
-    int a = JX_RSI;
-    if (in_reg(t, in->rs1) && !in->imm)
-        a = t->host[in->rs1];
-    else
-        guest_addr(t, in);
-    /* rax = the TLB entry's offset: ((addr >> 12) & tlb_mask) * 32 in two steps */
-    e2(t, JX_MOV, R(JX_RAX, 4), R(a, 4));
-    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
-    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
-    e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
-    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
-    int32_t tag = OFF_TLB + (st_ ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
-    e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
-    slow_path *sp = &t->slow[t->nslow++];
-    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .dirty = t->dirty, .fp = fp, .slot = -1 };
+    int a = addr_reg(t, in);
+    tlb_index(t, a);
+    tag_of(t, a, size);
+    e2(t, JX_CMP, R(JX_RDX, 8), tlb_tag(st_));
+    slow_path *sp = new_slow(t, in, pc, idx, st_, size);
     e1(t, JX_JNE, L(sp->label));
-    e2(t, JX_MOV, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    e2(t, JX_MOV, R(JX_RDX, 8), tlb_addend());
     *spp = sp;
     return a;
 }
@@ -426,17 +435,13 @@ static int probe(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_
  * of line and refills the slot. */
 static int probe_slot(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool st_, unsigned size, slow_path **spp)
 {
-    int a = JX_RSI, k = t->slots_used++;
-    if (in_reg(t, in->rs1) && !in->imm)
-        a = t->host[in->rs1];
-    else
-        guest_addr(t, in);
-    slow_path *sp = &t->slow[t->nslow++];
-    *sp = (slow_path){ .label = jx_new_label(t->a), .done = jx_new_label(t->a), .in = in, .pc = pc,
-                       .idx = idx, .store = st_, .dirty = t->dirty, .slot = k, .areg = a,
-                       .refill = jx_new_label(t->a), .hit = jx_new_label(t->a) };
-    e2(t, JX_MOV, R(JX_RDX, 8), R(a, 8));
-    e2(t, JX_AND, R(JX_RDX, 8), I((int64_t)(VM_PAGE_MASK | (size - 1))));
+    int a = addr_reg(t, in), k = t->slots_used++;
+    slow_path *sp = new_slow(t, in, pc, idx, st_, size);
+    sp->slot = k;
+    sp->areg = a;
+    sp->refill = jx_new_label(t->a);
+    sp->hit = jx_new_label(t->a);
+    tag_of(t, a, size);
     e2(t, JX_CMP, R(JX_RDX, 8), M(JX_RSP, SLOT(k), 8));
     e1(t, JX_JNE, L(sp->refill));
     jx_bind(t->a, sp->hit);
@@ -449,14 +454,11 @@ static int probe_slot(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, boo
 static void emit_refill(tctx *t, const slow_path *sp)
 {
     jx_bind(t->a, sp->refill);
-    e2(t, JX_MOV, R(JX_RAX, 4), R(sp->areg, 4));
-    e2(t, JX_SHR, R(JX_RAX, 4), I(VM_PAGE_SHIFT - 5));
-    e2(t, JX_AND, R(JX_RAX, 4), I((int64_t)t->tlb_mask << 5));
-    int32_t tag = OFF_TLB + (sp->store ? (int32_t)offsetof(vm_tlb_entry, tag_w) : (int32_t)offsetof(vm_tlb_entry, tag_r));
-    e2(t, JX_CMP, R(JX_RDX, 8), MI(JX_RBX, JX_RAX, tag, 8));
+    tlb_index(t, sp->areg);
+    e2(t, JX_CMP, R(JX_RDX, 8), tlb_tag(sp->store));
     e1(t, JX_JNE, L(sp->label));
     e2(t, JX_MOV, M(JX_RSP, SLOT(sp->slot), 8), R(JX_RDX, 8));
-    e2(t, JX_MOV, R(JX_RAX, 8), MI(JX_RBX, JX_RAX, OFF_TLB + (int32_t)offsetof(vm_tlb_entry, addend), 8));
+    e2(t, JX_MOV, R(JX_RAX, 8), tlb_addend());
     e2(t, JX_MOV, M(JX_RSP, SLOT(sp->slot) + 8, 8), R(JX_RAX, 8));
     e1(t, JX_JMP, L(sp->hit));
 }
@@ -471,7 +473,7 @@ static void mem_access(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bo
 {
     slow_path *sp;
     int a = idx < t->loop_end && t->slots_used < t->nslots ? probe_slot(t, in, pc, idx, st_, size, &sp)
-                                                           : probe(t, in, pc, idx, st_, size, &sp, false);
+                                                           : probe(t, in, pc, idx, st_, size, &sp);
     jx_op host = MI(JX_RDX, a, 0, (int)size);     /* host = addr + addend */
     if (st_) {
         if (in->rs2 == 0) {
@@ -505,33 +507,29 @@ static void emit_fp_slow(tctx *t, const slow_path *sp)
 {
     const rv_insn *in = sp->in;
     bool store = sp->store;
-    unsigned size = in->op == RV_OP_FLW || in->op == RV_OP_FSW ? 4 : 8;
     jx_bind(t->a, sp->label);
     guest_addr(t, in);
     t->dirty = sp->dirty;
     uint64_t r = (store ? in->rs2 : in->rd) | (uint64_t)in->raw << 32;
-    fp_call(t, store ? JH_jit_fp_store : JH_jit_fp_load, info_of(in, size, sp->idx), sp->pc, r);
+    fp_call(t, store ? JH_jit_fp_store : JH_jit_fp_load, info_of(in, sp->size, sp->idx), sp->pc, r);
     e1(t, JX_JMP, L(sp->done));
 }
 
 static void emit_slow(tctx *t, const slow_path *sp)
 {
     const rv_insn *in = sp->in;
-    if (sp->fp) {
+    if (is_fp(in->op)) {
         emit_fp_slow(t, sp);
         return;
     }
     if (sp->slot >= 0)
         emit_refill(t, sp);
-    unsigned size = 1u << (in->op == RV_OP_LB || in->op == RV_OP_LBU || in->op == RV_OP_SB ? 0
-                         : in->op == RV_OP_LH || in->op == RV_OP_LHU || in->op == RV_OP_SH ? 1
-                         : in->op == RV_OP_LW || in->op == RV_OP_LWU || in->op == RV_OP_SW ? 2 : 3);
     bool sgn = in->op == RV_OP_LB || in->op == RV_OP_LH || in->op == RV_OP_LW;
-    uint64_t info = size | (uint64_t)sgn << 4 | (uint64_t)in->len << 8 | (uint64_t)sp->idx << 16;
+    uint64_t info = info_of(in, sp->size, sp->idx) | (uint64_t)sgn << 4;
     jx_bind(t->a, sp->label);
     guest_addr(t, in);
     t->dirty = sp->dirty;
-    writeback(t);
+    writeback(t, ALL_REGS);
     budget_to_c(t);
     if (sp->store)
         load(t, JX_R8, in->rs2);
@@ -552,7 +550,7 @@ static void emit_slow(tctx *t, const slow_path *sp)
     uint32_t out = jx_new_label(t->a);
     e1(t, JX_JNE, L(out));
     charge(t);
-    reload(t);
+    reload(t, ALL_REGS, 0);
     empty_slots(t);
     if (!sp->store && in->rd != 0)
         e2(t, JX_MOV, G(t, in->rd, 8), R(JX_RDX, 8));
@@ -578,7 +576,7 @@ static uint64_t info_of(const rv_insn *in, unsigned size, unsigned idx)
  * leaves the block if it returns nonzero. */
 static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8)
 {
-    writeback(t);
+    writeback(t, ALL_REGS);
     budget_to_c(t);
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
     e2(t, JX_MOV, R(JX_RDX, 8), I((int64_t)info));
@@ -591,7 +589,7 @@ static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8
     e2(t, JX_TEST, R(JX_RAX, 4), R(JX_RAX, 4));
     e1(t, JX_JNE, L(t->leave0));
     charge(t);
-    reload(t);
+    reload(t, ALL_REGS, 0);
     empty_slots(t);
 }
 
@@ -603,15 +601,17 @@ static void fp_call(tctx *t, int helper, uint64_t info, uint64_t pc, uint64_t r8
 static void fp_mem(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx, bool store, unsigned size)
 {
     slow_path *sp;
-    int a = probe(t, in, pc, idx, store, size, &sp, true);
-    e2(t, JX_MOV, R(JX_RCX, 4), M(JX_RBX, OFF_MSTATUS, 4));
-    e2(t, JX_AND, R(JX_RCX, 4), I(RV_MSTATUS_FS));
-    e2(t, JX_CMP, R(JX_RCX, 4), I(store ? 0 : RV_MSTATUS_FS));
-    e1(t, store ? JX_JE : JX_JNE, L(sp->label));
+    int a = probe(t, in, pc, idx, store, size, &sp);
     if (store) {
+        e2(t, JX_TEST, M(JX_RBX, OFF_MSTATUS, 4), I(RV_MSTATUS_FS));     /* FS off */
+        e1(t, JX_JE, L(sp->label));
         e2(t, JX_MOV, R(JX_RAX, 8), M(JX_RBX, OFF_F(in->rs2), 8));
         e2(t, JX_MOV, MI(JX_RDX, a, 0, (int)size), R(JX_RAX, (int)size));
     } else {
+        e2(t, JX_MOV, R(JX_RCX, 4), M(JX_RBX, OFF_MSTATUS, 4));
+        e2(t, JX_AND, R(JX_RCX, 4), I(RV_MSTATUS_FS));
+        e2(t, JX_CMP, R(JX_RCX, 4), I(RV_MSTATUS_FS));                  /* FS not dirty */
+        e1(t, JX_JNE, L(sp->label));
         e2(t, JX_MOV, R(JX_RAX, (int)size), MI(JX_RDX, a, 0, (int)size));
         if (size == 4) {    /* NaN-boxed */
             e2(t, JX_MOV, R(JX_RCX, 8), I((int64_t)0xffffffff00000000ull));
@@ -660,7 +660,7 @@ static void fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
         fp_call(t, JH_jit_csr, info_of(in, 0, idx), pc, 0);
         /* Never chained: a CSR write may switch the address space (satp),
          * and blocks belong to one. */
-        writeback(t);
+        writeback(t, ALL_REGS);
         e2(t, JX_MOV, R(JX_RAX, 8), I((int64_t)(pc + in->len)));
         e2(t, JX_MOV, M(JX_RBX, OFF_PC, 8), R(JX_RAX, 8));
         e1(t, JX_JMP, L(t->leave0));
@@ -671,13 +671,13 @@ static void fp_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
      * line (after a write-back, so trap hooks see exact registers). */
     bool reads_x = fp_reads_x(op), writes_x = fp_writes_x(op);
     if (reads_x)
-        writeback(t);
+        writeback(t, ALL_REGS);
     else
-        spill_volatile(t);
+        writeback(t, CALLER_SAVED);
     e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
     lea_insn(t, JX_RSI, in);
     call_helper(t, JH_rv_fp_exec);
-    reload_volatile(t);
+    reload(t, CALLER_SAVED, 0);
     if (writes_x && in->rd && t->host[in->rd] >= 0 && !caller_saved(t->host[in->rd]))
         e2(t, JX_MOV, R(t->host[in->rd], 8), M(JX_RBX, OFF_X(in->rd), 8));
     raise_site *r = &t->raises[t->nraises++];
@@ -699,11 +699,11 @@ static void atomic_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
 /* rd = helper(rs1, rs2): a uint64_t (*)(uint64_t, uint64_t) of jit_rt. */
 static void call2(tctx *t, const rv_insn *in, int helper)
 {
-    spill_volatile(t);
+    writeback(t, CALLER_SAVED);
     load(t, JX_RSI, in->rs2);           /* rsi first: rdi may cache rs2 */
     load(t, JX_RDI, in->rs1);
     call_helper(t, helper);
-    reload_volatile(t);
+    reload(t, CALLER_SAVED, 0);
     store(t, in->rd, JX_RAX);
 }
 
@@ -906,7 +906,7 @@ static void emit_insn(tctx *t, const rv_insn *in, uint64_t pc, unsigned idx)
             e2(t, JX_MOV, R(d, 8), I((int64_t)(pc + in->len)));
             store(t, in->rd, d);
         }
-        writeback(t);
+        writeback(t, ALL_REGS);
         exit_indirect(t);
         break;
     case RV_OP_BEQ: branch(t, in, pc, idx, JX_JE); break;
@@ -1160,7 +1160,7 @@ static void emit_tail(tctx *t)
         raise_site *r = &t->raises[i];
         jx_bind(t->a, r->label);
         t->dirty = r->dirty;
-        writeback(t);
+        writeback(t, ALL_REGS);
         budget_to_c(t);
         e2(t, JX_MOV, R(JX_RSI, 4), R(JX_RAX, 4));
         e2(t, JX_MOV, R(JX_RDI, 8), R(JX_RBX, 8));
@@ -1218,7 +1218,7 @@ static const uint8_t *emit_block(tctx *t, const rv_insn *ins, unsigned n, uint64
     e1(t, JX_JB, L(t->unbail));
     e2(t, JX_CMP, M(JX_RBX, OFF_EXIT, 4), I(0));
     e1(t, JX_JNE, L(t->unbail));
-    entry_load(t);
+    reload(t, ALL_REGS, t->noload);
     empty_slots(t);
     jx_bind(t->a, t->body);
     uint64_t a = pc;
