@@ -27,8 +27,10 @@ typedef struct rv_slot {
     uint16_t pc_off;     /* byte offset of the instruction from the block start */
     uint16_t idx : 15;   /* instructions before it in the block */
     uint16_t is_insn : 1;   /* 1 for an instruction's own slot, 0 for call-outs */
-    /* Integer loads and stores: the byte offset in the cpu's TLB of the
-     * entry of this instruction's last access (see LOAD_AT). */
+    /* Integer loads and stores: the byte offset from the cpu (vm_cpu) of the
+     * TLB entry of this instruction's last access (see LOAD_AT); from the
+     * cpu rather than its TLB, so that the host addressing mode absorbs
+     * the TLB's own offset. */
     uint32_t tlb_off;
 } rv_slot;
 _Static_assert(sizeof(rv_slot) == 32, "slots stay at 32 bytes (cache footprint)");
@@ -45,8 +47,12 @@ typedef struct rv_block {
      * (no_block until known; JUMP_VIA), on the same page.  Their targets are
      * static, so a link once set stays right for the block's life; blocks
      * live until a flush, and every invalidation sets exit_request, which
-     * the chaining checks, so a stale block is never chained from (the
-     * arena stays mapped: reading it is safe). */
+     * whatever caused it on this cpu (a store's slow path, an AMO, a hook,
+     * FENCE.I) checks before the block ends, so a stale block is not
+     * chained from.  An invalidation by another thread is seen within a
+     * slice (see JUMP_VIA); until then the old blocks stay readable, since
+     * the arena is only reused by this thread's translations, which start
+     * after the check in next_block. */
     const struct rv_block *next[2];
     /* The same for successors on another page, which chain_slow enters
      * after checking their pc and that their page is still executable. */
@@ -587,7 +593,8 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
             first->handler = labels[f];
         else if (fuse1_index[in.op])
             pair_first = s;
-        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1 };
+        *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1,
+                          .tlb_off = (uint32_t)offsetof(vm_cpu, tlb) };
         n++;
         a += len;
         if (ends_block(in.op) || !(a & ~VM_PAGE_MASK) || (a & VM_PAGE_MASK) != (pc & VM_PAGE_MASK))
@@ -769,16 +776,30 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define IMM ((int64_t)s->in.imm)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
-/* Control transfer at a block end.  The common case — successor known, no
- * stop request, budget left — dispatches right here, so that every branch
- * handler has its own indirect jump for the host's predictor (hence
- * no-crossjumping below); anything else goes to chain_slow (c->pc set,
- * jdir says which successor link applies), which finds the block, links it
- * and enters it, or takes the full path through next_block.  A block's
- * gate (see rv_block) folds "budget covers it", "no breakpoint or trace"
- * and "is a real block" into one compare. */
+/* Control transfer at a block end.  The common case — successor known,
+ * budget left — dispatches right here, so that every branch handler has its
+ * own indirect jump for the host's predictor (hence no-crossjumping below);
+ * anything else goes to chain_slow (c->pc set, jdir says which successor
+ * link applies), which finds the block, links it and enters it, or takes
+ * the full path through next_block.  A block's gate (see rv_block) folds
+ * "budget covers it", "no breakpoint or trace" and "is a real block" into
+ * one subtraction.
+ *
+ * Stop requests are not checked here.  The run loop gives the interpreter
+ * at most SLICE instructions at a time (machine.c), which bounds how long a
+ * request from another thread (stop(), a timeout, a device interrupt)
+ * waits; and whatever this thread does that may raise one — a hook, a
+ * syscall, an MMIO or slow-path access, a CSR write, a trap — leaves
+ * through a path that checks it (exit_after, next_block).  Skipping the
+ * check saves a load and a branch at every block end. */
 #define EXIT_REQUESTED() atomic_load_explicit(&vc->exit_request, memory_order_relaxed)
 #define SYNC_BUDGET() (vc->budget = budget + b->ninsns)
+/* jdir: 0 and 1 are the successor links (next, far), 2 the jump cache.
+ * The fast paths charge the budget before they check it; CHARGED says that
+ * chain_slow must give the charge back (the gate is read again from the
+ * link, or from b for a loop), so that the fast path need not keep the old
+ * budget in a second register. */
+enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
 #define CHAIN_SLOW(target, dir) do { c->pc = (target); jdir = (dir); goto chain_slow; } while (0)
 /* A conditional branch, JAL or a block's fall-through: the target is
  * static, so the successor link for way dir (set by chain_slow, which links
@@ -786,21 +807,18 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define JUMP_VIA(target, dir) do { \
         const rv_block *nb_ = b->next[dir]; \
         budget -= nb_->gate; \
-        if (likely((int64_t)budget >= 0 && !EXIT_REQUESTED())) { \
-            b = (rv_block *)nb_; \
-            s = b->slots; \
-            goto *s->handler; \
-        } \
-        budget += nb_->gate; \
-        CHAIN_SLOW(target, dir); \
+        if (unlikely((int64_t)budget < 0)) \
+            CHAIN_SLOW(target, dir | JDIR_CHARGED); \
+        b = (rv_block *)nb_; \
+        s = b->slots; \
+        goto *s->handler; \
     } while (0)
 /* A computed target: the jump cache, checked. */
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
         const rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->gate <= budget && \
-                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)) && \
-                   !EXIT_REQUESTED())) { \
+                   (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)))) { \
             budget -= nb_->gate; \
             b = (rv_block *)nb_; \
             s = b->slots; \
@@ -813,12 +831,10 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
         budget -= b->gate; \
-        if (likely((int64_t)budget >= 0 && !EXIT_REQUESTED())) { \
-            s = b->slots; \
-            goto *s->handler; \
-        } \
-        budget += b->gate; \
-        CHAIN_SLOW(b->pc, 2); \
+        if (unlikely((int64_t)budget < 0)) \
+            CHAIN_SLOW(b->pc, JDIR_LOOP_CHARGED); \
+        s = b->slots; \
+        goto *s->handler; \
     } while (0)
 
 /* The fast path: a TLB tag compare and one host access. */
@@ -832,13 +848,14 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * not one computed from the address: a valid entry only ever sits at its
  * page's index (entries are filled there, and banks are swapped in whole),
  * so a tag that matches the address proves it is the right entry, as the
- * usual lookup would; that saves the index arithmetic.  tlb_off stays within
- * the TLB whatever it holds, and indexes this cpu's TLB (blocks are shared
- * by the harts of a machine; the TLBs are not).  The entry's tag and addend
+ * usual lookup would; that saves the index arithmetic.  tlb_off always holds
+ * the offset of one of the entries (the first, until the slot's first
+ * access), and it indexes this cpu's TLB (blocks are shared by the harts of
+ * a machine; the TLBs are not).  The entry's tag and addend
  * depend on the slot only, not on the guest address, so they load early
  * (the dispatch runs ahead of the data): the access waits for the guest
  * address alone, and the tag check is a predicted branch. */
-#define TLB_AT(off) ((const vm_tlb_entry *)((const char *)vc->tlb + (off)))
+#define TLB_AT(off) ((const vm_tlb_entry *)((const char *)vc + (off)))
 #define LOAD_AT(T, dst, base) do { \
         uint64_t a_ = (base) + IMM; \
         const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
@@ -960,6 +977,10 @@ next_block:
  * next_block. */
 chain_slow: {
         uint64_t t = c->pc;
+        if (jdir & JDIR_CHARGED) {
+            jdir &= ~(unsigned)JDIR_CHARGED;
+            budget += jdir < 2 ? b->next[jdir]->gate : b->gate;
+        }
         vc->budget = budget;         /* b is done: this is the next block's start */
         const rv_block *nb = jdir < 2 ? b->far[jdir] : &no_block;
         if (nb->pc == t && nb->gate <= budget && exec_ok(vc->tlb, vc->tlb_mask, t) && !EXIT_REQUESTED()) {
@@ -1048,7 +1069,7 @@ load_slow: {
                         op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
         uint64_t v = 0;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
-        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc->tlb);   /* where the page's entry is */
+        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc);   /* where the page's entry is */
         if (e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1)))) {
             memcpy(&v, (const void *)(uintptr_t)(maddr + e->addend), size);   /* little-endian host */
         } else {
@@ -1068,7 +1089,7 @@ store_slow: {
         unsigned op = s->in.op;
         unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
-        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc->tlb);   /* where the page's entry is */
+        ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc);   /* where the page's entry is */
         if (e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1)))) {
             memcpy((void *)(uintptr_t)(maddr + e->addend), &mval, size);
             NEXT;
@@ -1173,7 +1194,10 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
     f##v##_##n1##_##k2##_##n2: DO_##k1(n1, RS1, RS2) s++; DO_##k2(n2, FUSED_SRC1_##v, FUSED_SRC2_##v) NEXT;
     FUSED_ALL(DEF_FUSED)
 op_FENCE: NEXT;
-op_FENCE_I: NEXT;          /* stores to code pages already invalidated their blocks */
+op_FENCE_I:                /* stores to code pages already invalidated their blocks, */
+    if (EXIT_REQUESTED())   /* and asked this cpu to leave them */
+        goto exit_after;
+    NEXT;
 op_ECALL:
     cause = c->priv == RV_PRIV_U ? RV_EXC_ECALL_U : c->priv == RV_PRIV_S ? RV_EXC_ECALL_S : RV_EXC_ECALL_M;
     tval = 0;
@@ -1194,6 +1218,7 @@ op_EBREAK: cause = RV_EXC_BREAKPOINT; tval = PC; goto exception;
         budget = vc->budget - b->ninsns; \
         if (e_) { cause = RV_EXC_ILLEGAL; tval = s->in.raw; goto exception; } \
         RD = old_; \
+        if (EXIT_REQUESTED()) goto exit_after;   /* e.g. satp, or an interrupt enabled */ \
         JUMP_TO(PC + LEN); \
     } while (0)
 op_CSRRW: CSR_OP(RS1, true, src_);
@@ -1264,6 +1289,8 @@ op_LR_D: {
         }
         RD = size == 4 ? sext32(v) : v;
         c->reservation = a;
+        if (EXIT_REQUESTED())       /* a slow path (MMIO, a hook) asked to leave */
+            goto exit_after;
         NEXT;
     }
 op_SC_W:
@@ -1287,6 +1314,8 @@ op_SC_D: {
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
         RD = 0;
+        if (EXIT_REQUESTED())
+            goto exit_after;
         NEXT;
     }
 op_AMOSWAP_W: op_AMOADD_W: op_AMOXOR_W: op_AMOAND_W: op_AMOOR_W:
@@ -1312,6 +1341,8 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
         RD = word ? sext32(old) : old;
+        if (EXIT_REQUESTED())
+            goto exit_after;
         NEXT;
     }
 
