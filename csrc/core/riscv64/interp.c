@@ -711,6 +711,23 @@ static uint64_t orc_b(uint64_t v)
     return r;
 }
 
+/* Integer loads' and stores' access sizes, and the loads that sign-extend
+ * (load_slow, store_slow). */
+static const uint8_t access_size[RV_OP_COUNT] = {
+    [RV_OP_LB] = 1, [RV_OP_LBU] = 1, [RV_OP_SB] = 1, [RV_OP_LH] = 2, [RV_OP_LHU] = 2, [RV_OP_SH] = 2,
+    [RV_OP_LW] = 4, [RV_OP_LWU] = 4, [RV_OP_SW] = 4, [RV_OP_LD] = 8, [RV_OP_SD] = 8,
+};
+
+static inline uint64_t load_extend(unsigned op, uint64_t v)
+{
+    switch (op) {
+    case RV_OP_LB: return (uint64_t)(int64_t)(int8_t)v;
+    case RV_OP_LH: return (uint64_t)(int64_t)(int16_t)v;
+    case RV_OP_LW: return sext32(v);
+    default: return v;
+    }
+}
+
 /* Runs the cpu until it must exit.  one_block (the JIT's fallback): run at
  * most one block, with the budget cut to that block's length meanwhile so
  * that no chaining happens; the cut part is returned in *held. */
@@ -981,14 +998,14 @@ chain_slow: {
             jdir &= ~(unsigned)JDIR_CHARGED;
             budget += jdir < 2 ? b->next[jdir]->gate : b->gate;
         }
-        vc->budget = budget;         /* b is done: this is the next block's start */
         const rv_block *nb = jdir < 2 ? b->far[jdir] : &no_block;
-        if (nb->pc == t && nb->gate <= budget && exec_ok(vc->tlb, vc->tlb_mask, t) && !EXIT_REQUESTED()) {
+        if (likely(nb->pc == t && nb->gate <= budget && exec_ok(vc->tlb, vc->tlb_mask, t))) {
             budget -= nb->gate;
             b = (rv_block *)nb;      /* the common case here: a linked block on another page */
             s = b->slots;
             goto *s->handler;
         }
+        vc->budget = budget;         /* b is done: this is the next block's start */
         nb = jdir < 2 ? b->next[jdir] : &no_block;
         if (nb->pc != t) {
             nb = st->jcache[jcache_pc(t)];
@@ -1063,37 +1080,49 @@ cov_block:
 
     /* ---- integer load/store slow paths (LOAD_AT, STORE_AT) ------------------ */
 load_slow: {
-        SYNC_BUDGET();
+        /* The slot's entry was another page's, or the TLB misses.  The
+         * first is common (a load that walks memory), so it stays short:
+         * no budget sync, size and sign from tables. */
         unsigned op = s->in.op;
-        unsigned size = op == RV_OP_LB || op == RV_OP_LBU ? 1 : op == RV_OP_LH || op == RV_OP_LHU ? 2 :
-                        op == RV_OP_LW || op == RV_OP_LWU ? 4 : 8;
-        uint64_t v = 0;
+        unsigned size = access_size[op];
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
         ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc);   /* where the page's entry is */
-        if (e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1)))) {
-            memcpy(&v, (const void *)(uintptr_t)(maddr + e->addend), size);   /* little-endian host */
-        } else {
-            merr = vm_mem_load_slow(vc, maddr, size, &v);
-            if (merr) { maccess = VM_PROT_R; tval = maddr; goto mem_error; }
+        uint64_t v;
+        if (likely(e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1))))) {
+            const void *p = (const void *)(uintptr_t)(maddr + e->addend);
+            switch (size) {
+            case 1: v = *(const uint8_t *)p; break;
+            case 2: v = *(const uint16_t *)p; break;
+            case 4: v = *(const uint32_t *)p; break;
+            default: v = *(const uint64_t *)p; break;
+            }
+            SET_RD(load_extend(op, v));
+            NEXT;
         }
-        if (op == RV_OP_LB) v = (uint64_t)(int64_t)(int8_t)v;
-        else if (op == RV_OP_LH) v = (uint64_t)(int64_t)(int16_t)v;
-        else if (op == RV_OP_LW) v = sext32(v);
-        SET_RD(v);
+        SYNC_BUDGET();
+        uint64_t got = 0;
+        merr = vm_mem_load_slow(vc, maddr, size, &got);
+        if (merr) { maccess = VM_PROT_R; tval = maddr; goto mem_error; }
+        SET_RD(load_extend(op, got));
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
             goto exit_after;
         NEXT;
     }
 store_slow: {
-        SYNC_BUDGET();
-        unsigned op = s->in.op;
-        unsigned size = op == RV_OP_SB ? 1 : op == RV_OP_SH ? 2 : op == RV_OP_SW ? 4 : 8;
+        unsigned size = access_size[s->in.op];
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
         ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc);   /* where the page's entry is */
-        if (e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1)))) {
-            memcpy((void *)(uintptr_t)(maddr + e->addend), &mval, size);
+        if (likely(e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1))))) {
+            void *p = (void *)(uintptr_t)(maddr + e->addend);
+            switch (size) {
+            case 1: *(uint8_t *)p = (uint8_t)mval; break;
+            case 2: *(uint16_t *)p = (uint16_t)mval; break;
+            case 4: *(uint32_t *)p = (uint32_t)mval; break;
+            default: *(uint64_t *)p = mval; break;
+            }
             NEXT;
         }
+        SYNC_BUDGET();
         merr = vm_mem_store_slow(vc, maddr, size, mval);
         if (merr) { maccess = VM_PROT_W; tval = maddr; goto mem_error; }
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed))
