@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import Callable, Optional, Union
+TYPE_CHECKING = False    # typing costs ~8 ms at start-up; annotations are strings
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Union
 
 from . import _core
 from .snapshot import SnapshotMethods
