@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import build
 import engines as eng
@@ -163,14 +164,35 @@ def bench_workloads(ctx):
     for n, s in summary.items():
         print("  %-17s %s" % (n, "  ".join(
             "%s=%s" % (k[8:], _fmt(v, ".2f")) for k, v in s.items())))
+    startup = _python_startup(ctx.repeat)
+    print("every vmpy wall time above includes this Python's start-up: %s s for `python -c pass`"
+          " (site-packages .pth hooks included), %s s for `python -c 'import vmpy'` (best of %d)"
+          % (_fmt(startup["python"], ".3f"), _fmt(startup["import_vmpy"], ".3f"), ctx.repeat))
     bad = [(w, n) for w in rows for n, e in rows[w]["engines"].items()
            if not e["error"] and not e["output_ok"]]
     errors = [(w, n) for w in rows for n, e in rows[w]["engines"].items()
               if e["error"]]
     status = "error" if bad else "partial" if errors else "ok"
-    return {"status": status, "workloads": rows, "summary": summary,
+    return {"status": status, "workloads": rows, "summary": summary, "python_startup": startup,
             "mismatched_outputs": bad, "engine_errors": errors,
             **({"error": "outputs differ: %s" % bad} if bad else {})}
+
+
+def _python_startup(repeat):
+    """Best wall seconds of a bare Python start and of one that imports
+    vmpy: the share of a vmpy-cli/vmpy-api wall time that is the host's
+    Python (its site-packages hooks included) rather than vmpy."""
+    out = {}
+    for key, code in (("python", "pass"), ("import_vmpy", "import vmpy")):
+        best = None
+        for _ in range(max(3, repeat)):
+            t0 = time.perf_counter()
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, env=eng.vmpy_env())
+            dt = time.perf_counter() - t0
+            if p.returncode == 0 and (best is None or dt < best):
+                best = dt
+        out[key] = best
+    return out
 
 
 # ---- hook rate ---------------------------------------------------------------
