@@ -269,7 +269,7 @@ static jit_block *revalidate(jit_state *st, rv_cpu *c, jit_block *b)
     uint64_t pc = b->pc;
     b->code = NULL;
     b->pc = 1;                        /* unreachable: no pc is odd */
-    return find(st, pc, c->satp);
+    return find(st, pc, rv_code_key(c));
 }
 
 /* Code in guest-physical [begin, end) changed (a store to a code page,
@@ -295,8 +295,9 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
                 kill(st, b);
 }
 
-/* Blocks are keyed by (satp, virtual pc): switching address spaces (harts
- * taking turns, context switches) keeps every space's code. */
+/* Blocks are keyed by (rv_code_key, virtual pc): switching address spaces
+ * (harts taking turns, context switches) keeps every space's code, and
+ * M-mode's untranslated fetch (key 0) is a space of its own. */
 static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp)
 {
     for (jit_block *b = st->hash[hash_pc(pc)]; b; b = b->next)
@@ -320,7 +321,7 @@ static void compile(jit_state *st, rv_cpu *c, jit_block *b, bool cached_only)
     b->code = jit_translate(st, c, b, &full, cached_only);
     if (!b->code && full) {
         code_memory_full(st);
-        b = find(st, c->pc, c->satp);
+        b = find(st, c->pc, rv_code_key(c));
         b->tried = !cached_only;
         b->code = jit_translate(st, c, b, &full, cached_only);
     }
@@ -411,24 +412,25 @@ static void jit_exec(vm_cpu *vc)
     for (;;) {
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed) || vc->budget == 0)
             return;
-        if (m->system_mode && unlikely(c->satp != st->owner_satp)) {
-            /* the jump cache is keyed by pc alone */
+        if (m->system_mode && unlikely(rv_code_key(c) != st->owner_satp)) {
+            /* the jump cache is keyed by pc alone: a new address space, or
+             * M-mode's untranslated fetch (rv_code_key) */
             memset(st->rt.jc, 0, sizeof st->rt.jc);
-            st->owner_satp = c->satp;
+            st->owner_satp = rv_code_key(c);
             pending = NULL;
         }
         uint64_t pc = c->pc;
-        jit_block *b = find(st, pc, c->satp);
+        jit_block *b = find(st, pc, rv_code_key(c));
         if (unlikely(b->stale) && b->code)
             b = revalidate(st, c, b);
         if (!b->tried && !st->no_code) {
             if (!st->tiered || ++b->hits >= tier_threshold(st, b)) {
                 compile(st, c, b, false);
-                b = find(st, pc, c->satp);   /* a full code memory was flushed */
+                b = find(st, pc, rv_code_key(c));   /* a full code memory was flushed */
             } else if (st->cache && !b->probed) {
                 b->probed = true;
                 compile(st, c, b, true);
-                b = find(st, pc, c->satp);
+                b = find(st, pc, rv_code_key(c));
             }
         }
         /* A trace or coverage records from the interpreter only: while one

@@ -40,7 +40,7 @@
 
 typedef struct jit_block {
     uint64_t pc;
-    uint64_t satp;               /* system mode: the address space it was compiled in */
+    uint64_t satp;               /* system mode: the address space it was compiled in (rv_code_key) */
     uint8_t *code;               /* executable entry, or NULL: the interpreter runs it */
     uint32_t ninsns;
     uint32_t hits;               /* tiering: executions so far by the interpreter */

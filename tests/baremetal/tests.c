@@ -291,6 +291,52 @@ static void test_two_spaces(void)
 }
 
 /* ---- PMP ------------------------------------------------------------------- */
+/* ---- one address, two meanings: M runs it untranslated, S through satp ----
+ * A block decoded when M ran physical address P must not run when S jumps
+ * to virtual address P, which satp maps to another page (a cache of decoded
+ * code keyed by address alone would run M's). */
+static uint32_t code_m[1024] __attribute__((aligned(4096)));
+static uint32_t code_s[1024] __attribute__((aligned(4096)));
+static uint64_t root_alias[512] __attribute__((aligned(4096)));
+static uint64_t l1_alias[512] __attribute__((aligned(4096)));
+static uint64_t l0_alias[512] __attribute__((aligned(4096)));
+
+static void s_call_alias(void)
+{
+    typedef long (*fn_t)(void);
+    s_read1 = ((fn_t)code_m)();
+    lower_exit();
+}
+
+static void test_mode_alias(void)
+{
+    typedef long (*fn_t)(void);
+    code_m[0] = 0x00100513; code_m[1] = 0x00008067;   /* li a0, 1; ret */
+    code_s[0] = 0x00200513; code_s[1] = 0x00008067;   /* li a0, 2; ret */
+    __asm__ volatile("fence.i" ::: "memory");
+    /* RAM's gigabyte identity-mapped in 2 MiB and 4 KiB pages, but for
+     * code_m's page, which shows code_s */
+    uint64_t gb = 0x80000000ull, mb = (uint64_t)code_m & ~0x1fffffull;
+    uint64_t rwx = PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D;
+    for (int i = 0; i < 512; i++) {
+        l1_alias[i] = pte((void *)(gb + ((uint64_t)i << 21)), rwx);
+        l0_alias[i] = pte((void *)(mb + ((uint64_t)i << 12)), rwx);
+    }
+    l0_alias[((uint64_t)code_m >> 12) & 511] = pte(code_s, PTE_V | PTE_R | PTE_X | PTE_A);
+    l1_alias[(mb - gb) >> 21] = pte(l0_alias, PTE_V);
+    root_alias[0] = root[0];
+    root_alias[2] = pte(l1_alias, PTE_V);
+    csr_write(satp, (8ull << 60) | ((uint64_t)root_alias >> 12));
+    __asm__ volatile("sfence.vma" ::: "memory");
+    report("alias.m_runs_physical", ((fn_t)code_m)(), 1);
+    m_count = 0;
+    run_lower(1, s_call_alias);
+    report("alias.s_runs_mapped", s_read1, 2);
+    report("alias.m_again", ((fn_t)code_m)(), 1);
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+}
+
 static uint32_t pmp_buf[2048] __attribute__((aligned(8192)));
 static uint32_t pmp_code[1024] __attribute__((aligned(4096)));
 #define NAPOT_ALL (~0ull >> 10)
@@ -653,6 +699,7 @@ int main(void)
     test_virtio_rng();
     test_sfence();
     test_two_spaces();
+    test_mode_alias();
     test_pmp();
     test_pmp_lock();                                 /* last: a locked entry stays */
 

@@ -65,6 +65,13 @@ typedef struct rv_block {
      * may run. */
     uint64_t gate;
     uint32_t bytes;      /* arena bytes used, slots and trace arrays included */
+    /* The jump cache of the block's fetch regime (translated or not, see
+     * rv_code_key): JUMP_TO looks its targets up there, so a block decoded
+     * where M-mode ran physical address P never stands in for S/U's
+     * virtual address P under the same satp.  Successor links need no
+     * such check: the regime only changes through next_block (traps,
+     * xRET, CSR writes), so a block links only to its own regime's. */
+    struct rv_block **jc;
     rv_slot slots[];
 } rv_block;
 
@@ -374,7 +381,7 @@ typedef struct rv_interp {
     uint8_t *arena;
     size_t used;
     rv_block *hash[1u << HASH_BITS];
-    rv_block *jcache[1u << JCACHE_BITS];
+    rv_block *jcache[2][1u << JCACHE_BITS];   /* untranslated fetch, translated (rv_block.jc) */
     /* System mode: blocks are keyed by virtual PC, so they belong to one
      * address space (satp); and a bit per hashed virtual page holding
      * blocks, so that SFENCE.VMA of a data page keeps them. */
@@ -664,13 +671,20 @@ static inline bool exec_ok(const vm_tlb_entry *tlb, unsigned mask, uint64_t pc)
     return vm_tlb_entry_for((vm_tlb_entry *)tlb, mask, pc)->tag_x == (pc & VM_PAGE_MASK);
 }
 
+/* The jump cache half of the cpu's current fetch regime. */
+static rv_block **regime_jcache(rv_interp *st, vm_cpu *vc)
+{
+    return st->jcache[vc->machine->system_mode && rv_code_key(rv_cpu_of(vc)) != 0];
+}
+
 static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *const *labels, int *err)
 {
+    rv_block **jc = regime_jcache(st, vc);
     for (rv_block *b = st->hash[hash_pc(pc)]; b; b = b->hash_next)
-        if (b->pc == pc) {
+        if (b->pc == pc && b->jc == jc) {
             if (!exec_ok(vc->tlb, vc->tlb_mask, pc) && !vm_mem_fetch_page(vc, pc, err))
                 return NULL;           /* no longer executable here: fault */
-            return st->jcache[jcache_pc(pc)] = b;
+            return jc[jcache_pc(pc)] = b;
         }
     size_t need = sizeof(rv_block) + (3 * BLOCK_MAX_INSNS + 2) * sizeof(rv_slot);
     if (st->used + need > ARENA_SIZE)
@@ -678,6 +692,7 @@ static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *cons
     rv_block *b = translate(vc, pc, BLOCK_MAX_INSNS, st->arena + st->used, labels, err);
     if (!b)
         return NULL;
+    b->jc = jc;
     st->used += (b->bytes + 15) & ~(size_t)15;
     unsigned vb = vpage_bit(pc);
     st->vpage_bits[vb / 64] |= 1ull << (vb % 64);
@@ -685,7 +700,7 @@ static rv_block *lookup(rv_interp *st, vm_cpu *vc, uint64_t pc, const void *cons
     st->vpage_bits[vb / 64] |= 1ull << (vb % 64);
     b->hash_next = st->hash[hash_pc(pc)];
     st->hash[hash_pc(pc)] = b;
-    return st->jcache[jcache_pc(pc)] = b;
+    return jc[jcache_pc(pc)] = b;
 }
 
 static unsigned fault_cause(int err, int access)
@@ -868,7 +883,7 @@ enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
 /* A computed target: the jump cache, checked. */
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
-        const rv_block *nb_ = st->jcache[jcache_pc(t_)]; \
+        const rv_block *nb_ = b->jc[jcache_pc(t_)]; \
         if (likely(nb_ && nb_->pc == t_ && nb_->gate <= budget && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)))) { \
             budget -= nb_->gate; \
@@ -978,7 +993,7 @@ next_block:
     }
     {
         uint64_t pc = c->pc;
-        b = st->jcache[jcache_pc(pc)];
+        b = regime_jcache(st, vc)[jcache_pc(pc)];
         if (unlikely(!b || b->pc != pc || !exec_ok(vc->tlb, vc->tlb_mask, pc))) {
             int err = 0;
             b = lookup(st, vc, pc, labels, &err);
@@ -999,6 +1014,7 @@ next_block:
             b = translate(vc, pc, (unsigned)vc->budget, st->scratch, labels, &err);
             if (!b)
                 return;
+            b->jc = regime_jcache(st, vc);
         }
         if (unlikely(b->flags & BLK_BREAKPOINT)) {
             if (!(vc->skip_bp && vc->skip_bp_pc == pc)) {
@@ -1043,7 +1059,7 @@ chain_slow: {
         vc->budget = budget;         /* b is done: this is the next block's start */
         nb = jdir < 2 ? b->next[jdir] : &no_block;
         if (nb->pc != t) {
-            nb = st->jcache[jcache_pc(t)];
+            nb = b->jc[jcache_pc(t)];
             if (!nb || nb->pc != t)
                 goto next_block;
             if (jdir < 2) {

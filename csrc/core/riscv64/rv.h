@@ -209,6 +209,15 @@ int rv_csr_write(rv_cpu *c, unsigned csr, uint64_t val);
 const char *rv_csr_name(unsigned csr);          /* NULL if unknown */
 int rv_csr_lookup(const char *name);            /* -1 if unknown */
 
+/* Which address space instruction fetch sees, for keying decoded code: 0
+ * when fetch is untranslated (M-mode, or satp's mode is Bare), else satp.
+ * One number can be a physical address to M and a virtual one to S/U
+ * under the same satp, so code caches must not key blocks by pc alone. */
+static inline uint64_t rv_code_key(const rv_cpu *c)
+{
+    return c->priv < RV_PRIV_M && (c->satp >> 60) ? c->satp : 0;
+}
+
 /* Make the hart's current satp/privilege/status its live TLB context
  * (tlb.c); call after changing any of them. */
 void rv_tlb_sync(rv_cpu *c);
