@@ -6,6 +6,7 @@
 
 #include "vm.h"
 #include <stdatomic.h>
+#include <string.h>
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -39,6 +40,28 @@ typedef struct vm_tlb_entry {
 static inline vm_tlb_entry *vm_tlb_entry_for(vm_tlb_entry *tlb, unsigned mask, uint64_t addr)
 {
     return &tlb[(addr >> VM_PAGE_SHIFT) & mask];
+}
+
+/* A 1/2/4/8-byte little-endian access to host memory (guest RAM through a
+ * TLB addend or a region's host pointer; the host is little-endian). */
+static inline uint64_t vm_host_load(const void *p, unsigned size)
+{
+    switch (size) {
+    case 1: return *(const uint8_t *)p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+static inline void vm_host_store(void *p, unsigned size, uint64_t v)
+{
+    switch (size) {
+    case 1: *(uint8_t *)p = (uint8_t)v; break;
+    case 2: { uint16_t t = (uint16_t)v; memcpy(p, &t, 2); break; }
+    case 4: { uint32_t t = (uint32_t)v; memcpy(p, &t, 4); break; }
+    default: memcpy(p, &v, 8); break;
+    }
 }
 
 /* ---- address space ------------------------------------------------------- */

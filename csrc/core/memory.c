@@ -491,26 +491,6 @@ static int check_watch(vm_cpu *c, uint64_t addr, unsigned size, int access)
     return 0;
 }
 
-static uint64_t load_host(const uint8_t *p, unsigned size)
-{
-    switch (size) {
-    case 1: return *p;
-    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-    default: { uint64_t v; memcpy(&v, p, 8); return v; }
-    }
-}
-
-static void store_host(uint8_t *p, unsigned size, uint64_t v)
-{
-    switch (size) {
-    case 1: *p = (uint8_t)v; break;
-    case 2: { uint16_t t = (uint16_t)v; memcpy(p, &t, 2); break; }
-    case 4: { uint32_t t = (uint32_t)v; memcpy(p, &t, 4); break; }
-    default: memcpy(p, &v, 8); break;
-    }
-}
-
 static bool crosses_page(uint64_t addr, unsigned size)
 {
     return ((addr & ~VM_PAGE_MASK) + size) > VM_PAGE_SIZE;
@@ -540,7 +520,7 @@ int vm_mem_load_slow(vm_cpu *c, uint64_t addr, unsigned size, uint64_t *val)
     if (r->mmio)
         v = r->mmio->read ? r->mmio->read(r->mmio->opaque, r->mmio_offset + (pa - r->base), size) : 0;
     else
-        v = load_host(r->host + (pa - r->base), size);
+        v = vm_host_load(r->host + (pa - r->base), size);
     if (size < 8)
         v &= (1ull << (8 * size)) - 1;
     *val = v;
@@ -588,7 +568,7 @@ int vm_mem_store_slow(vm_cpu *c, uint64_t addr, unsigned size, uint64_t val)
         }
         if (r->dirty_pages)
             r->dirty_pages[pg] = 1;
-        store_host(r->host + (pa - r->base), size, val);
+        vm_host_store(r->host + (pa - r->base), size, val);
     }
     if (m->nwps)
         check_watch(c, addr, size, VM_PROT_W);

@@ -94,7 +94,7 @@ static void *create(vm_machine *m, bool tiered)
         zfree(st, sizeof *st);
         return NULL;
     }
-    st->owner_satp = ~0ull;
+    st->owner_key = ~0ull;
     st->pid = getpid();
 #define JIT_HELPER_PTR(f) st->rt.helper[JH_##f] = (const void *)f;
     JIT_HELPERS(JIT_HELPER_PTR)
@@ -235,7 +235,7 @@ static void kill(jit_state *st, jit_block *b)
 }
 
 static const uint8_t entry_nop[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
-static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp);
+static jit_block *find(jit_state *st, uint64_t pc, uint64_t key);
 
 /* SFENCE.VMA: mappings may have changed, the code they map has not.  Rather
  * than recompiling everything, every block's entry is switched to bail and
@@ -298,15 +298,15 @@ static void jit_invalidate(vm_machine *m, uint64_t begin, uint64_t end)
 /* Blocks are keyed by (rv_code_key, virtual pc): switching address spaces
  * (harts taking turns, context switches) keeps every space's code, and
  * M-mode's untranslated fetch (key 0) is a space of its own. */
-static jit_block *find(jit_state *st, uint64_t pc, uint64_t satp)
+static jit_block *find(jit_state *st, uint64_t pc, uint64_t key)
 {
     for (jit_block *b = st->hash[hash_pc(pc)]; b; b = b->next)
-        if (b->pc == pc && b->satp == satp)
+        if (b->pc == pc && b->key == key)
             return b;
     if (st->npool == JIT_MAX_BLOCKS)
         code_memory_full(st);
     jit_block *b = &st->pool[st->npool++];
-    *b = (jit_block){ .pc = pc, .satp = satp, .next = st->hash[hash_pc(pc)] };
+    *b = (jit_block){ .pc = pc, .key = key, .next = st->hash[hash_pc(pc)] };
     st->hash[hash_pc(pc)] = b;
     return b;
 }
@@ -412,25 +412,26 @@ static void jit_exec(vm_cpu *vc)
     for (;;) {
         if (atomic_load_explicit(&vc->exit_request, memory_order_relaxed) || vc->budget == 0)
             return;
-        if (m->system_mode && unlikely(rv_code_key(c) != st->owner_satp)) {
+        uint64_t key = rv_code_key(c);
+        if (m->system_mode && unlikely(key != st->owner_key)) {
             /* the jump cache is keyed by pc alone: a new address space, or
-             * M-mode's untranslated fetch (rv_code_key) */
+             * M-mode's untranslated fetch */
             memset(st->rt.jc, 0, sizeof st->rt.jc);
-            st->owner_satp = rv_code_key(c);
+            st->owner_key = key;
             pending = NULL;
         }
         uint64_t pc = c->pc;
-        jit_block *b = find(st, pc, rv_code_key(c));
+        jit_block *b = find(st, pc, key);
         if (unlikely(b->stale) && b->code)
             b = revalidate(st, c, b);
         if (!b->tried && !st->no_code) {
             if (!st->tiered || ++b->hits >= tier_threshold(st, b)) {
                 compile(st, c, b, false);
-                b = find(st, pc, rv_code_key(c));   /* a full code memory was flushed */
+                b = find(st, pc, key);   /* a full code memory was flushed */
             } else if (st->cache && !b->probed) {
                 b->probed = true;
                 compile(st, c, b, true);
-                b = find(st, pc, rv_code_key(c));
+                b = find(st, pc, key);
             }
         }
         /* A trace or coverage records from the interpreter only: while one

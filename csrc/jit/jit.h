@@ -40,7 +40,7 @@
 
 typedef struct jit_block {
     uint64_t pc;
-    uint64_t satp;               /* system mode: the address space it was compiled in (rv_code_key) */
+    uint64_t key;                /* the fetch regime it was compiled in (rv_code_key) */
     uint8_t *code;               /* executable entry, or NULL: the interpreter runs it */
     uint32_t ninsns;
     uint32_t hits;               /* tiering: executions so far by the interpreter */
@@ -103,7 +103,7 @@ typedef struct jit_state {
     jx *as;
     void *scratch;               /* translate.c's working state for one block */
     uint64_t gen;                /* bumped by every flush */
-    uint64_t owner_satp, sfences;
+    uint64_t owner_key, sfences;   /* owner_key: rt.jc's blocks' rv_code_key */
     int pid;                     /* the process owning cm (see jit_exec: host fork) */
     bool no_code;                /* code memory lost: interpret everything */
     jit_cache *cache;            /* the persistent code cache, if the machine has one */

@@ -274,7 +274,14 @@ enum {
 #define FUSED_ALL1_(n1, k1, X) FUSE_BASE_SECOND(FUSED_ALL2_, n1, k1, X)
 #define FUSED_ALL2_(n2, k2, n1, k1, X) FUSE_VARIANTS_##k2(FUSED_ALL3_, n1, k1, n2, k2, X)
 #define FUSED_ALL3_(v, n1, k1, n2, k2, X) X(n1, k1, n2, k2, v)
-#define FUSED_EXTRA_(n1, k1, n2, k2, X) FUSE_VARIANTS_##k2(FUSED_ALL3_, n1, k1, n2, k2, X)
+/* A first op that leaves no result in acc (a store) has variant 0 only. */
+#define FUSED_EXTRA_(n1, k1, n2, k2, X) FUSE_APPLY_(FUSE_FIRST_VARIANTS_##k1(k2), FUSED_ALL3_, n1, k1, n2, k2, X)
+#define FUSE_APPLY_(V, ...) V(__VA_ARGS__)
+#define FUSE_VARIANTS_NO_ACC(Y, ...) Y(0, __VA_ARGS__)
+#define FUSE_FIRST_VARIANTS_RR(k2) FUSE_VARIANTS_##k2
+#define FUSE_FIRST_VARIANTS_RI(k2) FUSE_VARIANTS_##k2
+#define FUSE_FIRST_VARIANTS_LD(k2) FUSE_VARIANTS_##k2
+#define FUSE_FIRST_VARIANTS_ST(k2) FUSE_VARIANTS_NO_ACC
 /* Positions in the lists (from 1; 0: not in the list). */
 enum {
     F1_NONE,
@@ -1138,16 +1145,8 @@ load_slow: {
         unsigned size = access_size[op];
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
         ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc);   /* where the page's entry is */
-        uint64_t v;
         if (likely(e->tag_r == (maddr & (VM_PAGE_MASK | (size - 1))))) {
-            const void *p = (const void *)(uintptr_t)(maddr + e->addend);
-            switch (size) {
-            case 1: v = *(const uint8_t *)p; break;
-            case 2: v = *(const uint16_t *)p; break;
-            case 4: v = *(const uint32_t *)p; break;
-            default: v = *(const uint64_t *)p; break;
-            }
-            SET_RD(load_extend(op, v));
+            SET_RD(load_extend(op, vm_host_load((const void *)(uintptr_t)(maddr + e->addend), size)));
             NEXT;
         }
         SYNC_BUDGET();
@@ -1164,13 +1163,7 @@ store_slow: {
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
         ((rv_slot *)s)->tlb_off = (uint32_t)((char *)e - (char *)vc);   /* where the page's entry is */
         if (likely(e->tag_w == (maddr & (VM_PAGE_MASK | (size - 1))))) {
-            void *p = (void *)(uintptr_t)(maddr + e->addend);
-            switch (size) {
-            case 1: *(uint8_t *)p = (uint8_t)mval; break;
-            case 2: *(uint16_t *)p = (uint16_t)mval; break;
-            case 4: *(uint32_t *)p = (uint32_t)mval; break;
-            default: *(uint64_t *)p = mval; break;
-            }
+            vm_host_store((void *)(uintptr_t)(maddr + e->addend), size, mval);
             NEXT;
         }
         SYNC_BUDGET();
@@ -1357,19 +1350,21 @@ op_LR_W:
 op_LR_D: {
         unsigned size = s->in.op == RV_OP_LR_W ? 4 : 8;
         uint64_t a = RS1, v;
+        bool slow = false;            /* a slow path (MMIO, a hook) may ask the cpu to leave */
         if (a & (size - 1)) { cause = RV_EXC_LOAD_MISALIGNED; tval = a; goto exception; }
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a);
         if (likely(e->tag_r == (a & VM_PAGE_MASK))) {
             const uint8_t *p = (const uint8_t *)(uintptr_t)(a + e->addend);
             v = size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
         } else {
+            slow = true;
             SYNC_BUDGET();
             merr = vm_mem_load_slow(vc, a, size, &v);
             if (merr) { maccess = VM_PROT_R; tval = a; goto mem_error; }
         }
         RD = size == 4 ? sext32(v) : v;
         c->reservation = a;
-        if (EXIT_REQUESTED())       /* a slow path (MMIO, a hook) asked to leave */
+        if (slow && EXIT_REQUESTED())
             goto exit_after;
         NEXT;
     }
@@ -1384,17 +1379,19 @@ op_SC_D: {
             NEXT;
         }
         c->reservation = ~0ull;
+        bool slow = false;
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK))) {
             uint8_t *p = (uint8_t *)(uintptr_t)(a + e->addend);
             if (size == 4) *(uint32_t *)p = (uint32_t)RS2; else *(uint64_t *)p = RS2;
         } else {
+            slow = true;
             SYNC_BUDGET();
             merr = vm_mem_store_slow(vc, a, size, size == 4 ? (uint32_t)RS2 : RS2);
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
         RD = 0;
-        if (EXIT_REQUESTED())
+        if (slow && EXIT_REQUESTED())
             goto exit_after;
         NEXT;
     }
@@ -1405,6 +1402,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
         bool word = s->in.op <= RV_OP_AMOMAXU_W;
         unsigned size = word ? 4 : 8;
         uint64_t a = RS1, old;
+        bool slow = false;
         if (a & (size - 1)) { cause = RV_EXC_STORE_MISALIGNED; tval = a; goto exception; }
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, a);
         if (likely(e->tag_w == (a & VM_PAGE_MASK) && e->tag_r == e->tag_w)) {
@@ -1414,6 +1412,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             if (word) *(uint32_t *)p = (uint32_t)nv; else *(uint64_t *)p = nv;
         } else {
             /* Both halves of an AMO fault as a store/AMO access. */
+            slow = true;
             SYNC_BUDGET();
             merr = vm_mem_load_slow(vc, a, size, &old);
             if (!merr)
@@ -1421,7 +1420,7 @@ op_AMOMIN_D: op_AMOMAX_D: op_AMOMINU_D: op_AMOMAXU_D: {
             if (merr) { maccess = VM_PROT_W; tval = a; goto mem_error; }
         }
         RD = word ? sext32(old) : old;
-        if (EXIT_REQUESTED())
+        if (slow && EXIT_REQUESTED())
             goto exit_after;
         NEXT;
     }
