@@ -388,7 +388,9 @@ typedef struct rv_interp {
     uint8_t *arena;
     size_t used;
     rv_block *hash[1u << HASH_BITS];
-    rv_block *jcache[2][1u << JCACHE_BITS];   /* untranslated fetch, translated (rv_block.jc) */
+    /* Untranslated fetch, translated (rv_block.jc).  Empty entries hold
+     * no_block, never NULL, so that JUMP_TO needs no null check. */
+    rv_block *jcache[2][1u << JCACHE_BITS];
     /* System mode: blocks are keyed by virtual PC, so they belong to one
      * address space (satp); and a bit per hashed virtual page holding
      * blocks, so that SFENCE.VMA of a data page keeps them. */
@@ -406,6 +408,13 @@ static const rv_block no_block = { .pc = 1, .gate = GATE_CLOSED };
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 15)) & ((1u << HASH_BITS) - 1); }
 static unsigned jcache_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JCACHE_BITS) - 1); }
 
+static void jcache_clear(rv_interp *st)
+{
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < (1u << JCACHE_BITS); k++)
+            st->jcache[i][k] = (rv_block *)&no_block;
+}
+
 static void *interp_create(vm_machine *m)
 {
     rv_interp *st = calloc(1, sizeof *st);
@@ -416,6 +425,7 @@ static void *interp_create(vm_machine *m)
         free(st);
         return NULL;
     }
+    jcache_clear(st);
     return st;
 }
 
@@ -436,7 +446,7 @@ static void interp_flush(rv_interp *st)
 {
     st->used = 0;
     memset(st->hash, 0, sizeof st->hash);
-    memset(st->jcache, 0, sizeof st->jcache);
+    jcache_clear(st);
     memset(st->vpage_bits, 0, sizeof st->vpage_bits);
 }
 
@@ -874,14 +884,24 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
  * link, or from b for a loop), so that the fast path need not keep the old
  * budget in a second register. */
 enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
+/* budget -= gate, true if that went below zero.  On x86-64 one `sub` from
+ * memory that sets the sign flag: GCC, left to itself, loads the gate into
+ * a register first, an instruction more at every block end. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+#define OVERDRAWN(gate) __extension__ ({ \
+        bool neg_; \
+        __asm__("subq %2, %0" : "+r"(budget), "=@ccs"(neg_) : "m"(gate)); \
+        neg_; })
+#else
+#define OVERDRAWN(gate) ((int64_t)(budget -= (gate)) < 0)
+#endif
 #define CHAIN_SLOW(target, dir) do { c->pc = (target); jdir = (dir); goto chain_slow; } while (0)
 /* A conditional branch, JAL or a block's fall-through: the target is
  * static, so the successor link for way dir (set by chain_slow, which links
  * only blocks on the same page: see exec_ok) needs no check but its gate. */
 #define JUMP_VIA(target, dir) do { \
         const rv_block *nb_ = b->next[dir]; \
-        budget -= nb_->gate; \
-        if (unlikely((int64_t)budget < 0)) \
+        if (unlikely(OVERDRAWN(nb_->gate))) \
             CHAIN_SLOW(target, dir | JDIR_CHARGED); \
         b = (rv_block *)nb_; \
         s = b->slots; \
@@ -891,7 +911,7 @@ enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
 #define JUMP_TO(target) do { \
         uint64_t t_ = (target); \
         const rv_block *nb_ = b->jc[jcache_pc(t_)]; \
-        if (likely(nb_ && nb_->pc == t_ && nb_->gate <= budget && \
+        if (likely(nb_->pc == t_ && nb_->gate <= budget && \
                    (!((t_ ^ b->pc) & VM_PAGE_MASK) || exec_ok(vc->tlb, vc->tlb_mask, t_)))) { \
             budget -= nb_->gate; \
             b = (rv_block *)nb_; \
@@ -904,8 +924,7 @@ enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
 /* A branch taken back to the start of its own block (see loop_handler):
  * the block is known, on this page, with no breakpoint and no trace. */
 #define LOOP_AGAIN() do { \
-        budget -= b->gate; \
-        if (unlikely((int64_t)budget < 0)) \
+        if (unlikely(OVERDRAWN(b->gate))) \
             CHAIN_SLOW(b->pc, JDIR_LOOP_CHARGED); \
         s = b->slots; \
         goto *s->handler; \
@@ -930,22 +949,25 @@ enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
  * (the dispatch runs ahead of the data): the access waits for the guest
  * address alone, and the tag check is a predicted branch. */
 #define TLB_AT(off) ((const vm_tlb_entry *)((const char *)vc + (off)))
-#define LOAD_AT(T, dst, base) do { \
-        uint64_t a_ = (base) + IMM; \
-        const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
+/* S is the instruction's slot: s, or s + 1 for a fused pair's second
+ * half, whose slow paths (load_slow_2nd, store_slow_2nd) step s first, so
+ * that the fast path need not keep s + 1 in a register. */
+#define LOAD_AT(S, SLOW, T, dst, base) do { \
+        uint64_t a_ = (base) + (int64_t)(S)->in.imm; \
+        const vm_tlb_entry *e_ = TLB_AT((S)->tlb_off); \
         if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
-            goto load_slow; \
+            goto SLOW; \
         } \
         dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
     } while (0)
-#define STORE_AT(T, base, val) do { \
-        uint64_t a_ = (base) + IMM; \
-        const vm_tlb_entry *e_ = TLB_AT(s->tlb_off); \
+#define STORE_AT(S, SLOW, T, base, val) do { \
+        uint64_t a_ = (base) + (int64_t)(S)->in.imm; \
+        const vm_tlb_entry *e_ = TLB_AT((S)->tlb_off); \
         if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
             mval = (uint64_t)(T)(val); \
-            goto store_slow; \
+            goto SLOW; \
         } \
         *(T *)(uintptr_t)(a_ + e_->addend) = (T)(val); \
     } while (0)
@@ -1158,6 +1180,12 @@ load_slow: {
             goto exit_after;
         NEXT;
     }
+load_slow_2nd:   /* a fused pair's second half */
+    s++;
+    goto load_slow;
+store_slow_2nd:
+    s++;
+    goto store_slow;
 store_slow: {
         unsigned size = access_size[s->in.op];
         vm_tlb_entry *e = vm_tlb_entry_for(vc->tlb, vc->tlb_mask, maddr);
@@ -1222,49 +1250,63 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
 
     /* Generated handlers: op_X reads its sources from x[], a1_X takes rs1
      * and a2_X rs2 from acc (see ACC_WRITER_OPS).  DO_<kind>(op, rs1 value,
-     * rs2 value) executes the instruction at s without dispatching. */
-#define DO_RR(name, S1, S2) { uint64_t A = (S1), B = (S2); SET_RD(E_##name); }
-#define DO_RI(name, S1, S2) { uint64_t A = (S1); int64_t I = IMM; (void)I; SET_RD(E_##name); }
-#define DO_LD(name, S1, S2) { T_##name v; LOAD_AT(T_##name, v, S1); SET_RD((uint64_t)v); }
-#define DO_ST(name, S1, S2) STORE_AT(T_##name, S1, S2);
-#define DO_BR(name, S1, S2) { uint64_t A = (S1), B = (S2); \
-        if (E_##name) JUMP_VIA(PC + (uint64_t)IMM, 0); else JUMP_VIA(PC + LEN, 1); }
-#define DO_LP(name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); JUMP_VIA(PC + LEN, 1); }
+     * rs2 value) executes the instruction without dispatching.
+     * The first argument, S, is the instruction's slot (see LOAD_AT). */
+#define X_AT(S, r) c->x[(S)->in.r]
+#define DO_RR(S, name, S1, S2) { uint64_t A = (S1), B = (S2); acc = E_##name; X_AT(S, rd) = acc; }
+#define DO_RI(S, name, S1, S2) { uint64_t A = (S1); int64_t I = (S)->in.imm; (void)I; \
+        acc = E_##name; X_AT(S, rd) = acc; }
+#define DO_LD(S, name, S1, S2) { T_##name v; LOAD_AT(S, LOAD_SLOW_##S, T_##name, v, S1); \
+        acc = (uint64_t)v; X_AT(S, rd) = acc; }
+#define DO_ST(S, name, S1, S2) STORE_AT(S, STORE_SLOW_##S, T_##name, S1, S2);
+/* (The targets are only computed on chain_slow's path.) */
+#define PC_AT(S) (b->pc + (S)->pc_off)
+#define DO_BR(S, name, S1, S2) { uint64_t A = (S1), B = (S2); \
+        if (E_##name) JUMP_VIA(PC_AT(S) + (uint64_t)(int64_t)(S)->in.imm, 0); \
+        else JUMP_VIA(PC_AT(S) + (S)->in.len, 1); }
+#define DO_LP(S, name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); \
+        JUMP_VIA(PC_AT(S) + (S)->in.len, 1); }
+#define LOAD_SLOW_s load_slow
+#define STORE_SLOW_s store_slow
+#define LOAD_SLOW_S2 load_slow_2nd
+#define STORE_SLOW_S2 store_slow_2nd
+#define S2 (s + 1)
 #define DEF_RR(name) \
-    op_##name: DO_RR(name, RS1, RS2) NEXT; \
-    a1_##name: DO_RR(name, acc, RS2) NEXT; \
-    a2_##name: DO_RR(name, RS1, acc) NEXT;
+    op_##name: DO_RR(s, name, RS1, RS2) NEXT; \
+    a1_##name: DO_RR(s, name, acc, RS2) NEXT; \
+    a2_##name: DO_RR(s, name, RS1, acc) NEXT;
 #define DEF_RI(name) \
-    op_##name: DO_RI(name, RS1, 0) NEXT; \
-    a1_##name: DO_RI(name, acc, 0) NEXT;
+    op_##name: DO_RI(s, name, RS1, 0) NEXT; \
+    a1_##name: DO_RI(s, name, acc, 0) NEXT;
 #define DEF_LOAD(name) \
-    op_##name: DO_LD(name, RS1, 0) NEXT; \
-    a1_##name: DO_LD(name, acc, 0) NEXT;
+    op_##name: DO_LD(s, name, RS1, 0) NEXT; \
+    a1_##name: DO_LD(s, name, acc, 0) NEXT;
 #define DEF_STORE(name) \
-    op_##name: DO_ST(name, RS1, RS2) NEXT; \
-    a1_##name: DO_ST(name, acc, RS2) NEXT; \
-    a2_##name: DO_ST(name, RS1, acc) NEXT;
+    op_##name: DO_ST(s, name, RS1, RS2) NEXT; \
+    a1_##name: DO_ST(s, name, acc, RS2) NEXT; \
+    a2_##name: DO_ST(s, name, RS1, acc) NEXT;
 #define DEF_BRANCH(name) \
-    op_##name: DO_BR(name, RS1, RS2) \
-    a1_##name: DO_BR(name, acc, RS2) \
-    a2_##name: DO_BR(name, RS1, acc) \
-    lp_##name: DO_LP(name, RS1, RS2) \
-    lpa1_##name: DO_LP(name, acc, RS2) \
-    lpa2_##name: DO_LP(name, RS1, acc)
+    op_##name: DO_BR(s, name, RS1, RS2) \
+    a1_##name: DO_BR(s, name, acc, RS2) \
+    a2_##name: DO_BR(s, name, RS1, acc) \
+    lp_##name: DO_LP(s, name, RS1, RS2) \
+    lpa1_##name: DO_LP(s, name, acc, RS2) \
+    lpa2_##name: DO_LP(s, name, RS1, acc)
     RR_OPS(DEF_RR)
     RI_OPS(DEF_RI)
     LOAD_OPS(DEF_LOAD)
     STORE_OPS(DEF_STORE)
     BRANCH_OPS(DEF_BRANCH)
     /* Fused pairs (FUSED_ALL): two instructions, one dispatch. */
-#define FUSED_SRC1_0 RS1
-#define FUSED_SRC2_0 RS2
+#define FUSED_SRC1_0 X_AT(S2, rs1)
+#define FUSED_SRC2_0 X_AT(S2, rs2)
 #define FUSED_SRC1_1 acc
-#define FUSED_SRC2_1 RS2
-#define FUSED_SRC1_2 RS1
+#define FUSED_SRC2_1 X_AT(S2, rs2)
+#define FUSED_SRC1_2 X_AT(S2, rs1)
 #define FUSED_SRC2_2 acc
 #define DEF_FUSED(n1, k1, n2, k2, v) \
-    f##v##_##n1##_##k2##_##n2: DO_##k1(n1, RS1, RS2) s++; DO_##k2(n2, FUSED_SRC1_##v, FUSED_SRC2_##v) NEXT;
+    f##v##_##n1##_##k2##_##n2: DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
+        s += 2; goto *s->handler;
     FUSED_ALL(DEF_FUSED)
 op_FENCE: NEXT;
 op_FENCE_I:                /* stores to code pages already invalidated their blocks, */
