@@ -231,8 +231,49 @@ BRANCH_TEMPLATES = [
 ]
 POOL = ["a0", "a1", "a2", "a3", "a4", "a5", "t0", "t1", "t2"]
 
+# Triples (FUSE_TRIPLE in interp.c): a fused pair and the branch ending its
+# block, which reads the pair's last result ({e}) as rs1, as rs2 or not at
+# all.  The first two instructions of each, with {d} the first's result and
+# the second reading it (when it may) or not; a `j` before starts a block,
+# so that the pair lines up.
+TRIPLE_PAIRS = {
+    ("add", "lbu", "bne"): ["add {d}, s0, s1; lbu {e}, 3({d})", "add {d}, {x}, {y}; lbu {e}, 3(s0)"],
+    ("addi", "addiw", "bltu"): ["addi {d}, {x}, 5; addiw {e}, {d}, 0", "addi {d}, {x}, 5; addiw {e}, {y}, 1"],
+    ("addiw", "add", "bltu"): ["addiw {d}, {x}, 7; add {e}, {d}, {y}", "addiw {d}, {x}, 7; add {e}, {y}, {d}",
+                               "addiw {d}, {x}, 7; add {e}, {y}, {x}"],
+    ("lbu", "addi", "beq"): ["lbu {d}, 4(s0); addi {e}, {d}, -2", "lbu {d}, 4(s0); addi {e}, {x}, 1"],
+    ("add", "sb", "bne"): ["add {d}, s0, s1; sb {x}, 1({d})", "add {d}, {x}, {y}; sb {d}, 2(s0)",
+                           "add {d}, {x}, {y}; sb {y}, 5(s0)"],
+    ("addi", "add", "bltu"): ["addi {d}, {x}, 3; add {e}, {d}, {y}", "addi {d}, {x}, 3; add {e}, {y}, {d}",
+                              "addi {d}, {x}, 3; add {e}, {x}, {y}"],
+    ("lbu", "addi", "bne"): ["lbu {d}, 6(s0); addi {e}, {d}, 1", "lbu {d}, 6(s0); addi {e}, {y}, 2"],
+    ("lbu", "lbu", "beq"): ["lbu {d}, 1(s0); lbu {e}, 2(s0)"],
+    ("slli", "srli", "bne"): ["slli {d}, {x}, 20; srli {e}, {d}, 24", "slli {d}, {x}, 20; srli {e}, {y}, 3"],
+    ("addi", "lbu", "bne"): ["addi {d}, s0, 9; lbu {e}, 0({d})", "addi {d}, {x}, 9; lbu {e}, 7(s0)"],
+}
+TRIPLE_TEMPLATES = [
+    "j 1f; 1: " + pair + "; " + branch + " " + operands + ", 2f; addi {x}, {x}, 1; 2:"
+    for (_, _, branch), pairs in TRIPLE_PAIRS.items() for pair in pairs
+    for operands in ("{e}, {y}", "{y}, {e}", "{x}, {y}")
+]
+# Loops of one block that is a triple (LP), counted down or up in t6.
+TRIPLE_LOOP_TEMPLATES = [
+    "li t6, 0; 1: addi t6, t6, 1; addiw {e}, t6, 0; bltu {e}, s2, 1b",
+    "li t6, 0; 1: addi t6, t6, 1; addiw {e}, {x}, 0; bltu t6, s2, 1b",
+    "li t6, 0; 1: addiw t6, t6, 1; add {e}, t6, zero; bltu {e}, s2, 1b",
+    "li t6, 0; 1: addiw t6, t6, 1; add {e}, zero, t6; bltu s1, {e}, 1b",
+    "li t6, 0; 1: addi t6, t6, 1; add {e}, t6, {x}; bltu t6, s2, 1b",
+    "li t6, 0; 1: addi t6, t6, 1; add {e}, zero, t6; bltu {e}, s1, 1b",
+    "li t6, 0; 1: add t6, t6, s1; lbu {e}, 0(s0); bne t6, s2, 1b",
+    "li t6, 0; 1: add t6, t6, s1; sb {x}, 1(s0); bne t6, s2, 1b",
+    "li t6, 3; 1: lbu {d}, 2(s0); addi t6, t6, -1; bne t6, zero, 1b",
+    "li t6, 3; 1: lbu {d}, 2(s0); addi t6, t6, -1; beq t6, zero, 2f; j 1b; 2:",
+    "li t6, 1; slli t6, t6, 40; 1: slli t6, t6, 1; srli t6, t6, 2; bne t6, zero, 1b",
+    "li t6, 0; 1: addi t6, t6, 1; lbu {e}, 0(s0); bne t6, s1, 1b",
+]
 
-def random_pairs_program(seed, n=400):
+
+def random_pairs_program(seed, n=320):
     rng = random.Random(seed)
     lines = [f"li s0, {DATA + 0x800:#x}", "li s1, 8", "li s2, 16"]
     lines += [f"li {r}, {rng.randrange(-2**40, 2**40)}" for r in POOL]
@@ -240,10 +281,13 @@ def random_pairs_program(seed, n=400):
         d, x, y = rng.sample(POOL, 3)
         if rng.random() < 0.3:
             x = d          # the second may overwrite or reuse the first's register
-        t = rng.choice(PAIR_TEMPLATES if rng.random() < 0.8 else BRANCH_TEMPLATES)
+        e = rng.choice([r for r in POOL if r not in (d, x, y)] + [d, x])
+        kind = rng.random()
+        t = rng.choice(PAIR_TEMPLATES if kind < 0.6 else BRANCH_TEMPLATES if kind < 0.75 else
+                       TRIPLE_TEMPLATES if kind < 0.9 else TRIPLE_LOOP_TEMPLATES)
         if rng.random() < 0.25:
             lines.append(f"addi {rng.choice(POOL)}, {x}, 1")   # shifts how pairs line up
-        lines += t.format(d=d, x=x, y=y, n=rng.randrange(1, 9)).split("; ")
+        lines += t.format(d=d, e=e, x=x, y=y, n=rng.randrange(1, 9)).split("; ")
     lines.append("ebreak")
     return asm("\n".join(lines))
 

@@ -282,6 +282,35 @@ enum {
 #define FUSE_FIRST_VARIANTS_RI(k2) FUSE_VARIANTS_##k2
 #define FUSE_FIRST_VARIANTS_LD(k2) FUSE_VARIANTS_##k2
 #define FUSE_FIRST_VARIANTS_ST(k2) FUSE_VARIANTS_NO_ACC
+
+/* Triples: a fused pair and the conditional branch that ends its block, in
+ * one handler.  The branch's dispatch is what they save; in a short loop
+ * that is a large share of the work (the loop `i++; sext.w; bltu` of a
+ * 32-bit counter, or `p = base + i; lbu; bnez`).  Chosen like FUSE_EXTRA,
+ * from the same traces, among pairs already fused.  X(first op, kind,
+ * second op, kind, branch).  Each comes as a forward branch (BR) and as a
+ * loop back to the block's start (LP); the branch may take rs1 (variant 1)
+ * or rs2 (2) from acc when the second op sets it. */
+#define FUSE_TRIPLE(X, ...) \
+    X(ADD, RR, LBU, LD, BNE, __VA_ARGS__) X(ADDI, RI, ADDIW, RI, BLTU, __VA_ARGS__) \
+    X(ADDIW, RI, ADD, RR, BLTU, __VA_ARGS__) X(LBU, LD, ADDI, RI, BEQ, __VA_ARGS__) \
+    X(ADD, RR, SB, ST, BNE, __VA_ARGS__) X(ADDI, RI, ADD, RR, BLTU, __VA_ARGS__) \
+    X(LBU, LD, ADDI, RI, BNE, __VA_ARGS__) X(LBU, LD, LBU, LD, BEQ, __VA_ARGS__) \
+    X(SLLI, RI, SRLI, RI, BNE, __VA_ARGS__) X(ADDI, RI, LBU, LD, BNE, __VA_ARGS__)
+/* Every triple handler: X(n1, k1, n2, k2, branch, BR or LP, pair variant,
+ * branch variant). */
+#define TRIPLE_ALL(X) FUSE_TRIPLE(TRIPLE_ALL1_, X)
+#define TRIPLE_ALL1_(n1, k1, n2, k2, n3, X) \
+    TRIPLE_APPLY_(FUSE_FIRST_VARIANTS_##k1(k2), TRIPLE_ALL2_, n1, k1, n2, k2, n3, X)
+#define TRIPLE_APPLY_(V, ...) V(__VA_ARGS__)
+#define TRIPLE_ALL2_(v, n1, k1, n2, k2, n3, X) \
+    TRIPLE_BRANCH_VARIANTS_##k2(TRIPLE_ALL3_, v, n1, k1, n2, k2, n3, BR, X) \
+    TRIPLE_BRANCH_VARIANTS_##k2(TRIPLE_ALL3_, v, n1, k1, n2, k2, n3, LP, X)
+#define TRIPLE_BRANCH_VARIANTS_RR(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__) Y(2, __VA_ARGS__)
+#define TRIPLE_BRANCH_VARIANTS_RI TRIPLE_BRANCH_VARIANTS_RR
+#define TRIPLE_BRANCH_VARIANTS_LD TRIPLE_BRANCH_VARIANTS_RR
+#define TRIPLE_BRANCH_VARIANTS_ST(Y, ...) Y(0, __VA_ARGS__)   /* a store sets no acc */
+#define TRIPLE_ALL3_(w, v, n1, k1, n2, k2, n3, K, X) X(n1, k1, n2, k2, n3, K, v, w)
 /* Positions in the lists (from 1; 0: not in the list). */
 enum {
     F1_NONE,
@@ -349,6 +378,9 @@ enum {
 #define F_ENUM(n1, k1, n2, k2, v) H_F##v##_##n1##_##k2##_##n2,
     FUSED_ALL(F_ENUM)
 #undef F_ENUM
+#define T_ENUM(n1, k1, n2, k2, n3, K, v, w) H_T##v##w##_##n1##_##n2##_##K##_##n3,
+    TRIPLE_ALL(T_ENUM)
+#undef T_ENUM
     /* A conditional branch back to its own block's start (a loop of one
      * block) re-enters the block without the jump cache: H_LP* variants. */
 #define LP_ENUM(name) H_LP_##name, H_LPA1_##name, H_LPA2_##name,
@@ -377,6 +409,20 @@ static const uint16_t fused_handler[F1_COUNT][F2_COUNT][3] = {
 #define FH_MAP(n1, k1, n2, k2, v) [F1_##n1][F2_##k2##_##n2][v] = H_F##v##_##n1##_##k2##_##n2,
     FUSED_ALL(FH_MAP)
 #undef FH_MAP
+};
+static const struct triple {
+    uint16_t pair;       /* the fused pair's handler */
+    uint8_t branch;      /* the branch's op */
+    uint8_t loop;        /* LP: back to the block's start */
+    uint8_t variant;     /* 1: the branch's rs1 from acc, 2: its rs2 */
+    uint16_t handler;
+} triples[] = {
+#define TRIPLE_LOOP_BR 0
+#define TRIPLE_LOOP_LP 1
+#define TH_MAP(n1, k1, n2, k2, n3, K, v, w) \
+    { H_F##v##_##n1##_##k2##_##n2, RV_OP_##n3, TRIPLE_LOOP_##K, w, H_T##v##w##_##n1##_##n2##_##K##_##n3 },
+    TRIPLE_ALL(TH_MAP)
+#undef TH_MAP
 };
 static const uint8_t acc_writer[RV_OP_COUNT] = {
 #define W_MAP(name) [RV_OP_##name] = 1,
@@ -569,6 +615,20 @@ static unsigned fused_for(const rv_insn *first, const rv_insn *in, bool loop)
     return v[0];
 }
 
+/* The triple handler for the fused pair pair_h (whose second instruction
+ * is second) followed by the branch in (0: none). */
+static unsigned triple_for(unsigned pair_h, const rv_insn *second, const rv_insn *in, bool loop)
+{
+    unsigned variant = 0;
+    if (acc_writer[second->op])
+        variant = in->rs1 == second->rd ? 1 : in->rs2 == second->rd ? 2 : 0;
+    for (size_t i = 0; i < sizeof triples / sizeof triples[0]; i++)
+        if (triples[i].pair == pair_h && triples[i].branch == in->op && triples[i].loop == loop &&
+            triples[i].variant == variant)
+            return triples[i].handler;
+    return 0;
+}
+
 /* The handler for in when prev is the instruction run right before it:
  * a variant reading prev's result from acc if in reads prev's rd. */
 static unsigned acc_variant(const rv_insn *prev, const rv_insn *in, unsigned h)
@@ -614,6 +674,8 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
      * breakpoints and trace recording at block entry. */
     bool loops = !tracing && !(b->flags & BLK_BREAKPOINT);
     rv_slot *pair_first = NULL;      /* an unpaired FUSE_FIRST instruction's slot */
+    rv_slot *pair_at = NULL;         /* the last fused pair's first slot */
+    unsigned pair_h = 0;             /* and its handler */
     uint64_t a = pc;
     unsigned n = 0;
     while (n < max) {
@@ -648,10 +710,17 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
         rv_slot *first = pair_first;
         pair_first = NULL;
         unsigned f = first == s - 1 ? fused_for(&first->in, &in, loop) : 0;
-        if (f)
+        if (f) {
             first->handler = labels[f];
-        else if (fuse1_index[in.op])
+            pair_at = first;
+            pair_h = f;
+        } else if (fuse1_index[in.op]) {
             pair_first = s;
+        } else if (pair_at && pair_at == s - 2 && loop_handler[in.op]) {   /* a conditional branch */
+            unsigned t = triple_for(pair_h, &s[-1].in, &in, loop);
+            if (t)
+                pair_at->handler = labels[t];
+        }
         *s++ = (rv_slot){ .handler = labels[h], .in = in, .pc_off = off, .idx = (uint16_t)n, .is_insn = 1,
                           .tlb_off = (uint32_t)offsetof(vm_cpu, tlb) };
         n++;
@@ -821,6 +890,10 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #define F_LABEL(n1, k1, n2, k2, v) labels[H_F##v##_##n1##_##k2##_##n2] = &&f##v##_##n1##_##k2##_##n2;
         FUSED_ALL(F_LABEL)
 #undef F_LABEL
+#define T_LABEL(n1, k1, n2, k2, n3, K, v, w) \
+        labels[H_T##v##w##_##n1##_##n2##_##K##_##n3] = &&t##v##w##_##n1##_##n2##_##K##_##n3;
+        TRIPLE_ALL(T_LABEL)
+#undef T_LABEL
 #define LP_LABEL(name) labels[H_LP_##name] = &&lp_##name; labels[H_LPA1_##name] = &&lpa1_##name; \
                           labels[H_LPA2_##name] = &&lpa2_##name;
         BRANCH_OPS(LP_LABEL)
@@ -1308,6 +1381,19 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
     f##v##_##n1##_##k2##_##n2: DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
         s += 2; goto *s->handler;
     FUSED_ALL(DEF_FUSED)
+    /* Triples (TRIPLE_ALL): a fused pair and its block's branch. */
+#define S3 (s + 2)
+#define TRIPLE_SRC1_0 X_AT(S3, rs1)
+#define TRIPLE_SRC2_0 X_AT(S3, rs2)
+#define TRIPLE_SRC1_1 acc
+#define TRIPLE_SRC2_1 X_AT(S3, rs2)
+#define TRIPLE_SRC1_2 X_AT(S3, rs1)
+#define TRIPLE_SRC2_2 acc
+#define DEF_TRIPLE(n1, k1, n2, k2, n3, K, v, w) \
+    t##v##w##_##n1##_##n2##_##K##_##n3: \
+        DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
+        DO_##K(S3, n3, TRIPLE_SRC1_##w, TRIPLE_SRC2_##w)
+    TRIPLE_ALL(DEF_TRIPLE)
 op_FENCE: NEXT;
 op_FENCE_I:                /* stores to code pages already invalidated their blocks, */
     if (EXIT_REQUESTED())   /* and asked this cpu to leave them */
