@@ -306,6 +306,8 @@ enum {
 #define TRIPLE_ALL2_(v, n1, k1, n2, k2, n3, X) \
     TRIPLE_BRANCH_VARIANTS_##k2(TRIPLE_ALL3_, v, n1, k1, n2, k2, n3, BR, X) \
     TRIPLE_BRANCH_VARIANTS_##k2(TRIPLE_ALL3_, v, n1, k1, n2, k2, n3, LP, X)
+/* (Not FUSE_VARIANTS_*: those are mid-expansion here, and a macro does not
+ * expand inside itself.) */
 #define TRIPLE_BRANCH_VARIANTS_RR(Y, ...) Y(0, __VA_ARGS__) Y(1, __VA_ARGS__) Y(2, __VA_ARGS__)
 #define TRIPLE_BRANCH_VARIANTS_RI TRIPLE_BRANCH_VARIANTS_RR
 #define TRIPLE_BRANCH_VARIANTS_LD TRIPLE_BRANCH_VARIANTS_RR
@@ -716,7 +718,7 @@ static rv_block *translate_as(vm_cpu *vc, uint64_t pc, unsigned max, void *mem,
             pair_h = f;
         } else if (fuse1_index[in.op]) {
             pair_first = s;
-        } else if (pair_at && pair_at == s - 2 && loop_handler[in.op]) {   /* a conditional branch */
+        } else if (pair_at && pair_at == s - 2 && loop_handler[in.op]) {   /* a conditional branch (pair_at first: s - 2 may lie before the slots) */
             unsigned t = triple_for(pair_h, &s[-1].in, &in, loop);
             if (t)
                 pair_at->handler = labels[t];
@@ -1322,9 +1324,9 @@ op_JAL: { uint64_t link = PC + LEN; uint64_t t = PC + (uint64_t)IMM; RD = link; 
 op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t); }
 
     /* Generated handlers: op_X reads its sources from x[], a1_X takes rs1
-     * and a2_X rs2 from acc (see ACC_WRITER_OPS).  DO_<kind>(op, rs1 value,
-     * rs2 value) executes the instruction without dispatching.
-     * The first argument, S, is the instruction's slot (see LOAD_AT). */
+     * and a2_X rs2 from acc (see ACC_WRITER_OPS).  DO_<kind>(slot, op,
+     * rs1 value, rs2 value) executes the instruction in slot (s, or S2 or S3
+     * inside a pair or triple; see LOAD_AT) without dispatching. */
 #define X_AT(S, r) c->x[(S)->in.r]
 #define DO_RR(S, name, S1, S2) { uint64_t A = (S1), B = (S2); acc = E_##name; X_AT(S, rd) = acc; }
 #define DO_RI(S, name, S1, S2) { uint64_t A = (S1); int64_t I = (S)->in.imm; (void)I; \
