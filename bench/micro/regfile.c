@@ -20,7 +20,7 @@
  * fixed one.  vmpy's interpreter runs this loop at about 5.7 ns per
  * iteration and qemu-riscv64 at about 2.2 ns.
  *
- *     gcc -O2 bench/micro/regfile.c -o /tmp/regfile && /tmp/regfile
+ *     gcc -O2 bench/micro/regfile.c -o /tmp/regfile && /tmp/regfile [ITERATIONS]
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +28,8 @@
 #include <time.h>
 
 enum { A0 = 10, A1 = 11, A3 = 13, A4 = 14, A5 = 15, A6 = 16 };
-enum { ITERS = 50000000, ROUNDS = 5 };
+enum { ROUNDS = 5 };
+static long iters = 50000000;    /* argv[1] */
 
 typedef struct { uint8_t rd, rs1, rs2; } insn;   /* one decoded R-type op */
 
@@ -72,21 +73,25 @@ __attribute__((noinline)) static void decoded(regs x, uint8_t *mem, code c, int 
 
 static void reset(regs x)
 {
-    x[A0] = ITERS - 1;       /* i runs 0 .. ITERS-1 */
+    x[A0] = iters - 1;       /* i runs 0 .. iters-1 */
     x[A1] = 0;               /* base */
     x[A4] = 1;               /* step */
     x[A5] = 0;               /* i */
     x[A6] = 1;               /* value stored */
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && (iters = atol(argv[1])) < 1) {
+        fprintf(stderr, "usage: %s [ITERATIONS >= 1]\n", argv[0]);
+        return 2;
+    }
     static regs x;
     static code c = { { A3, A1, A5 }, { 0, A3, A6 }, { A5, A5, A4 } };
-    uint8_t *mem = malloc(ITERS);
+    uint8_t *mem = malloc(iters);
     if (!mem)
         return 1;
-    for (long i = 0; i < ITERS; i += 4096)
+    for (long i = 0; i < iters; i += 4096)
         mem[i] = 0;          /* fault every page in before timing */
     const char *name[4] = { "fixed, store", "fixed, no store", "decoded, store", "decoded, no store" };
     double best[4];
@@ -103,7 +108,7 @@ int main(void)
             if (t < best[k])
                 best[k] = t;
         }
-        printf("%-18s %6.2f ns/iteration\n", name[k], best[k] / ITERS * 1e9);
+        printf("%-18s %6.2f ns/iteration\n", name[k], best[k] / iters * 1e9);
     }
     printf("decoded/fixed: %.2f with the store, %.2f without\n",
            best[2] / best[0], best[3] / best[1]);
