@@ -6,6 +6,7 @@ engine's checksum line against native's: a differential test of the engines
 on real programs as much as a guard against the harness rotting.  Timings
 are printed by the harness and never asserted here.
 """
+import importlib.util
 import json
 import os
 import re
@@ -23,6 +24,8 @@ def test_quick_workloads_match_native_on_every_engine(tmp_path):
     for tool in (CROSS_CC, QEMU, "gcc"):
         if shutil.which(tool) is None:
             missing(tool)
+    if importlib.util.find_spec("unicorn") is None:
+        missing("unicorn (PyPI)")
     out = tmp_path / "results.json"
     p = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--quick",
                         "--only", "workloads", "--workloads", WORKLOADS, "--json", str(out)],
