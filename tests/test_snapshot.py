@@ -517,10 +517,43 @@ def test_board_device_mismatch_is_refused_unchanged(baremetal_bin):
     m = vmpy.Machine("riscv64")
     with pytest.raises(vmpy.FormatError, match="device '(plic|clint|uart0|syscon|rtc|virtio0)'"):
         m.restore(s)
-    # A running board cannot be snapshotted.
+
+
+def test_running_board_cannot_be_snapshotted(tmp_path):
+    # The firmware spins (`j .`), so the board is still running when
+    # snapshot() is called: a program that powers off may already have left
+    # its thread by then, and a stopped board may be snapshotted.
+    spin = tmp_path / "spin.bin"
+    spin.write_bytes(bytes.fromhex("6f000000"))
+    a = new_board(str(spin))
     a.start()
     try:
+        assert a.state == "running"
         with pytest.raises(RuntimeError, match="running"):
             a.snapshot()
+        with pytest.raises(RuntimeError, match="running"):
+            a.run(10)
     finally:
         a.stop()
+    assert a.state == "stopped"
+    assert a.snapshot() is not None        # once stopped, it may be
+
+
+@pytest.mark.timeout(60)
+def test_stop_right_after_start_is_not_lost(tmp_path):
+    # stop() may come before the run thread has entered the machine's run,
+    # which clears stop requests as it begins: the board must still stop
+    # (this used to hang in pthread_join), and start again afterwards.
+    spin = tmp_path / "spin.bin"
+    spin.write_bytes(bytes.fromhex("6f000000"))
+    a = new_board(str(spin))
+    for _ in range(50):
+        a.start()
+        a.stop()
+        assert a.state == "stopped"
+    a.start()
+    try:
+        assert a.wait(0.2) == "running"     # a restarted board runs on
+    finally:
+        a.stop()
+    assert a.state == "stopped"

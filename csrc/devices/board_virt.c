@@ -238,6 +238,11 @@ static void idle_wait(vm_board *b, uint64_t ns)
 static void tick(void *arg)
 {
     vm_board *b = arg;
+    /* vm_machine_run clears stop requests when it begins, so a stop() that
+     * came before the run thread got there would be lost; the board's own
+     * flag is not, and ends the run at its first slice. */
+    if (atomic_load(&b->stop))
+        vm_machine_stop(b->m);
     publish_output(b);
     feed_input(b);
     goldfish_rtc_poll(b->rtc);
@@ -856,6 +861,7 @@ int vm_board_start(vm_board *b)
     if (b->started)
         return -1;
     b->state = VM_BOARD_RUNNING;
+    atomic_store(&b->stop, 0);
     if (pthread_create(&b->thread, NULL, run_thread, b)) {
         b->state = VM_BOARD_ERROR;
         snprintf(b->error, sizeof b->error, "cannot start the run thread");
