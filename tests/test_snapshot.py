@@ -519,13 +519,17 @@ def test_board_device_mismatch_is_refused_unchanged(baremetal_bin):
         m.restore(s)
 
 
-def test_running_board_cannot_be_snapshotted(tmp_path):
-    # The firmware spins (`j .`), so the board is still running when
-    # snapshot() is called: a program that powers off may already have left
-    # its thread by then, and a stopped board may be snapshotted.
+@pytest.fixture
+def spinning_board(tmp_path):
+    """A board whose firmware is `j .`: it runs until stopped (a program that
+    powers off may leave its run thread before the test looks)."""
     spin = tmp_path / "spin.bin"
     spin.write_bytes(bytes.fromhex("6f000000"))
-    a = new_board(str(spin))
+    return new_board(str(spin))
+
+
+def test_running_board_cannot_be_snapshotted(spinning_board):
+    a = spinning_board
     a.start()
     try:
         assert a.state == "running"
@@ -540,13 +544,11 @@ def test_running_board_cannot_be_snapshotted(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_stop_right_after_start_is_not_lost(tmp_path):
+def test_stop_right_after_start_is_not_lost(spinning_board):
     # stop() may come before the run thread has entered the machine's run,
     # which clears stop requests as it begins: the board must still stop
     # (this used to hang in pthread_join), and start again afterwards.
-    spin = tmp_path / "spin.bin"
-    spin.write_bytes(bytes.fromhex("6f000000"))
-    a = new_board(str(spin))
+    a = spinning_board
     for _ in range(50):
         a.start()
         a.stop()
