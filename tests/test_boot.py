@@ -132,8 +132,12 @@ def test_virtio_console_both_ways(debian):
         out = b.console.expect(r"# ", timeout=30)
         assert "0x0003" in out          # virtio device id 3 enumerated
         assert "VMPY-HVC-OUT-21" in b.hvc.expect("VMPY-HVC-OUT-21", timeout=30)
-        b.console.write("stty -echo < /dev/hvc0; head -n1 /dev/hvc0 | tr a-z A-Z\n")
-        time.sleep(0.5)
+        # fd 3 holds /dev/hvc0 open from before stty until head has read:
+        # input that reaches a tty nobody holds open is discarded at its last
+        # close, so a host write that raced `stty ... < /dev/hvc0` was lost.
+        b.console.write("exec 3<>/dev/hvc0; stty -echo <&3; echo HVC-READY-$((2*3)); "
+                        "head -n1 <&3 | tr a-z A-Z; exec 3<&-\n")
+        b.console.expect("HVC-READY-6", timeout=30)
         b.hvc.write("from-the-host\n")
         assert "FROM-THE-HOST" in b.console.expect("FROM-THE-HOST", timeout=30)
         b.console.write("poweroff -f\n")
