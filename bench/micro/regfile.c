@@ -13,12 +13,8 @@
  *
  * each with the guest byte store and without it.  Nothing here depends on
  * vmpy; it isolates the host's cost of the two ways of addressing x[],
- * before any dispatch, TLB check or instruction count.  On this project's
- * hosts (Zen 3 virtual machines), decoded took 1.6-2.0x fixed's time with
- * the store (about 3.4 against 2.0 ns per iteration) and 1.4-2.4x without
- * it; the store adds about 1.4 ns to the decoded form and 0.8 ns to the
- * fixed one.  vmpy's interpreter runs this loop at about 5.7 ns per
- * iteration and qemu-riscv64 at about 2.2 ns.
+ * before any dispatch, TLB check or instruction count.  What it measured
+ * on this project's hosts is in bench/README.md.
  *
  *     gcc -O2 bench/micro/regfile.c -o /tmp/regfile && /tmp/regfile [ITERATIONS]
  */
