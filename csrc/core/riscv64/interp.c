@@ -432,6 +432,34 @@ static const uint8_t acc_writer[RV_OP_COUNT] = {
 #undef W_MAP
 };
 
+/* A slot's operands, rv_insn's first eight bytes (rd, rs1, rs2, rs3, imm),
+ * as one host load.  A handler needs three or four of them; read one byte
+ * at a time, they made simple handlers wait on the host's load ports,
+ * which also serve every guest register, the TLB entry and the next
+ * handler's address (Zen 3 does three loads a cycle).  One load and a few
+ * shifts, which go to the ALUs instead, is what this does.  The empty asm
+ * keeps GCC from turning the shifts back into byte loads. */
+static inline uint64_t operand_word(const rv_slot *s)
+{
+    uint64_t w;
+    memcpy(&w, &s->in, sizeof w);
+#if defined(__GNUC__)
+    __asm__("" : "+r"(w));
+#endif
+    return w;
+}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define OPERAND_rd(S) ((unsigned)operand_word(S) & 0xff)
+#define OPERAND_rs1(S) ((unsigned)(operand_word(S) >> 8) & 0xff)
+#define OPERAND_rs2(S) ((unsigned)(operand_word(S) >> 16) & 0xff)
+#define OPERAND_imm(S) ((int64_t)operand_word(S) >> 32)
+#else
+#define OPERAND_rd(S) ((S)->in.rd)
+#define OPERAND_rs1(S) ((S)->in.rs1)
+#define OPERAND_rs2(S) ((S)->in.rs2)
+#define OPERAND_imm(S) ((int64_t)(S)->in.imm)
+#endif
+
 typedef struct rv_interp {
     uint8_t *arena;
     size_t used;
@@ -870,7 +898,7 @@ static inline uint64_t load_extend(unsigned op, uint64_t v)
  * most one block, with the budget cut to that block's length meanwhile so
  * that no chaining happens; the cut part is returned in *held. */
 __attribute__((optimize("no-gcse", "no-crossjumping")))
-static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held)
+static void interp_run(vm_cpu *cpu, rv_interp *st, bool one_block, uint64_t *held)
 {
     static const void *labels[NHANDLERS];
     if (!labels[RV_OP_ILLEGAL]) {
@@ -901,38 +929,41 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
         BRANCH_OPS(LP_LABEL)
 #undef LP_LABEL
     }
-    rv_cpu *c = rv_cpu_of(vc);
-    vm_machine *m = vc->machine;
-    bool ran = false;
-    rv_block *b;
-    const rv_slot *s;
-    unsigned jdir = 0;                /* for chain_slow */
-    uint64_t cause = 0, tval = 0;
-    /* GCC's allocator, left alone with this function, tends to spill acc
-     * to the stack after unrelated edits; an explicit register keeps it
+    /* GCC's allocator, left alone with this function, tends to spill the
+     * handlers' working set (acc, the cpu, the slot, the block, the budget)
+     * to the stack after unrelated edits; explicit registers keep them
      * (the technique of threaded-code interpreters such as Gforth). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    register uint64_t acc __asm__("r15") = 0;   /* the last ACC_WRITER_OPS result */
+#define HOT_REG(r)
 #else
-    uint64_t acc = 0;                 /* the last ACC_WRITER_OPS result */
+#define HOT_REG(r)
 #endif
+    register rv_cpu *c HOT_REG("rbx") = rv_cpu_of(cpu);
+    vm_cpu *const vc = &c->common;    /* the same pointer, so the same register */
+    vm_machine *m = vc->machine;
+    bool ran = false;
+    register rv_block *b HOT_REG("r14");
+    register const rv_slot *s HOT_REG("r13");
+    unsigned jdir = 0;                /* for chain_slow */
+    uint64_t cause = 0, tval = 0;
+    register uint64_t acc HOT_REG("r15") = 0;   /* the last ACC_WRITER_OPS result */
     /* The budget left after the running block b: a block is charged when it
      * is entered, and the count stays in this register from block to block.
      * vc->budget is the budget at b's start (what the slow paths count
      * from, and what the run's callers read) only after SYNC_BUDGET(), which
      * every path leaving the handlers runs first; budget is reloaded from
      * it wherever anything else may have changed vc->budget. */
-    uint64_t budget = 0;
+    register uint64_t budget HOT_REG("r12") = 0;
     int merr = 0, maccess = 0;
     uint64_t maddr = 0, mval = 0;     /* for load_slow and store_slow */
     if (m->system_mode && system_enter(st, c, !one_block))
         return;
 
 #define NEXT goto *(++s)->handler
-#define RD c->x[s->in.rd]
-#define RS1 c->x[s->in.rs1]
-#define RS2 c->x[s->in.rs2]
-#define IMM ((int64_t)s->in.imm)
+#define RD c->x[OPERAND_rd(s)]
+#define RS1 c->x[OPERAND_rs1(s)]
+#define RS2 c->x[OPERAND_rs2(s)]
+#define IMM OPERAND_imm(s)
 #define PC (b->pc + s->pc_off)
 #define LEN (s->in.len)
 /* Control transfer at a block end.  The common case — successor known,
@@ -1028,7 +1059,7 @@ enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
  * half, whose slow paths (load_slow_2nd, store_slow_2nd) step s first, so
  * that the fast path need not keep s + 1 in a register. */
 #define LOAD_AT(S, SLOW, T, dst, base) do { \
-        uint64_t a_ = (base) + (int64_t)(S)->in.imm; \
+        uint64_t a_ = (base) + OPERAND_imm(S); \
         const vm_tlb_entry *e_ = TLB_AT((S)->tlb_off); \
         if (unlikely(e_->tag_r != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
@@ -1037,7 +1068,7 @@ enum { JDIR_CHARGED = 4, JDIR_LOOP_CHARGED = 2 | JDIR_CHARGED };
         dst = *(const T *)(uintptr_t)(a_ + e_->addend); \
     } while (0)
 #define STORE_AT(S, SLOW, T, base, val) do { \
-        uint64_t a_ = (base) + (int64_t)(S)->in.imm; \
+        uint64_t a_ = (base) + OPERAND_imm(S); \
         const vm_tlb_entry *e_ = TLB_AT((S)->tlb_off); \
         if (unlikely(e_->tag_w != (a_ & (VM_PAGE_MASK | (sizeof(T) - 1))))) { \
             maddr = a_; \
@@ -1327,9 +1358,9 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
      * and a2_X rs2 from acc (see ACC_WRITER_OPS).  DO_<kind>(slot, op,
      * rs1 value, rs2 value) executes the instruction in slot (s, or S2 or S3
      * inside a pair or triple; see LOAD_AT) without dispatching. */
-#define X_AT(S, r) c->x[(S)->in.r]
+#define X_AT(S, r) c->x[OPERAND_##r(S)]
 #define DO_RR(S, name, S1, S2) { uint64_t A = (S1), B = (S2); acc = E_##name; X_AT(S, rd) = acc; }
-#define DO_RI(S, name, S1, S2) { uint64_t A = (S1); int64_t I = (S)->in.imm; (void)I; \
+#define DO_RI(S, name, S1, S2) { uint64_t A = (S1); int64_t I = OPERAND_imm(S); (void)I; \
         acc = E_##name; X_AT(S, rd) = acc; }
 #define DO_LD(S, name, S1, S2) { T_##name v; LOAD_AT(S, LOAD_SLOW_##S, T_##name, v, S1); \
         acc = (uint64_t)v; X_AT(S, rd) = acc; }
@@ -1337,7 +1368,7 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
 /* (The targets are only computed on chain_slow's path.) */
 #define PC_AT(S) (b->pc + (S)->pc_off)
 #define DO_BR(S, name, S1, S2) { uint64_t A = (S1), B = (S2); \
-        if (E_##name) JUMP_VIA(PC_AT(S) + (uint64_t)(int64_t)(S)->in.imm, 0); \
+        if (E_##name) JUMP_VIA(PC_AT(S) + (uint64_t)OPERAND_imm(S), 0); \
         else JUMP_VIA(PC_AT(S) + (S)->in.len, 1); }
 #define DO_LP(S, name, S1, S2) { uint64_t A = (S1), B = (S2); if (E_##name) LOOP_AGAIN(); \
         JUMP_VIA(PC_AT(S) + (S)->in.len, 1); }

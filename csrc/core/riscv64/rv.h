@@ -83,13 +83,17 @@ extern const char *const rv_op_mnemonic[RV_OP_COUNT];
  * imm is the sign-extended immediate (shift amount for shifts, csr number
  * for CSR ops with the 5-bit uimm in rs1 for the *I forms). */
 typedef struct rv_insn {
-    uint16_t op;        /* enum rv_op */
+    /* The operands come first: the interpreter's handlers read these eight
+     * bytes as one word (see operand_word in interp.c). */
     uint8_t rd, rs1, rs2, rs3;
+    int32_t imm;
+    uint16_t op;        /* enum rv_op */
     uint8_t len;        /* 2 or 4 */
     uint8_t rm;         /* FP rounding mode field, or aq/rl for A */
-    int32_t imm;
     uint32_t raw;       /* the encoding (16 bits for compressed) */
 } rv_insn;
+_Static_assert(offsetof(rv_insn, rd) == 0 && offsetof(rv_insn, rs1) == 1 && offsetof(rv_insn, rs2) == 2 &&
+               offsetof(rv_insn, rs3) == 3 && offsetof(rv_insn, imm) == 4, "operands in the first word");
 
 /* Decodes the instruction whose first 32 bits (or 16 for a compressed one;
  * the upper half may then be anything) are in bits.  Always fills *out;
