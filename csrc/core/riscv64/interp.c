@@ -898,7 +898,7 @@ static inline uint64_t load_extend(unsigned op, uint64_t v)
  * most one block, with the budget cut to that block's length meanwhile so
  * that no chaining happens; the cut part is returned in *held. */
 __attribute__((optimize("no-gcse", "no-crossjumping")))
-static void interp_run(vm_cpu *cpu, rv_interp *st, bool one_block, uint64_t *held)
+static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held)
 {
     static const void *labels[NHANDLERS];
     if (!labels[RV_OP_ILLEGAL]) {
@@ -929,31 +929,27 @@ static void interp_run(vm_cpu *cpu, rv_interp *st, bool one_block, uint64_t *hel
         BRANCH_OPS(LP_LABEL)
 #undef LP_LABEL
     }
-    /* GCC's allocator, left alone with this function, tends to spill the
-     * handlers' working set (acc, the cpu, the slot, the block, the budget)
-     * to the stack after unrelated edits; explicit registers keep them
-     * (the technique of threaded-code interpreters such as Gforth). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define HOT_REG(r)
-#else
-#define HOT_REG(r)
-#endif
-    register rv_cpu *c HOT_REG("rbx") = rv_cpu_of(cpu);
-    vm_cpu *const vc = &c->common;    /* the same pointer, so the same register */
+    rv_cpu *c = rv_cpu_of(vc);
     vm_machine *m = vc->machine;
     bool ran = false;
-    register rv_block *b HOT_REG("r14");
-    register const rv_slot *s HOT_REG("r13");
+    rv_block *b;
+    const rv_slot *s;
     unsigned jdir = 0;                /* for chain_slow */
     uint64_t cause = 0, tval = 0;
-    register uint64_t acc HOT_REG("r15") = 0;   /* the last ACC_WRITER_OPS result */
+    /* The last ACC_WRITER_OPS result.  It used to be pinned to r15 (as
+     * threaded-code interpreters such as Gforth pin their hot state), when
+     * GCC spilled it after unrelated edits; since the handlers extract
+     * operands from one word (operand_word), which takes a temporary more,
+     * the pin made GCC spill the cpu pointer instead, in every handler, and
+     * left alone it keeps acc, c, s, b and budget in registers. */
+    uint64_t acc = 0;
     /* The budget left after the running block b: a block is charged when it
      * is entered, and the count stays in this register from block to block.
      * vc->budget is the budget at b's start (what the slow paths count
      * from, and what the run's callers read) only after SYNC_BUDGET(), which
      * every path leaving the handlers runs first; budget is reloaded from
      * it wherever anything else may have changed vc->budget. */
-    register uint64_t budget HOT_REG("r12") = 0;
+    uint64_t budget = 0;
     int merr = 0, maccess = 0;
     uint64_t maddr = 0, mval = 0;     /* for load_slow and store_slow */
     if (m->system_mode && system_enter(st, c, !one_block))
