@@ -97,7 +97,11 @@ def main(argv=None):
     with open(args.json, "w") as f:
         json.dump(doc, f, indent=2)
     print("results written to %s" % args.json)
-    bad = [n for n, r in results.items() if r.get("status") == "error"]
+    # "partial": an engine that is installed failed (crashed, timed out) while
+    # the others ran; that is a failed benchmark run too, not a footnote.
+    bad = [n for n, r in results.items() if r.get("status") in ("error", "partial")]
+    if bad:
+        print("failed: %s" % ", ".join(bad), file=sys.stderr)
     return 1 if bad else 0
 
 
