@@ -57,9 +57,10 @@ def test_regfile_microbenchmark_builds_clean_and_runs(tmp_path):
                     os.path.join(ROOT, "bench", "micro", "regfile.c")], check=True)
     p = subprocess.run([str(exe), "100000"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    rows = re.findall(r"^(fixed|decoded), (no store|store) +([0-9.]+) ns/iteration$",
+    rows = re.findall(r"^(fixed|decoded|word), (no store|store) +([0-9.]+) ns/iteration$",
                       p.stdout, re.M)
-    assert len(rows) == 4 and all(float(t) > 0 for _, _, t in rows), p.stdout
-    assert re.search(r"^decoded/fixed: [0-9.]+ with the store, [0-9.]+ without$", p.stdout, re.M)
+    assert len(rows) == 6 and all(float(t) > 0 for _, _, t in rows), p.stdout
+    for form in ("decoded", "word"):
+        assert re.search(r"^%s/fixed: [0-9.]+ with the store, [0-9.]+ without$" % form, p.stdout, re.M)
     bad = subprocess.run([str(exe), "0"], capture_output=True, text=True, timeout=10)
     assert bad.returncode == 2 and "usage" in bad.stderr
