@@ -936,12 +936,9 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
     const rv_slot *s;
     unsigned jdir = 0;                /* for chain_slow */
     uint64_t cause = 0, tval = 0;
-    /* The last ACC_WRITER_OPS result.  It used to be pinned to r15 (as
-     * threaded-code interpreters such as Gforth pin their hot state), when
-     * GCC spilled it after unrelated edits; since the handlers extract
-     * operands from one word (operand_word), which takes a temporary more,
-     * the pin made GCC spill the cpu pointer instead, in every handler, and
-     * left alone it keeps acc, c, s, b and budget in registers. */
+    /* The last ACC_WRITER_OPS result.  Not pinned to a host register: with
+     * operand_word's temporaries a pin made GCC spill the cpu pointer in
+     * every handler (docs/ARCHITECTURE.md, "Interpreter fast paths"). */
     uint64_t acc = 0;
     /* The budget left after the running block b: a block is charged when it
      * is entered, and the count stays in this register from block to block.
