@@ -327,7 +327,6 @@ enum {
  * and mem.c 20% slower (tests/test_codegen.py watches for this). */
 #define FUSE_QUAD(X) \
     X(ADD, RR, SB, ST, ADD, RR, BGEU, LP, 1, 2) X(ADD, RR, SB, ST, ADDIW, RI, BGEU, LP, 1, 2)
-#define QUAD_ALL(X) FUSE_QUAD(X)
 /* Positions in the lists (from 1; 0: not in the list). */
 enum {
     F1_NONE,
@@ -399,7 +398,7 @@ enum {
     TRIPLE_ALL(T_ENUM)
 #undef T_ENUM
 #define Q_ENUM(n1, k1, n2, k2, n3, k3, n4, K, v, w) H_Q##v##w##_##n1##_##n2##_##n3##_##K##_##n4,
-    QUAD_ALL(Q_ENUM)
+    FUSE_QUAD(Q_ENUM)
 #undef Q_ENUM
     /* A conditional branch back to its own block's start (a loop of one
      * block) re-enters the block without the jump cache: H_LP* variants. */
@@ -453,7 +452,7 @@ static const struct quad {
 } quads[] = {
 #define QH_MAP(n1, k1, n2, k2, n3, k3, n4, K, v, w) \
     { H_F##v##_##n1##_##k2##_##n2, RV_OP_##n3, RV_OP_##n4, TRIPLE_LOOP_##K, w, H_Q##v##w##_##n1##_##n2##_##n3##_##K##_##n4 },
-    QUAD_ALL(QH_MAP)
+    FUSE_QUAD(QH_MAP)
 #undef QH_MAP
 };
 static const uint8_t acc_writer[RV_OP_COUNT] = {
@@ -972,7 +971,7 @@ static void interp_run(vm_cpu *vc, rv_interp *st, bool one_block, uint64_t *held
 #undef T_LABEL
 #define Q_LABEL(n1, k1, n2, k2, n3, k3, n4, K, v, w) \
         labels[H_Q##v##w##_##n1##_##n2##_##n3##_##K##_##n4] = &&q##v##w##_##n1##_##n2##_##n3##_##K##_##n4;
-        QUAD_ALL(Q_LABEL)
+        FUSE_QUAD(Q_LABEL)
 #undef Q_LABEL
 #define LP_LABEL(name) labels[H_LP_##name] = &&lp_##name; labels[H_LPA1_##name] = &&lpa1_##name; \
                           labels[H_LPA2_##name] = &&lpa2_##name;
@@ -1470,7 +1469,7 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
         DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
         DO_##K(S3, n3, TRIPLE_SRC1_##w, TRIPLE_SRC2_##w)
     TRIPLE_ALL(DEF_TRIPLE)
-    /* Quads (QUAD_ALL): two fused pairs, the second ending the block. */
+    /* Quads (FUSE_QUAD): two fused pairs, the second ending the block. */
 #define S4 (s + 3)
 #define QUAD_SRC1_0 X_AT(S4, rs1)
 #define QUAD_SRC2_0 X_AT(S4, rs2)
@@ -1483,7 +1482,7 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
         DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
         DO_##k3(S3, n3, X_AT(S3, rs1), X_AT(S3, rs2)) \
         DO_##K(S4, n4, QUAD_SRC1_##w, QUAD_SRC2_##w)
-    QUAD_ALL(DEF_QUAD)
+    FUSE_QUAD(DEF_QUAD)
 op_FENCE: NEXT;
 op_FENCE_I:                /* stores to code pages already invalidated their blocks, */
     if (EXIT_REQUESTED())   /* and asked this cpu to leave them */
