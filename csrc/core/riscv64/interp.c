@@ -1445,43 +1445,33 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
     LOAD_OPS(DEF_LOAD)
     STORE_OPS(DEF_STORE)
     BRANCH_OPS(DEF_BRANCH)
+    /* The sources of the instruction in slot S of a pair, triple or quad,
+     * by its variant: 0 both from x[], 1 rs1 from acc, 2 rs2 from acc. */
+#define SRC1_0(S) X_AT(S, rs1)
+#define SRC2_0(S) X_AT(S, rs2)
+#define SRC1_1(S) acc
+#define SRC2_1(S) X_AT(S, rs2)
+#define SRC1_2(S) X_AT(S, rs1)
+#define SRC2_2(S) acc
     /* Fused pairs (FUSED_ALL): two instructions, one dispatch. */
-#define FUSED_SRC1_0 X_AT(S2, rs1)
-#define FUSED_SRC2_0 X_AT(S2, rs2)
-#define FUSED_SRC1_1 acc
-#define FUSED_SRC2_1 X_AT(S2, rs2)
-#define FUSED_SRC1_2 X_AT(S2, rs1)
-#define FUSED_SRC2_2 acc
 #define DEF_FUSED(n1, k1, n2, k2, v) \
-    f##v##_##n1##_##k2##_##n2: DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
+    f##v##_##n1##_##k2##_##n2: DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, SRC1_##v(S2), SRC2_##v(S2)) \
         s += 2; goto *s->handler;
     FUSED_ALL(DEF_FUSED)
     /* Triples (TRIPLE_ALL): a fused pair and its block's branch. */
 #define S3 (s + 2)
-#define TRIPLE_SRC1_0 X_AT(S3, rs1)
-#define TRIPLE_SRC2_0 X_AT(S3, rs2)
-#define TRIPLE_SRC1_1 acc
-#define TRIPLE_SRC2_1 X_AT(S3, rs2)
-#define TRIPLE_SRC1_2 X_AT(S3, rs1)
-#define TRIPLE_SRC2_2 acc
 #define DEF_TRIPLE(n1, k1, n2, k2, n3, K, v, w) \
     t##v##w##_##n1##_##n2##_##K##_##n3: \
-        DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
-        DO_##K(S3, n3, TRIPLE_SRC1_##w, TRIPLE_SRC2_##w)
+        DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, SRC1_##v(S2), SRC2_##v(S2)) \
+        DO_##K(S3, n3, SRC1_##w(S3), SRC2_##w(S3))
     TRIPLE_ALL(DEF_TRIPLE)
     /* Quads (FUSE_QUAD): two fused pairs, the second ending the block. */
 #define S4 (s + 3)
-#define QUAD_SRC1_0 X_AT(S4, rs1)
-#define QUAD_SRC2_0 X_AT(S4, rs2)
-#define QUAD_SRC1_1 acc
-#define QUAD_SRC2_1 X_AT(S4, rs2)
-#define QUAD_SRC1_2 X_AT(S4, rs1)
-#define QUAD_SRC2_2 acc
 #define DEF_QUAD(n1, k1, n2, k2, n3, k3, n4, K, v, w) \
     q##v##w##_##n1##_##n2##_##n3##_##K##_##n4: \
-        DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, FUSED_SRC1_##v, FUSED_SRC2_##v) \
-        DO_##k3(S3, n3, X_AT(S3, rs1), X_AT(S3, rs2)) \
-        DO_##K(S4, n4, QUAD_SRC1_##w, QUAD_SRC2_##w)
+        DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, SRC1_##v(S2), SRC2_##v(S2)) \
+        DO_##k3(S3, n3, SRC1_0(S3), SRC2_0(S3)) \
+        DO_##K(S4, n4, SRC1_##w(S4), SRC2_##w(S4))
     FUSE_QUAD(DEF_QUAD)
 op_FENCE: NEXT;
 op_FENCE_I:                /* stores to code pages already invalidated their blocks, */
