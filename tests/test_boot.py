@@ -206,3 +206,13 @@ def test_cli_boot_with_piped_commands(debian):
     out = r.stdout.decode(errors="replace")
     assert r.returncode == 0, out[-2000:] + r.stderr.decode(errors="replace")
     assert "\nriscv64" in out.replace("\r", "") and "piped-42" in out
+
+
+def test_cli_boot_names_a_missing_file(tmp_path):
+    """A wrong --kernel/--firmware path: one line naming the file, status 1
+    (no image is fetched: --firmware is given)."""
+    missing = str(tmp_path / "no-such-Image")
+    r = subprocess.run([sys.executable, "-m", "vmpy", "boot", "--firmware", missing, "--kernel", missing],
+                       stdin=subprocess.DEVNULL, capture_output=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.decode() == f"vmpy: {missing}: No such file or directory\n"

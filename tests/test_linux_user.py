@@ -3,6 +3,7 @@
 oracle; stdout, stderr and the exit status must match.
 
 Guest sources live in tests/guest/user_*.c."""
+import errno
 import os
 import struct
 
@@ -174,8 +175,37 @@ def test_dynamically_linked_program_is_refused(tmp_path):
 
 def test_missing_program_is_an_error(tmp_path):
     m = vmpy.Machine("riscv64")
-    with pytest.raises(ERRORS):
+    with pytest.raises(FileNotFoundError) as ei:     # the host's errno, as its OSError subclass
         m.linux_exec(str(tmp_path / "nope"), ["nope"], [])
+    assert ei.value.errno == errno.ENOENT and "nope" in str(ei.value)
+    os.mkdir(tmp_path / "dir")
+    with pytest.raises(IsADirectoryError):
+        m.linux_exec(str(tmp_path / "dir"), ["dir"], [])
+    with pytest.raises(OSError, match="not a regular file"):
+        m.linux_exec("/dev/null", ["null"], [])
+    assert m.regions() == []
+
+
+def test_cli_exit_status_for_programs_that_cannot_run(tmp_path):
+    """As a shell: 127 for a program that does not exist, 126 for one that
+    cannot run; one line on stderr naming the program."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (tmp_path / "junk").write_bytes(b"#!/bin/sh\n")
+    (tmp_path / "locked").write_bytes(b"\x7fELF")
+    os.chmod(tmp_path / "locked", 0)
+    cases = [(str(tmp_path / "nope"), 127, "no such file"), (str(tmp_path / "junk"), 126, "not an ELF file"),
+             (str(tmp_path), 126, "Is a directory"), ("/dev/null", 126, "is not a regular file")]
+    if os.geteuid() != 0:                            # root reads a mode-0 file anyway
+        cases.append((str(tmp_path / "locked"), 126, "Permission denied"))
+    for prog, code, text in cases:
+        p = subprocess.run([sys.executable, "-m", "vmpy", "run", prog], capture_output=True, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=root))
+        err = p.stderr.decode()
+        assert p.returncode == code, (prog, p)
+        assert err.startswith(f"vmpy: {prog}") and text in err and err.count(prog) == 1, (prog, err)
+        assert err.count("\n") == 1, err
 
 
 def test_malformed_program_is_refused_cleanly(tmp_path):

@@ -272,7 +272,7 @@ def test_random_commands_never_crash(machine, prog, tmp_path, monkeypatch):
     args = ["0", "-1", "0xffffffffffffffff", "main", "main+4", "add+0x1000000", "", "{}", "[",
             "\\x00\\xff", "pc", "a0", "mstatus", "f1", "bogus", "99999999999999999999", "1e9", "3.5",
             "r", "w", "rw", "x", "all", "s", "g", "i", "b", "h", str(tmp_path / "t.txt"), prog,
-            "/nonexistent", "{puts hi}", "0x10000", "4096", "1", "2", "8"]
+            str(tmp_path / "missing" / "file"), "{puts hi}", "0x10000", "4096", "1", "2", "8"]
     errors = 0
     for _ in range(1500):
         cmd = rng.choice(names) + "".join(" " + rng.choice(args) for _ in range(rng.randrange(4)))

@@ -13,6 +13,7 @@ ctypes, which releases the GIL around each call.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 
@@ -75,7 +76,7 @@ def _path(p):
         return None
     p = os.fspath(p)
     if not os.path.exists(p):
-        raise FileNotFoundError(p)
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), p)
     return p.encode()
 
 
@@ -279,7 +280,11 @@ def _cmd_boot(args) -> int:
                      firmware=args.firmware, append=args.append, disk=args.disk,
                      disk_readonly=args.readonly, rng=True, net=args.net or bool(args.hostfwd),
                      hostfwd=args.hostfwd, code_cache=args.code_cache)
-    except (RuntimeError, OSError, ValueError) as e:
+    except OSError as e:
+        print(f"vmpy: {e.filename}: {e.strerror}" if e.filename and e.strerror else f"vmpy: {e}",
+              file=sys.stderr)
+        return 1
+    except (RuntimeError, ValueError) as e:
         print(f"vmpy: {e}", file=sys.stderr)
         return 1
     with board:

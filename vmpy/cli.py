@@ -19,11 +19,17 @@ def _cmd_run(args) -> int:
     prog = args.program
     try:
         m.linux_exec(prog, [prog] + args.args, [f"{k}={v}" for k, v in os.environ.items()])
-    except FileNotFoundError:
+    except FileNotFoundError:       # exit statuses as a shell's: 127 not found, 126 cannot run
         print(f"vmpy: {prog}: no such file", file=sys.stderr)
         return 127
-    except (FormatError, GuestMemoryError, VmpyError, OSError, ValueError) as e:
-        print(f"vmpy: {prog}: {e}", file=sys.stderr)
+    except OSError as e:
+        if e.errno:
+            print(f"vmpy: {prog}: {os.strerror(e.errno)}", file=sys.stderr)
+        else:
+            print(f"vmpy: {e}" if prog in str(e) else f"vmpy: {prog}: {e}", file=sys.stderr)
+        return 126
+    except (FormatError, GuestMemoryError, VmpyError, ValueError) as e:
+        print(f"vmpy: {e}" if prog in str(e) else f"vmpy: {prog}: {e}", file=sys.stderr)
         return 126
     cpu = m.cpus[0]
     t0 = time.perf_counter()

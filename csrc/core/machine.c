@@ -20,7 +20,23 @@ int vm_set_error(vm_machine *m, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m->error, sizeof m->error, fmt, ap);
     va_end(ap);
+    m->error_errno = 0;
     return code;
+}
+
+int vm_set_os_error(vm_machine *m, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->error, sizeof m->error, fmt, ap);
+    va_end(ap);
+    m->error_errno = err;
+    return VM_EIO;
+}
+
+int vm_machine_errno(const vm_machine *m)
+{
+    return m->error_errno;
 }
 
 const char *vm_machine_error(const vm_machine *m)

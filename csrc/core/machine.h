@@ -200,10 +200,15 @@ struct vm_machine {
     struct vm_tracer *tracer;  /* traces and coverage (trace.h), or NULL */
     bool system_mode;          /* traps go to the guest's trap vectors (boards), not to the host */
     char error[VM_ERRLEN];
+    int error_errno;           /* the host errno behind a VM_EIO error, or 0 */
 };
 
 /* ---- inside the core ------------------------------------------------------- */
 int vm_set_error(vm_machine *m, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A VM_EIO error caused by a failed host call: keeps err (an errno) so that
+ * Python raises the matching OSError subclass (FileNotFoundError, ...). */
+int vm_set_os_error(vm_machine *m, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Memory slow paths for engines.  Return 0, or VM_EUNMAPPED/VM_EPROT/VM_EPAGE

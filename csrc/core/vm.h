@@ -38,6 +38,8 @@ enum {
     VM_ENOTSUP = -8,    /* not supported on this ISA/engine */
 };
 const char *vm_machine_error(const vm_machine *m);
+/* The host errno behind the last VM_EIO error, or 0 when it has none. */
+int vm_machine_errno(const vm_machine *m);
 
 /* ---- machines ------------------------------------------------------------ */
 /* isa: "riscv64".  Returns NULL on failure (unknown ISA, out of memory). */

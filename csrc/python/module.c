@@ -30,7 +30,18 @@ PyObject *vmpy_raise(vmpy_state *st, vm_machine *vm, int err)
     case VM_EINVAL: type = PyExc_ValueError; break;
     case VM_EFORMAT: type = st->format_error; break;
     case VM_EOVERLAP: case VM_EUNMAPPED: case VM_EPROT: type = st->memory_error; break;
-    case VM_EIO: type = PyExc_OSError; break;
+    case VM_EIO:
+        if (vm && vm_machine_errno(vm)) {
+            /* OSError(errno, msg) is created as its errno's subclass */
+            PyObject *args = Py_BuildValue("(is)", vm_machine_errno(vm), msg);
+            if (args) {
+                PyErr_SetObject(PyExc_OSError, args);
+                Py_DECREF(args);
+            }
+            return NULL;
+        }
+        type = PyExc_OSError;
+        break;
     default: type = st->error; break;
     }
     PyErr_SetString(type, msg);

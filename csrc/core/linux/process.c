@@ -30,17 +30,22 @@ static int read_file(vm_machine *m, int dirfd, const char *path, uint8_t **out, 
                      char **real)
 {
     int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vm_set_error(m, VM_EIO, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) {
+        int err = errno;
+        return vm_set_os_error(m, err, "cannot open %s: %s", path, strerror(err));
+    }
     char link[64], buf[PATH_MAX];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t ln = readlink(link, buf, sizeof buf - 1);
     buf[ln > 0 ? ln : 0] = 0;
     *real = strdup(ln > 0 ? buf : path);
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > LX_MAX_IMAGE) {
+    int err = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    if (err || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > LX_MAX_IMAGE) {
         free(*real);
         close(fd);
+        if (err)
+            return vm_set_os_error(m, err, "cannot load %s: %s", path, strerror(err));
         return vm_set_error(m, VM_EIO, "%s is not a regular file of at most 1 GiB", path);
     }
     size_t n = (size_t)st.st_size, got = 0;
