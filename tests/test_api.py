@@ -426,7 +426,7 @@ def test_bad_arguments():
     m = vmpy.Machine("riscv64")
     with pytest.raises(TypeError):
         m.on_code(42)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^empty hook range: begin 0xa >= end 0x5$"):
         m.on_code(lambda *a: None, begin=10, end=5)
     with pytest.raises(ValueError):
         vmpy.Machine("vax")
@@ -434,6 +434,41 @@ def test_bad_arguments():
         vmpy.Machine("riscv64", engine="warp")
     with pytest.raises(ValueError):
         m.run(count=-1)
+
+
+def test_64_bit_arguments_are_range_checked_not_wrapped():
+    """An address or size outside 0 .. 2**64-1 is an OverflowError, never
+    taken modulo 2**64 (m.map(-4096, ...) would map the top page); a
+    register takes -2**63 .. 2**64-1, negatives as two's complement; numpy
+    integers (what traces hold) are accepted as they are."""
+    import numpy as np
+    m = vmpy.Machine("riscv64")
+    for bad in (-4096, 1 << 64):
+        with pytest.raises(OverflowError, match="out of range"):
+            m.map(bad, 0x1000, "rw")
+        with pytest.raises(OverflowError):
+            m.read(bad, 4)
+        with pytest.raises(OverflowError):
+            m.on_code(lambda *a: None, begin=0, end=bad)
+        with pytest.raises(OverflowError):
+            m.run(until=bad, count=1)
+    with pytest.raises(OverflowError):
+        m.map(0x10000, -0x1000, "rw")
+    assert m.regions() == []
+    m.map(np.uint64(0x10000), np.int64(0x1000), "rwx")
+    m.write(np.uint64(0x10000), b"\x13\x05\x10\x00")        # li a0, 1
+    assert m.read(np.uint64(0x10000), 4) == b"\x13\x05\x10\x00"
+    cpu = m.cpus[0]
+    cpu["a1"] = -1
+    assert cpu["a1"] == (1 << 64) - 1
+    cpu["a1"] = -(1 << 63)
+    assert cpu["a1"] == 1 << 63
+    for bad in (1 << 64, -(1 << 63) - 1):
+        with pytest.raises(OverflowError):
+            cpu["a1"] = bad
+    assert cpu["a1"] == 1 << 63                  # unchanged by the refused writes
+    cpu.pc = np.uint64(0x10000)
+    assert m.run(count=1) == "count" and cpu["a0"] == 1
 
 
 def test_run_is_not_reentrant():

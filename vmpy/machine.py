@@ -63,8 +63,8 @@ def parse_perms(perms: Union[str, int]) -> int:
 
 
 def _range(begin: int, end: Optional[int]) -> tuple:
-    if begin < 0 or (end is not None and end < 0):
-        raise ValueError("hook ranges are unsigned addresses")
+    # The core checks both (OverflowError outside 0 .. 2**64-1); end=None,
+    # the end of the address space, goes down as 0.
     return begin, 0 if end is None else end
 
 

@@ -5,6 +5,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <inttypes.h>
 #include "core/vm.h"
 
 typedef struct {
@@ -46,6 +47,13 @@ vmpy_state *vmpy_get_state(PyObject *module);
 vmpy_state *vmpy_state_from_type(PyTypeObject *tp);
 /* The vmpy._core module of a type or of a Python subclass of one (borrowed). */
 PyObject *vmpy_module_of(PyTypeObject *tp);
+/* PyArg "O&" converters for 64-bit arguments.  vmpy_u64 takes an integer
+ * (or an object with __index__, such as numpy.uint64) in 0 .. 2**64-1;
+ * vmpy_reg64 also takes -2**63 .. -1 as two's complement (cpu["a0"] = -1).
+ * Anything else is an OverflowError: a silent wrap would map, read or hook
+ * an address the caller never named. */
+int vmpy_u64(PyObject *o, void *out);
+int vmpy_reg64(PyObject *o, void *out);
 /* Raises the exception that matches a VM_E* code, with the machine's message. */
 PyObject *vmpy_raise(vmpy_state *st, vm_machine *vm, int err);
 

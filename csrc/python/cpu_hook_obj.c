@@ -80,9 +80,8 @@ static int cpu_setitem(PyCpu *self, PyObject *key, PyObject *value)
         PyErr_SetString(PyExc_TypeError, "registers cannot be deleted");
         return -1;
     }
-    /* Accept negative numbers as two's complement: cpu["a0"] = -1. */
-    uint64_t v = PyLong_AsUnsignedLongLongMask(value);
-    if (PyErr_Occurred())
+    uint64_t v;
+    if (!vmpy_reg64(value, &v))
         return -1;
     if (vm_cpu_reg_write(self->cpu, r, v)) {
         PyErr_Format(PyExc_KeyError, "register %R cannot be written", key);
@@ -104,8 +103,8 @@ static int cpu_set_pc(PyCpu *self, PyObject *v, void *c)
         PyErr_SetString(PyExc_TypeError, "pc cannot be deleted");
         return -1;
     }
-    uint64_t pc = PyLong_AsUnsignedLongLongMask(v);
-    if (PyErr_Occurred())
+    uint64_t pc;
+    if (!vmpy_reg64(v, &pc))        /* as cpu["pc"] = ... */
         return -1;
     vm_cpu_set_pc(self->cpu, pc);
     return 0;

@@ -253,9 +253,9 @@ static int check_idle(PyMachine *self)
 
 static PyObject *machine_map(PyMachine *self, PyObject *args)
 {
-    unsigned long long addr, size;
+    uint64_t addr, size;
     int prot = VM_PROT_RWX;
-    if (!PyArg_ParseTuple(args, "KK|i:map", &addr, &size, &prot))
+    if (!PyArg_ParseTuple(args, "O&O&|i:map", vmpy_u64, &addr, vmpy_u64, &size, &prot))
         return NULL;
     int err = vm_mem_map(self->vm, addr, size, prot);
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
@@ -263,8 +263,8 @@ static PyObject *machine_map(PyMachine *self, PyObject *args)
 
 static PyObject *machine_unmap(PyMachine *self, PyObject *args)
 {
-    unsigned long long addr, size;
-    if (!PyArg_ParseTuple(args, "KK:unmap", &addr, &size) || check_idle(self))
+    uint64_t addr, size;
+    if (!PyArg_ParseTuple(args, "O&O&:unmap", vmpy_u64, &addr, vmpy_u64, &size) || check_idle(self))
         return NULL;
     int err = vm_mem_unmap(self->vm, addr, size);
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
@@ -272,9 +272,9 @@ static PyObject *machine_unmap(PyMachine *self, PyObject *args)
 
 static PyObject *machine_protect(PyMachine *self, PyObject *args)
 {
-    unsigned long long addr, size;
+    uint64_t addr, size;
     int prot;
-    if (!PyArg_ParseTuple(args, "KKi:protect", &addr, &size, &prot))
+    if (!PyArg_ParseTuple(args, "O&O&i:protect", vmpy_u64, &addr, vmpy_u64, &size, &prot))
         return NULL;
     int err = vm_mem_protect(self->vm, addr, size, prot);
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
@@ -311,9 +311,9 @@ static PyObject *machine_regions(PyMachine *self, PyObject *unused)
 
 static PyObject *machine_read(PyMachine *self, PyObject *args)
 {
-    unsigned long long addr;
+    uint64_t addr;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "Kn:read", &addr, &n))
+    if (!PyArg_ParseTuple(args, "O&n:read", vmpy_u64, &addr, &n))
         return NULL;
     if (n < 0)
         return PyErr_Format(PyExc_ValueError, "negative length");
@@ -330,9 +330,9 @@ static PyObject *machine_read(PyMachine *self, PyObject *args)
 
 static PyObject *machine_write(PyMachine *self, PyObject *args)
 {
-    unsigned long long addr;
+    uint64_t addr;
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "Ky*:write", &addr, &data))
+    if (!PyArg_ParseTuple(args, "O&y*:write", vmpy_u64, &addr, &data))
         return NULL;
     int err = vm_mem_write(self->vm, addr, data.buf, (size_t)data.len);
     PyBuffer_Release(&data);
@@ -381,9 +381,9 @@ static void py_mmio_write(void *opaque, uint64_t off, unsigned size, uint64_t va
 static PyObject *machine_mmio_map(PyMachine *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "addr", "size", "read", "write", NULL };
-    unsigned long long addr, size;
+    uint64_t addr, size;
     PyObject *rd = Py_None, *wr = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "KK|OO:mmio_map", kwlist, &addr, &size, &rd, &wr))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&|OO:mmio_map", kwlist, vmpy_u64, &addr, vmpy_u64, &size, &rd, &wr))
         return NULL;
     if ((rd != Py_None && !PyCallable_Check(rd)) || (wr != Py_None && !PyCallable_Check(wr)))
         return PyErr_Format(PyExc_TypeError, "read and write must be callables or None");
@@ -410,8 +410,8 @@ static PyObject *machine_mmio_map(PyMachine *self, PyObject *args, PyObject *kw)
 static PyObject *machine_load_elf(PyMachine *self, PyObject *args)
 {
     Py_buffer img;
-    unsigned long long bias = 0;
-    if (!PyArg_ParseTuple(args, "y*|K:load_elf", &img, &bias))
+    uint64_t bias = 0;
+    if (!PyArg_ParseTuple(args, "y*|O&:load_elf", &img, vmpy_u64, &bias))
         return NULL;
     vm_elf_info info;
     int err = vm_elf_load(self->vm, img.buf, (size_t)img.len, bias, &info);
@@ -488,14 +488,13 @@ static PyObject *machine_run(PyMachine *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "until", "count", "timeout", NULL };
     PyObject *until = Py_None;
-    unsigned long long count = 0;
+    uint64_t count = 0;
     double timeout = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OKd:run", kwlist, &until, &count, &timeout) || check_idle(self))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO&d:run", kwlist, &until, vmpy_u64, &count, &timeout) || check_idle(self))
         return NULL;
     vm_run_opts o = { .count = count, .timeout = timeout };
     if (until != Py_None) {
-        o.until = PyLong_AsUnsignedLongLongMask(until);
-        if (PyErr_Occurred())
+        if (!vmpy_u64(until, &o.until))
             return NULL;
         o.has_until = true;
     }
@@ -523,23 +522,28 @@ static PyObject *machine_hook_add(PyMachine *self, PyObject *args)
 {
     int kind;
     PyObject *cb;
-    unsigned long long begin = 0, end = 0;
-    if (!PyArg_ParseTuple(args, "iO|KK:hook_add", &kind, &cb, &begin, &end))
+    uint64_t begin = 0, end = 0;
+    if (!PyArg_ParseTuple(args, "iO|O&O&:hook_add", &kind, &cb, vmpy_u64, &begin, vmpy_u64, &end))
         return NULL;
     if (!PyCallable_Check(cb))
         return PyErr_Format(PyExc_TypeError, "callback must be callable, not %.100s", Py_TYPE(cb)->tp_name);
     if (kind < 0 || kind >= VM_HOOK_KINDS)
         return PyErr_Format(PyExc_ValueError, "bad hook kind %d", kind);
     if (end && end <= begin)
-        return PyErr_Format(PyExc_ValueError, "empty hook range: begin 0x%llx >= end 0x%llx", begin, end);
+    {
+        char msg[96];
+        snprintf(msg, sizeof msg, "empty hook range: begin %#" PRIx64 " >= end %#" PRIx64, begin, end);
+        PyErr_SetString(PyExc_ValueError, msg);
+        return NULL;
+    }
     return vmpy_hook_new(STATE(self), self, kind, cb, begin, end);
 }
 
 static PyObject *machine_disasm(PyMachine *self, PyObject *args)
 {
-    unsigned long long addr;
+    uint64_t addr;
     int count = 1;
-    if (!PyArg_ParseTuple(args, "K|i:disasm", &addr, &count))
+    if (!PyArg_ParseTuple(args, "O&|i:disasm", vmpy_u64, &addr, &count))
         return NULL;
     PyObject *out = PyList_New(0);
     for (int i = 0; out && i < count; i++) {
@@ -558,8 +562,8 @@ static PyObject *machine_disasm(PyMachine *self, PyObject *args)
 
 static PyObject *machine_bp(PyMachine *self, PyObject *args, int add)
 {
-    unsigned long long addr;
-    if (!PyArg_ParseTuple(args, "K", &addr))
+    uint64_t addr;
+    if (!PyArg_ParseTuple(args, "O&", vmpy_u64, &addr))
         return NULL;
     int err = add ? vm_bp_add(self->vm, addr) : vm_bp_remove(self->vm, addr);
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
@@ -569,9 +573,9 @@ static PyObject *machine_bp_remove(PyMachine *self, PyObject *args) { return mac
 
 static PyObject *machine_wp(PyMachine *self, PyObject *args, int add)
 {
-    unsigned long long addr, len;
+    uint64_t addr, len;
     int access;
-    if (!PyArg_ParseTuple(args, "KKi", &addr, &len, &access))
+    if (!PyArg_ParseTuple(args, "O&O&i", vmpy_u64, &addr, vmpy_u64, &len, &access))
         return NULL;
     int err = add ? vm_wp_add(self->vm, addr, len, access) : vm_wp_remove(self->vm, addr, len, access);
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);

@@ -21,6 +21,33 @@ PyObject *vmpy_module_of(PyTypeObject *tp)
     return PyType_GetModuleByDef(tp, &vmpy_module);
 }
 
+static int convert_64(PyObject *o, uint64_t *out, bool signed_ok)
+{
+    PyObject *n = PyNumber_Index(o);
+    if (!n)
+        return 0;
+    int overflow = 0;
+    long long neg = PyLong_AsLongLongAndOverflow(n, &overflow);
+    if (!overflow && neg < 0 && signed_ok)
+        *out = (uint64_t)neg;
+    else if (!overflow && neg >= 0)
+        *out = (uint64_t)neg;
+    else if (overflow > 0 && !PyErr_Occurred())
+        *out = PyLong_AsUnsignedLongLong(n);     /* 2**63 .. ; sets OverflowError past 2**64-1 */
+    if (overflow < 0 || (!overflow && neg < 0 && !signed_ok) || PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_OverflowError, "%R is out of range for %s 64-bit value (%s .. 2**64-1)", n,
+                     signed_ok ? "a" : "an unsigned", signed_ok ? "-2**63" : "0");
+        Py_DECREF(n);
+        return 0;
+    }
+    Py_DECREF(n);
+    return 1;
+}
+
+int vmpy_u64(PyObject *o, void *out) { return convert_64(o, out, false); }
+int vmpy_reg64(PyObject *o, void *out) { return convert_64(o, out, true); }
+
 PyObject *vmpy_raise(vmpy_state *st, vm_machine *vm, int err)
 {
     const char *msg = vm ? vm_machine_error(vm) : "error";
@@ -53,9 +80,9 @@ static PyObject *mod_disasm(PyObject *mod, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "code", "addr", "isa", NULL };
     Py_buffer code;
-    unsigned long long addr = 0;
+    uint64_t addr = 0;
     const char *isa = "riscv64";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|Ks:disasm", kwlist, &code, &addr, &isa))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*|O&s:disasm", kwlist, &code, vmpy_u64, &addr, &isa))
         return NULL;
     if (strcmp(isa, "riscv64")) {
         PyBuffer_Release(&code);

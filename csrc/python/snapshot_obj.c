@@ -94,9 +94,9 @@ static PyObject *snap_regions(PySnapshot *self, PyObject *unused)
 
 static PyObject *snap_read(PySnapshot *self, PyObject *args)
 {
-    unsigned long long addr;
+    uint64_t addr;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "Kn:read", &addr, &n))
+    if (!PyArg_ParseTuple(args, "O&n:read", vmpy_u64, &addr, &n))
         return NULL;
     if (n < 0)
         return PyErr_Format(PyExc_ValueError, "negative length");
@@ -104,7 +104,10 @@ static PyObject *snap_read(PySnapshot *self, PyObject *args)
     if (out && vm_snapshot_read(self->snap, addr, PyBytes_AS_STRING(out), (size_t)n)) {
         Py_DECREF(out);
         vmpy_state *st = mod_state(type_module((PyObject *)self));
-        return PyErr_Format(st->memory_error, "0x%llx..+%zd is not RAM in the snapshot", addr, n);
+        char msg[96];
+        snprintf(msg, sizeof msg, "%#" PRIx64 "..+%zd is not RAM in the snapshot", addr, n);
+        PyErr_SetString(st->memory_error, msg);
+        return NULL;
     }
     return out;
 }
@@ -269,8 +272,8 @@ static PyObject *mod_clock_set(PyObject *mod, PyObject *args)
 static PyObject *mod_clock_configure(PyObject *mod, PyObject *args)
 {
     PyObject *mo;
-    unsigned long long ns, base;
-    if (!PyArg_ParseTuple(args, "OKK:clock_configure", &mo, &ns, &base))
+    uint64_t ns, base;
+    if (!PyArg_ParseTuple(args, "OO&O&:clock_configure", &mo, vmpy_u64, &ns, vmpy_u64, &base))
         return NULL;
     vm_machine *vm = as_vm(mod, mo, PyLong_Check(mo));
     if (!vm)
@@ -282,8 +285,8 @@ static PyObject *mod_clock_configure(PyObject *mod, PyObject *args)
 static PyObject *mod_clock_seed(PyObject *mod, PyObject *args)
 {
     PyObject *mo;
-    unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "OK:clock_seed", &mo, &seed))
+    uint64_t seed;
+    if (!PyArg_ParseTuple(args, "OO&:clock_seed", &mo, vmpy_u64, &seed))
         return NULL;
     vm_machine *vm = as_vm(mod, mo, PyLong_Check(mo));
     if (!vm)

@@ -72,10 +72,11 @@ static PyObject *trace_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     static char *kwlist[] = { "machine", "what", "begin", "end", "mem_begin", "mem_end", "limit", "policy", NULL };
     PyObject *mobj;
     unsigned int what;
-    unsigned long long begin = 0, end = 0, mbegin = 0, mend = 0, limit = 1 << 20;
+    uint64_t begin = 0, end = 0, mbegin = 0, mend = 0, limit = 1 << 20;
     int policy = VM_TRACE_STOP;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OI|KKKKKi:Trace", kwlist, &mobj, &what, &begin, &end,
-                                     &mbegin, &mend, &limit, &policy))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OI|O&O&O&O&O&i:Trace", kwlist, &mobj, &what,
+                                     vmpy_u64, &begin, vmpy_u64, &end, vmpy_u64, &mbegin,
+                                     vmpy_u64, &mend, vmpy_u64, &limit, &policy))
         return NULL;
     PyTrace *self = (PyTrace *)tp->tp_alloc(tp, 0);
     if (!self)
@@ -264,8 +265,8 @@ static PyObject *cov_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "machine", "begin", "end", NULL };
     PyObject *mobj;
-    unsigned long long begin = 0, end = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|KK:Coverage", kwlist, &mobj, &begin, &end))
+    uint64_t begin = 0, end = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&O&:Coverage", kwlist, &mobj, vmpy_u64, &begin, vmpy_u64, &end))
         return NULL;
     PyCoverage *self = (PyCoverage *)tp->tp_alloc(tp, 0);
     if (!self)
