@@ -103,6 +103,28 @@ def test_mmio_callbacks_see_whole_accesses():
     assert c["a3"] == 0x1122334455667788
 
 
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+@pytest.mark.parametrize("value, a0", [(-1, (1 << 64) - 1), (0x1ff, (1 << 64) - 1), ("x", None),
+                                       (None, None), (1 << 64, None)])
+def test_mmio_read_values_two_complement_or_an_error(value, a0, engine):
+    """A read callback's value is cut to the access (lb of 0x1ff is -1); a
+    negative one is two's complement; a non-integer or one past 64 bits is
+    the model's bug, raised by run() as any callback's exception: the load
+    completes with 0 and the run stops after it."""
+    if engine not in vmpy.engines():
+        pytest.skip(f"no {engine} engine in this build")
+    m = machine_with(asm("li t0, 0x40000000\nlb a0, 0(t0)\nli a1, 7\nebreak"), engine=engine)
+    m.cpus[0]["a0"] = 5
+    m.mmio_map(0x40000000, 0x1000, read=lambda off, size: value)
+    if a0 is not None:
+        assert m.run(count=10) == "trap" and m.cpus[0]["a0"] == a0
+    else:
+        with pytest.raises((TypeError, OverflowError)):
+            m.run(count=10)
+        c = m.cpus[0]
+        assert (c.pc, c["a0"], c["a1"], c.icount) == (BASE + 8, 0, 0, 2)     # li t0 is one lui
+
+
 # ---- registers ------------------------------------------------------------------
 
 def test_register_names_and_aliases():

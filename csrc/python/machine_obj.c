@@ -354,7 +354,9 @@ static uint64_t py_mmio_read(void *opaque, uint64_t off, unsigned size)
     uint64_t v = 0;
     PyObject *r = PyObject_CallFunction(fn, "KI", (unsigned long long)off, size);
     if (r) {
-        v = PyLong_AsUnsignedLongLongMask(r);
+        /* -1 reads as all ones; a value past 64 bits is the model's bug */
+        if (!vmpy_reg64(r, &v))
+            v = 0;
         Py_DECREF(r);
     }
     if (PyErr_Occurred())
