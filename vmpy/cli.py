@@ -38,7 +38,10 @@ def _cmd_run(args) -> int:
         code = serve_for_cli(m, args.gdb, args.gdb_host, exec_file=prog)
         if code is not None:
             return code
-    reason = m.run()
+    try:
+        reason = m.run()
+    except KeyboardInterrupt:
+        _die_of_sigint()
     seconds = time.perf_counter() - t0
     if args.code_cache:
         try:
@@ -69,6 +72,18 @@ def _cmd_run(args) -> int:
     cause, tval = cpu.trap()
     print(f"vmpy: guest stopped ({reason}, cause {cause}, tval {tval:#x}) at pc {pc:#x} ({insn})", file=sys.stderr)
     return 134
+
+
+def _die_of_sigint() -> None:
+    """Ctrl-C: end as the guest would under its default SIGINT action (and
+    as qemu-user does), killed by the signal, so that a shell sees status
+    130 and stops a script.  Guest signal handlers are not run: signals are
+    not delivered in Linux user mode."""
+    import signal
+    sys.stdout.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    raise SystemExit(130)           # not reached unless SIGINT is blocked
 
 
 def build_parser(only_run: bool = False) -> argparse.ArgumentParser:

@@ -71,6 +71,11 @@ void vmpy_callback_failed(PyMachine *pm);
  * caller has checked that no run is in progress (pm->run_thread == 0). */
 void vmpy_run_enter(PyMachine *pm);
 void vmpy_run_leave(PyMachine *pm);
+/* Ctrl-C during a run on the main thread stops the machine, then Python's
+ * SIGINT handler runs (sigint.c).  arm with the GIL held, before the run;
+ * disarm after it. */
+void vmpy_sigint_arm(vm_machine *m);
+void vmpy_sigint_disarm(vm_machine *m);
 /* [(base, size, "rwx", "ram"|"mmio")] for a region table. */
 PyObject *vmpy_regions_list(const vm_region_info *info, size_t n);
 

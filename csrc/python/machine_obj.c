@@ -56,6 +56,7 @@ void vmpy_run_enter(PyMachine *pm)
 {
     Py_CLEAR(pm->pending);
     pm->run_thread = PyThread_get_thread_ident();
+    vmpy_sigint_arm(pm->vm);
     pm->released = PyEval_SaveThread();
 }
 
@@ -65,6 +66,7 @@ void vmpy_run_leave(PyMachine *pm)
         PyEval_RestoreThread(pm->released);
     pm->released = NULL;
     pm->run_thread = 0;
+    vmpy_sigint_disarm(pm->vm);
 }
 
 /* Between slices of a run: give the GIL back if a callback took it. */
@@ -511,6 +513,8 @@ static PyObject *machine_run(PyMachine *self, PyObject *args, PyObject *kw)
         PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(v)), v, PyException_GetTraceback(v));
         return NULL;
     }
+    if (PyErr_CheckSignals() < 0)       /* Ctrl-C stopped it: KeyboardInterrupt from run() itself */
+        return NULL;
     return PyUnicode_FromString(vm_stop_reason_name(why));
 }
 

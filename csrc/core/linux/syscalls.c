@@ -32,6 +32,13 @@ int vm_linux_syscall(vm_cpu *c)
                 (unsigned long long)x.nr, (unsigned long long)vm_cpu_pc(c));
     if (x.p->exited)
         return VM_HOOK_STOP;
+    if (r == -EINTR && atomic_load(&c->exit_request)) {
+        /* A host signal (Ctrl-C) interrupted a blocking call and stopped
+         * the run: the ecall is not retired, so that running on restarts
+         * the call, as SA_RESTART would.  Signals are not delivered to the
+         * guest, so no guest code could have seen the EINTR. */
+        return VM_HOOK_STOP;
+    }
     abi->set_ret(c, (uint64_t)r);
     return VM_HOOK_HANDLED;
 }
