@@ -91,7 +91,13 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
     repl) cost ~20 ms of imports that `vmpy run` would pay on every start."""
     p = argparse.ArgumentParser(prog="vmpy", description="vmpy: a scriptable machine emulator")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run a static riscv64 Linux ELF (like qemu-riscv64)")
+    r = sub.add_parser("run", help="run a static riscv64 Linux ELF (like qemu-riscv64)",
+                       description="Run a static riscv64 Linux program in Linux user mode, with the "
+                                   "host's stdio, files and environment.",
+                       epilog="Exit status: the program's, or 128+N if it died of signal N (a bad "
+                              "memory access: 139, an illegal instruction: 132); 127 if PROGRAM does "
+                              "not exist, 126 if it cannot run (not a static riscv64 ELF). Ctrl-C "
+                              "ends it: vmpy dies of SIGINT.")
     r.add_argument("--engine", default=None, help="execution engine: auto (default with the JIT built in), jit, interp")
     r.add_argument("--stats", action="store_true", help="print instructions, seconds and MIPS on stderr")
     r.add_argument("--verbose", action="store_true", help="warn about unsupported syscalls")
@@ -102,8 +108,8 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
                    help="keep the JIT's compiled code in DIR for later runs (e.g. ~/.cache/vmpy/jit)")
     from .gdbserver import add_gdb_option
     add_gdb_option(r)
-    r.add_argument("program")
-    r.add_argument("args", nargs=argparse.REMAINDER)
+    r.add_argument("program", help="a static riscv64 Linux ELF (e.g. Debian's busybox-static)")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="its arguments (argv[1:])")
     r.set_defaults(func=_cmd_run)
     if only_run:
         return p
