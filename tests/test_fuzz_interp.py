@@ -39,10 +39,12 @@ def fuzz(seconds, seed, engine=None):
     return executed, reasons
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_instruction_bytes(seed):
+@pytest.mark.parametrize("seed, engine", [(1, None), (2, "interp"), (3, "jit")])
+def test_random_instruction_bytes(seed, engine):
+    if engine and engine not in vmpy.engines():
+        pytest.skip(f"no {engine} engine in this build")
     seconds = float(os.environ.get("VMPY_FUZZ_SECONDS", "3"))
-    executed, reasons = fuzz(seconds, seed)
-    print(f"fuzz seed {seed}: {executed} instructions, stops {reasons}")
+    executed, reasons = fuzz(seconds, seed, engine)
+    print(f"fuzz seed {seed} ({engine or 'default'} engine): {executed} instructions, stops {reasons}")
     assert executed > 1000
     assert reasons.get("invalid", 0) > 0 and reasons.get("fault", 0) + reasons.get("trap", 0) > 0

@@ -149,6 +149,41 @@ def test_fault_inside_a_compiled_block_is_precise(engine, access):
     assert m.read(0x20000, 0x1000) == added.to_bytes(8, "little") * 512
 
 
+@pytest.mark.parametrize("engine", ["jit", "auto", "interp"])
+@pytest.mark.parametrize("target", [0, 2, 0x2000, 0x10000000])
+def test_indirect_jump_to_unmapped_address_faults(engine, target):
+    """A call through a null (or wild) function pointer from compiled code
+    is a fetch fault at the target, with ra set: the jump cache's empty
+    entries must not match pc 0 (they once did: a host jump to address 0).
+    The jalr runs in a hot loop first, so auto compiles it too."""
+    m = machine(engine)
+    # Code at BASE + 0x100: a block at BASE would sit in jump-cache entry 0
+    # (pc 0's entry) and hide an empty entry that matches pc 0.
+    load(m, """
+        .space 0x100
+        la s0, callee
+        li s1, 100
+    loop:
+        jalr ra, 0(s0)
+        addi s1, s1, -1
+        bnez s1, loop
+        la t0, pointer
+        ld s0, 0(t0)             # loaded, not a constant the JIT could fold
+        jalr ra, 0(s0)
+        ebreak
+    callee:
+        ret
+        .balign 8
+    pointer:
+        .dword %d
+    """ % target)
+    m.cpus[0].pc = BASE + 0x100
+    assert m.run(count=100_000) == "fault"
+    c = m.cpus[0]
+    assert c.pc == target and c.fault()["addr"] == target and c.fault()["access"] == "x"
+    assert c["ra"] == BASE + 0x100 + 4 * 10 and c["s1"] == 0    # la 2, li 1, loop 3, la 2, ld 1, then jalr
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_atomics_in_a_compiled_loop_by_hand(engine):
     m = machine(engine)

@@ -28,6 +28,17 @@
 static unsigned hash_pc(uint64_t pc) { return (unsigned)((pc >> 1) ^ (pc >> 17)) & ((1u << JIT_HASH_BITS) - 1); }
 static unsigned jc_pc(uint64_t pc) { return (unsigned)(pc >> 1) & ((1u << JIT_JC_BITS) - 1); }
 
+/* An empty jump-cache entry must match no jump target: generated code
+ * compares the pc and then jumps to the code, so a zeroed entry would send
+ * a guest `jr` to address 0 (a null function pointer) to host address 0.
+ * Targets are even (jalr clears bit 0), so an odd pc never matches. */
+#define JC_EMPTY_PC (~0ull)
+static void jc_clear(jit_state *st)
+{
+    for (size_t i = 0; i < (1u << JIT_JC_BITS); i++)
+        st->rt.jc[i] = (jit_jc_entry){ JC_EMPTY_PC, NULL };
+}
+
 /* Drops every block.  Code memory is rewound, not unmapped: a block that is
  * running when its code is invalidated finishes its exit path unharmed
  * (nothing is compiled before it returns), and gen stops the dispatcher
@@ -37,7 +48,7 @@ static void jit_flush(jit_state *st)
     st->used = st->base_used;
     st->npool = 0;
     memset(st->hash, 0, sizeof st->hash);
-    memset(st->rt.jc, 0, sizeof st->rt.jc);
+    jc_clear(st);
     memset(st->page_hash, 0, sizeof st->page_hash);
     memset(st->vpage_bits, 0, sizeof st->vpage_bits);
     st->gen++;
@@ -141,6 +152,7 @@ static bool code_ready(jit_state *st)
         return false;
     }
     st->pid = getpid();
+    jc_clear(st);       /* before any code can look into it (zeroed, it would match pc 0) */
     return true;
 }
 
@@ -225,7 +237,7 @@ static void kill(jit_state *st, jit_block *b)
     w[0] = 0xe9;                      /* the entry nop becomes jmp bail */
     jit_jc_entry *e = &st->rt.jc[jc_pc(b->pc)];
     if (e->code == b->code)
-        e->pc = ~0ull;
+        e->pc = JC_EMPTY_PC;
     b->code = NULL;
     b->tried = false;
     b->hits = 0;
@@ -416,7 +428,7 @@ static void jit_exec(vm_cpu *vc)
         if (m->system_mode && unlikely(key != st->owner_key)) {
             /* the jump cache is keyed by pc alone: a new address space, or
              * M-mode's untranslated fetch */
-            memset(st->rt.jc, 0, sizeof st->rt.jc);
+            jc_clear(st);
             st->owner_key = key;
             pending = NULL;
         }
