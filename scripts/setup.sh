@@ -24,7 +24,7 @@ APT_PACKAGES=(
     cpio                       # initramfs images
     xz-utils
 )
-PIP_PACKAGES=(pytest pytest-timeout numpy unicorn capstone pexpect nbclient ipykernel matplotlib pandas nbformat)
+PIP_PACKAGES=(pytest pytest-timeout numpy unicorn capstone pexpect nbclient ipykernel matplotlib pandas nbformat "mypy==2.4.1")   # mypy pinned: new stubtest checks must not break CI by surprise
 
 export PIP_ROOT_USER_ACTION=ignore
 

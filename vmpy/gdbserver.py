@@ -85,7 +85,7 @@ class BoardGdbServer:
         import ctypes
         from .boards import _lib
         self._g = None
-        self._final = ("closed", None)
+        self._final: tuple[str, Optional[int]] = ("closed", None)
         self._lib = _lib
         for name, res, args in (
                 ("vmpy_gdb_board_new", ctypes.c_void_p,

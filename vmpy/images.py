@@ -32,7 +32,7 @@ def cache_dir() -> Path:
 class Cpio:
     """Writes a cpio archive in the "newc" format the kernel unpacks."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._out = io.BytesIO()
         self._ino = 1
         self._dirs: set[str] = set()

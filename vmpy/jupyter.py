@@ -135,7 +135,7 @@ def profile(trace_or_pcs, symbols: Dict[str, Tuple[int, int]]):
     Returns a pandas Series sorted by count (descending); pcs outside every
     symbol count as '?'."""
     import numpy as np
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
     pcs = trace_or_pcs.pc if isinstance(trace_or_pcs, Trace) else np.asarray(trace_or_pcs, dtype=np.uint64)
     counts = {}
     covered = np.zeros(len(pcs), dtype=bool)

@@ -104,7 +104,7 @@ def load_symbols(path) -> Dict[str, int]:
     shoff, = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
     sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    out = {}
+    out: Dict[str, int] = {}
     for sh in sections:
         if sh[1] != 2:             # SHT_SYMTAB
             continue
@@ -138,7 +138,7 @@ class BudgetExceeded(AssertionError):
 
 
 class _Session:
-    def __init__(self, machine, baseline):
+    def __init__(self, machine, baseline) -> None:
         self.machine = machine
         self.baseline = baseline
         self.budget: Optional[int] = None

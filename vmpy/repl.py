@@ -83,7 +83,7 @@ def repl(self: Machine) -> int:
 class _Completer:
     """Tab completion: command names for the first word, symbols after."""
 
-    def __init__(self, t):
+    def __init__(self, t) -> None:
         self.t = t
         self.matches: List[str] = []
 

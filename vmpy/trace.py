@@ -58,6 +58,9 @@ def mem_dtype():
 class Trace(_core.Trace):
     """Per-instruction recording in C.  See the module docstring."""
 
+    overflow: str                # set by __new__
+    kinds: Tuple[str, ...]
+
     def _repr_html_(self) -> str:
         from .jupyter import trace_html
         return trace_html(self)
@@ -152,7 +155,7 @@ class Trace(_core.Trace):
     def to_pandas(self):
         """A DataFrame with one row per instruction (pc, insn, rd, rd_value as
         recorded), or per memory access for a memory-only trace."""
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
         if not any(k in self.kinds for k in ("pc", "insn", "regs")):
             return pd.DataFrame(self.mem)
         cols = {}
@@ -168,7 +171,7 @@ class Trace(_core.Trace):
 
     def mem_frame(self):
         """The memory accesses as a DataFrame."""
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
         return pd.DataFrame(self.mem)
 
     def disasm(self, i: int = 0, n: int = 1) -> List[Tuple[int, int, str]]:
