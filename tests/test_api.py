@@ -561,3 +561,13 @@ def test_access_at_the_top_of_the_address_space():
     assert m.read(0xfffffffffffffff0, 16) == bytes(range(16))
     with pytest.raises(vmpy.GuestMemoryError, match="wraps"):
         m.read(0xfffffffffffffff0, 17)
+
+
+def test_memory_and_disasm_take_keywords_as_documented():
+    m = vmpy.Machine("riscv64")
+    m.map(addr=0x10000, size=0x2000, perms="rwx")
+    m.write(addr=0x10000, data=asm("li a0, 5"))
+    assert m.read(addr=0x10000, size=4) == m.read(0x10000, 4)
+    assert m.disasm(0x10000, count=1) == m.disasm(addr=0x10000) == [(0x10000, 4, "addi a0, zero, 5")]
+    m.unmap(addr=0x11000, size=0x1000)
+    assert m.regions() == [(0x10000, 0x1000, "rwx", "ram")]

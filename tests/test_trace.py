@@ -340,6 +340,11 @@ def test_bad_arguments(prog):
     tr = m.trace("pc")
     with pytest.raises(ValueError):
         tr.mem
+    for stream in (-1, 99, 1 << 32):        # 2**32 once wrapped to stream 0
+        with pytest.raises(ValueError, match="no trace stream"):
+            tr.counts(stream)
+        with pytest.raises(ValueError, match="no trace stream"):
+            tr.view(stream)
     with pytest.raises(TypeError):
         vmpy.Trace(object(), "pc")
 

@@ -110,7 +110,10 @@ static int cpu_set_pc(PyCpu *self, PyObject *v, void *c)
     return 0;
 }
 
-static PyObject *cpu_get_index(PyCpu *self, void *c) { return PyLong_FromLong(vm_cpu_index(self->cpu)); }
+static PyObject *cpu_get_index(PyCpu *self, void *c)
+{
+    return cpu_alive(self) ? PyLong_FromLong(vm_cpu_index(self->cpu)) : NULL;
+}
 static PyObject *cpu_get_icount(PyCpu *self, void *c)
 {
     return cpu_alive(self) ? PyLong_FromUnsignedLongLong(vm_cpu_icount(self->cpu)) : NULL;
@@ -141,6 +144,8 @@ static PyObject *cpu_watch(PyCpu *self, PyObject *unused)
 {
     uint64_t addr;
     int access;
+    if (!cpu_alive(self))
+        return NULL;
     vm_cpu_watch_hit(self->cpu, &addr, &access);
     return Py_BuildValue("(Ki)", addr, access);
 }

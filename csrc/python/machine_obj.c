@@ -263,10 +263,12 @@ static PyObject *machine_map(PyMachine *self, PyObject *args)
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
 }
 
-static PyObject *machine_unmap(PyMachine *self, PyObject *args)
+static PyObject *machine_unmap(PyMachine *self, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = { "addr", "size", NULL };
     uint64_t addr, size;
-    if (!PyArg_ParseTuple(args, "O&O&:unmap", vmpy_u64, &addr, vmpy_u64, &size) || check_idle(self))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&O&:unmap", kwlist, vmpy_u64, &addr, vmpy_u64, &size) ||
+        check_idle(self))
         return NULL;
     int err = vm_mem_unmap(self->vm, addr, size);
     return err ? vmpy_raise(STATE(self), self->vm, err) : Py_NewRef(Py_None);
@@ -311,11 +313,12 @@ static PyObject *machine_regions(PyMachine *self, PyObject *unused)
     return out;
 }
 
-static PyObject *machine_read(PyMachine *self, PyObject *args)
+static PyObject *machine_read(PyMachine *self, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = { "addr", "size", NULL };
     uint64_t addr;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "O&n:read", vmpy_u64, &addr, &n))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&n:read", kwlist, vmpy_u64, &addr, &n))
         return NULL;
     if (n < 0)
         return PyErr_Format(PyExc_ValueError, "negative length");
@@ -330,11 +333,12 @@ static PyObject *machine_read(PyMachine *self, PyObject *args)
     return out;
 }
 
-static PyObject *machine_write(PyMachine *self, PyObject *args)
+static PyObject *machine_write(PyMachine *self, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = { "addr", "data", NULL };
     uint64_t addr;
     Py_buffer data;
-    if (!PyArg_ParseTuple(args, "O&y*:write", vmpy_u64, &addr, &data))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&y*:write", kwlist, vmpy_u64, &addr, &data))
         return NULL;
     int err = vm_mem_write(self->vm, addr, data.buf, (size_t)data.len);
     PyBuffer_Release(&data);
@@ -545,11 +549,12 @@ static PyObject *machine_hook_add(PyMachine *self, PyObject *args)
     return vmpy_hook_new(STATE(self), self, kind, cb, begin, end);
 }
 
-static PyObject *machine_disasm(PyMachine *self, PyObject *args)
+static PyObject *machine_disasm(PyMachine *self, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = { "addr", "count", NULL };
     uint64_t addr;
     int count = 1;
-    if (!PyArg_ParseTuple(args, "O&|i:disasm", vmpy_u64, &addr, &count))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|i:disasm", kwlist, vmpy_u64, &addr, &count))
         return NULL;
     PyObject *out = PyList_New(0);
     for (int i = 0; out && i < count; i++) {
@@ -636,11 +641,11 @@ static PyObject *machine_reg_names(PyMachine *self, PyObject *unused)
 
 static PyMethodDef machine_methods[] = {
     { "map", (PyCFunction)machine_map, METH_VARARGS, "map(addr, size, prot=7): map zero-filled RAM" },
-    { "unmap", (PyCFunction)machine_unmap, METH_VARARGS, "unmap(addr, size)" },
+    { "unmap", (PyCFunction)(void (*)(void))machine_unmap, METH_VARARGS | METH_KEYWORDS, "unmap(addr, size)" },
     { "protect", (PyCFunction)machine_protect, METH_VARARGS, "protect(addr, size, prot)" },
     { "regions", (PyCFunction)machine_regions, METH_NOARGS, "regions() -> [(base, size, perms, kind)]" },
-    { "read", (PyCFunction)machine_read, METH_VARARGS, "read(addr, n) -> bytes" },
-    { "write", (PyCFunction)machine_write, METH_VARARGS, "write(addr, data)" },
+    { "read", (PyCFunction)(void (*)(void))machine_read, METH_VARARGS | METH_KEYWORDS, "read(addr, size) -> bytes" },
+    { "write", (PyCFunction)(void (*)(void))machine_write, METH_VARARGS | METH_KEYWORDS, "write(addr, data)" },
     { "mmio_map", (PyCFunction)(void (*)(void))machine_mmio_map, METH_VARARGS | METH_KEYWORDS,
       "mmio_map(addr, size, read=None, write=None)" },
     { "load_elf", (PyCFunction)machine_load_elf, METH_VARARGS, "load_elf(image_bytes, bias=0) -> entry" },
@@ -650,7 +655,8 @@ static PyMethodDef machine_methods[] = {
       "run(until=None, count=0, timeout=0.0) -> stop reason name" },
     { "stop", (PyCFunction)machine_stop, METH_NOARGS, "stop(): stop a run (from a hook or any thread)" },
     { "hook_add", (PyCFunction)machine_hook_add, METH_VARARGS, "hook_add(kind, callback, begin=0, end=0) -> Hook" },
-    { "disasm", (PyCFunction)machine_disasm, METH_VARARGS, "disasm(addr, count=1) -> [(addr, size, text)]" },
+    { "disasm", (PyCFunction)(void (*)(void))machine_disasm, METH_VARARGS | METH_KEYWORDS,
+      "disasm(addr, count=1) -> [(addr, size, text)]" },
     { "bp_add", (PyCFunction)machine_bp_add, METH_VARARGS, "bp_add(addr)" },
     { "bp_remove", (PyCFunction)machine_bp_remove, METH_VARARGS, "bp_remove(addr)" },
     { "wp_add", (PyCFunction)machine_wp_add, METH_VARARGS, "wp_add(addr, len, access)" },

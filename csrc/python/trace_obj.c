@@ -121,19 +121,23 @@ static PyObject *trace_clear(PyTrace *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static int stream_arg(int s)
+/* The stream number in arg, or -1 with an exception set. */
+static int stream_arg(PyObject *arg)
 {
+    long s = PyLong_AsLong(arg);
+    if (s == -1 && PyErr_Occurred())
+        return -1;
     if (s < 0 || s >= VM_TS_COUNT) {
-        PyErr_Format(PyExc_ValueError, "no trace stream %d", s);
+        PyErr_Format(PyExc_ValueError, "no trace stream %ld", s);
         return -1;
     }
-    return 0;
+    return (int)s;
 }
 
 static PyObject *trace_view(PyTrace *self, PyObject *arg)
 {
-    int s = PyLong_AsLong(arg);
-    if ((s == -1 && PyErr_Occurred()) || stream_arg(s) || idle(self->machine))
+    int s = stream_arg(arg);
+    if (s < 0 || idle(self->machine))
         return NULL;
     size_t itemsize;
     void *data = vm_trace_data(self->trace, (vm_trace_stream)s, &itemsize);
@@ -160,8 +164,8 @@ static PyObject *trace_view(PyTrace *self, PyObject *arg)
 
 static PyObject *trace_counts(PyTrace *self, PyObject *arg)
 {
-    int s = PyLong_AsLong(arg);
-    if ((s == -1 && PyErr_Occurred()) || stream_arg(s))
+    int s = stream_arg(arg);
+    if (s < 0)
         return NULL;
     return Py_BuildValue("KK", (unsigned long long)vm_trace_count(self->trace, (vm_trace_stream)s),
                          (unsigned long long)vm_trace_total(self->trace, (vm_trace_stream)s));
