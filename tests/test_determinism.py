@@ -250,6 +250,8 @@ def test_console_input_record_and_replay(engine, tmp_path):
     with m.replay_input(log) as rp:
         with pytest.raises(RuntimeError, match="replaying"):
             m.uart.feed(b"x")
+        before = m.cpus[0].icount
+        assert m.run(count=0) == "count" and m.cpus[0].icount == before    # as without a replay
         replayed = pc_trace(m, [sum(chunks) // 2, sum(chunks) - sum(chunks) // 2])
         assert rp.done
     assert replayed == recorded

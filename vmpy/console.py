@@ -323,8 +323,8 @@ class InputReplayer(_Closing):
 
     def run(self, start=None, until=None, count=None, timeout=None):
         """Machine.run, split at each recorded input's instruction count."""
-        if not count:
-            count = None                     # 0, like None: no limit
+        if count == 0:                       # as Machine.run: nothing runs, "count"
+            return self._inner_run(start=start, until=until, count=0, timeout=timeout)
         while True:
             self._deliver_due()
             if self.done:
