@@ -161,6 +161,8 @@ def test_from_snapshot_and_file_round_trip(tmp_path):
     d = m.snapshot(base=s)
     d.save(path)
     assert state(vmpy.Machine.from_snapshot(Snapshot.load(path))) == state(m)
+    d.save(os.fsencode(path))                # bytes paths too, as load() takes them
+    assert state(vmpy.Machine.from_snapshot(Snapshot.load(os.fsencode(path)))) == state(m)
 
 
 def test_zero_pages_are_not_stored(tmp_path):

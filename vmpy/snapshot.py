@@ -103,7 +103,7 @@ class Snapshot:
     def save(self, path, compress: bool = True) -> None:
         """Write atomically: temporary file in the same directory, fsync, rename."""
         import tempfile
-        path = os.fspath(path)
+        path = os.fsdecode(path)           # str or bytes in; tempfile wants one kind
         data = self.to_bytes(compress)
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".vmsnap-", dir=directory)
