@@ -48,3 +48,41 @@ def test_random_instruction_bytes(seed, engine):
     print(f"fuzz seed {seed} ({engine or 'default'} engine): {executed} instructions, stops {reasons}")
     assert executed > 1000
     assert reasons.get("invalid", 0) > 0 and reasons.get("fault", 0) + reasons.get("trap", 0) > 0
+
+
+def stops_on_random_bytes(seed, engine, programs):
+    """(reason, instructions, pc, registers) of every run of fuzz()'s kind."""
+    rng = random.Random(seed)
+    m = vmpy.Machine("riscv64", engine=engine)
+    m.map(CODE, 0x10000, "rwx")
+    m.map(DATA, 0x10000, "rw")
+    m.map(DATA + 0x20000, 0x1000, "r")
+    c = m.cpus[0]
+    out = []
+    for _ in range(programs):
+        m.write(CODE, rng.randbytes(0x10000))
+        for i in range(1, 32):
+            c[f"x{i}"] = rng.choice([DATA + rng.randrange(0x10000), rng.getrandbits(64),
+                                     CODE + rng.randrange(0x10000), rng.randrange(64)])
+        for _ in range(50):
+            c.pc = CODE + 2 * rng.randrange(0x8000)
+            before = c.icount
+            r = m.run(count=2000)
+            regs = c.regs()
+            del regs["time"]                 # the host clock's: not the engines' to agree on
+            out.append((str(r), c.icount - before, c.pc, tuple(sorted(regs.items()))))
+    return out
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_interp_and_jit_agree_on_random_bytes(seed):
+    """Every run of random code stops for the same reason, after the same
+    number of instructions, with the same registers, under both engines."""
+    if "jit" not in vmpy.engines():
+        pytest.skip("no jit engine in this build")
+    interp = stops_on_random_bytes(seed, "interp", 40)
+    jit = stops_on_random_bytes(seed, "jit", 40)
+    assert len(interp) == 2000
+    assert {r for r, *_ in interp} >= {"fault", "invalid"}
+    for k, (a, b) in enumerate(zip(interp, jit)):
+        assert a == b, f"run {k}: interp {a[:3]}, jit {b[:3]}"
