@@ -21,27 +21,26 @@ PyObject *vmpy_module_of(PyTypeObject *tp)
     return PyType_GetModuleByDef(tp, &vmpy_module);
 }
 
-static int convert_64(PyObject *o, uint64_t *out, bool signed_ok)
+static int convert_64(PyObject *o, void *out, bool signed_ok)
 {
     PyObject *n = PyNumber_Index(o);
     if (!n)
         return 0;
-    int overflow = 0;
-    long long neg = PyLong_AsLongLongAndOverflow(n, &overflow);
-    if (!overflow && neg < 0 && signed_ok)
-        *out = (uint64_t)neg;
-    else if (!overflow && neg >= 0)
-        *out = (uint64_t)neg;
-    else if (overflow > 0 && !PyErr_Occurred())
-        *out = PyLong_AsUnsignedLongLong(n);     /* 2**63 .. ; sets OverflowError past 2**64-1 */
-    if (overflow < 0 || (!overflow && neg < 0 && !signed_ok) || PyErr_Occurred()) {
+    unsigned long long u = PyLong_AsUnsignedLongLong(n);    /* 0 .. 2**64-1 */
+    if (u == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
-        PyErr_Format(PyExc_OverflowError, "%R is out of range for %s 64-bit value (%s .. 2**64-1)", n,
-                     signed_ok ? "a" : "an unsigned", signed_ok ? "-2**63" : "0");
-        Py_DECREF(n);
-        return 0;
+        long long v = signed_ok ? PyLong_AsLongLong(n) : -1;  /* -2**63 .. */
+        if (!signed_ok || (v == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_OverflowError, "%R is out of range for %s 64-bit value (%s .. 2**64-1)", n,
+                         signed_ok ? "a" : "an unsigned", signed_ok ? "-2**63" : "0");
+            Py_DECREF(n);
+            return 0;
+        }
+        u = (unsigned long long)v;
     }
     Py_DECREF(n);
+    *(uint64_t *)out = u;
     return 1;
 }
 
