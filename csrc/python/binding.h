@@ -76,6 +76,8 @@ void vmpy_run_leave(PyMachine *pm);
  * disarm after it. */
 void vmpy_sigint_arm(vm_machine *m);
 void vmpy_sigint_disarm(vm_machine *m);
+/* Between slices of any run (GIL not needed). */
+void vmpy_sigint_slice(void);
 /* [(base, size, "rwx", "ram"|"mmio")] for a region table. */
 PyObject *vmpy_regions_list(const vm_region_info *info, size_t n);
 

@@ -75,6 +75,7 @@ static void machine_slice(void *arg)
     PyMachine *pm = arg;
     if (!pm->released && pm->run_thread == PyThread_get_thread_ident())
         pm->released = PyEval_SaveThread();
+    vmpy_sigint_slice();
 }
 
 /* ---- the JIT's code cache --------------------------------------------------- */

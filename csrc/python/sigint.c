@@ -53,25 +53,45 @@ static int on_main_thread(void)
     return PyThread_get_thread_ident() == main_thread_ident;
 }
 
+/* Puts ours in front of Python's handler unless it is there already;
+ * false if SIGINT is not Python's to handle (SIG_DFL, SIG_IGN). */
+static bool install(void)
+{
+    struct sigaction cur;
+    if (sigaction(SIGINT, NULL, &cur) != 0)
+        return false;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigint)
+        return true;
+    if (!(cur.sa_flags & SA_SIGINFO) && (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN))
+        return false;
+    /* Ours is not installed, so no handler of ours reads python_action now. */
+    python_action = cur;
+    struct sigaction ours = cur;
+    ours.sa_flags = (cur.sa_flags | SA_SIGINFO) & ~SA_RESETHAND;
+    ours.sa_sigaction = on_sigint;
+    return sigaction(SIGINT, &ours, NULL) == 0;
+}
+
+/* Whether ours is installed, as last seen: a run checks it without a
+ * system call (step() loops make many short runs), and long runs look
+ * again every so many slices, for a handler signal.signal() put back. */
+static bool installed;
+static unsigned slices;
+
 void vmpy_sigint_arm(vm_machine *m)
 {
     if (!on_main_thread())
         return;
-    struct sigaction cur;
-    if (sigaction(SIGINT, NULL, &cur) != 0)
-        return;
-    if (!((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigint)) {
-        if (!(cur.sa_flags & SA_SIGINFO) && (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN))
-            return;
-        /* Ours is not installed, so no handler of ours reads python_action now. */
-        python_action = cur;
-        struct sigaction ours = cur;
-        ours.sa_flags = (cur.sa_flags | SA_SIGINFO) & ~SA_RESETHAND;
-        ours.sa_sigaction = on_sigint;
-        if (sigaction(SIGINT, &ours, NULL) != 0)
-            return;
-    }
-    atomic_store(&sigint_target, m);
+    if (!installed)
+        installed = install();
+    if (installed)
+        atomic_store(&sigint_target, m);
+}
+
+void vmpy_sigint_slice(void)
+{
+    if (atomic_load(&sigint_target) && ++slices % 64 == 0)
+        installed = install();
 }
 
 void vmpy_sigint_disarm(vm_machine *m)
