@@ -14,17 +14,17 @@ import vmpy
 CODE, DATA = 0x100000, 0x200000
 
 
-def fuzz(seconds, seed, engine=None):
-    rng = random.Random(seed)
+def random_runs(rng, engine=None):
+    """Endless runs of random code: a fresh 64 KiB of random bytes and random
+    registers (data, code and wild pointers, small numbers) every 50 runs,
+    each run from a random pc for at most 2000 instructions.  Yields
+    (cpu, stop reason, instructions the run retired)."""
     m = vmpy.Machine("riscv64", engine=engine) if engine else vmpy.Machine("riscv64")
     m.map(CODE, 0x10000, "rwx")
     m.map(DATA, 0x10000, "rw")
     m.map(DATA + 0x20000, 0x1000, "r")            # a read-only page to fault on
     c = m.cpus[0]
-    reasons = {}
-    executed = 0
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while True:
         m.write(CODE, rng.randbytes(0x10000))
         for i in range(1, 32):
             c[f"x{i}"] = rng.choice([DATA + rng.randrange(0x10000), rng.getrandbits(64),
@@ -33,10 +33,19 @@ def fuzz(seconds, seed, engine=None):
             c.pc = CODE + 2 * rng.randrange(0x8000)
             before = c.icount
             r = m.run(count=2000)
-            executed += c.icount - before
-            reasons[str(r)] = reasons.get(str(r), 0) + 1
-            assert r in ("count", "fault", "trap", "invalid"), r
-    return executed, reasons
+            yield c, r, c.icount - before
+
+
+def fuzz(seconds, seed, engine=None):
+    reasons = {}
+    executed = 0
+    deadline = time.monotonic() + seconds
+    for _, r, n in random_runs(random.Random(seed), engine):
+        executed += n
+        reasons[str(r)] = reasons.get(str(r), 0) + 1
+        assert r in ("count", "fault", "trap", "invalid"), r
+        if time.monotonic() > deadline:
+            return executed, reasons
 
 
 @pytest.mark.parametrize("seed, engine", [(1, None), (2, "interp"), (3, "jit")])
@@ -50,28 +59,15 @@ def test_random_instruction_bytes(seed, engine):
     assert reasons.get("invalid", 0) > 0 and reasons.get("fault", 0) + reasons.get("trap", 0) > 0
 
 
-def stops_on_random_bytes(seed, engine, programs):
-    """(reason, instructions, pc, registers) of every run of fuzz()'s kind."""
-    rng = random.Random(seed)
-    m = vmpy.Machine("riscv64", engine=engine)
-    m.map(CODE, 0x10000, "rwx")
-    m.map(DATA, 0x10000, "rw")
-    m.map(DATA + 0x20000, 0x1000, "r")
-    c = m.cpus[0]
+def stops_on_random_bytes(seed, engine, runs):
+    """(reason, instructions, pc, registers) of each of the first runs."""
     out = []
-    for _ in range(programs):
-        m.write(CODE, rng.randbytes(0x10000))
-        for i in range(1, 32):
-            c[f"x{i}"] = rng.choice([DATA + rng.randrange(0x10000), rng.getrandbits(64),
-                                     CODE + rng.randrange(0x10000), rng.randrange(64)])
-        for _ in range(50):
-            c.pc = CODE + 2 * rng.randrange(0x8000)
-            before = c.icount
-            r = m.run(count=2000)
-            regs = c.regs()
-            del regs["time"]                 # the host clock's: not the engines' to agree on
-            out.append((str(r), c.icount - before, c.pc, tuple(sorted(regs.items()))))
-    return out
+    for c, r, n in random_runs(random.Random(seed), engine):
+        regs = c.regs()
+        del regs["time"]                     # the host clock's: not the engines' to agree on
+        out.append((str(r), n, c.pc, tuple(sorted(regs.items()))))
+        if len(out) == runs:
+            return out
 
 
 @pytest.mark.parametrize("seed", [11, 12])
@@ -80,9 +76,8 @@ def test_interp_and_jit_agree_on_random_bytes(seed):
     number of instructions, with the same registers, under both engines."""
     if "jit" not in vmpy.engines():
         pytest.skip("no jit engine in this build")
-    interp = stops_on_random_bytes(seed, "interp", 40)
-    jit = stops_on_random_bytes(seed, "jit", 40)
-    assert len(interp) == 2000
+    interp = stops_on_random_bytes(seed, "interp", 2000)
+    jit = stops_on_random_bytes(seed, "jit", 2000)
     assert {r for r, *_ in interp} >= {"fault", "invalid"}
     for k, (a, b) in enumerate(zip(interp, jit)):
         assert a == b, f"run {k}: interp {a[:3]}, jit {b[:3]}"
