@@ -22,14 +22,9 @@ def _cmd_run(args) -> int:
     except FileNotFoundError:       # exit statuses as a shell's: 127 not found, 126 cannot run
         print(f"vmpy: {prog}: no such file", file=sys.stderr)
         return 127
-    except OSError as e:
-        if e.errno:
-            print(f"vmpy: {prog}: {os.strerror(e.errno)}", file=sys.stderr)
-        else:
-            print(f"vmpy: {e}" if prog in str(e) else f"vmpy: {prog}: {e}", file=sys.stderr)
-        return 126
-    except (FormatError, GuestMemoryError, VmpyError, ValueError) as e:
-        print(f"vmpy: {e}" if prog in str(e) else f"vmpy: {prog}: {e}", file=sys.stderr)
+    except (OSError, FormatError, GuestMemoryError, VmpyError, ValueError) as e:
+        why = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
+        print(f"vmpy: {why}" if prog in why else f"vmpy: {prog}: {why}", file=sys.stderr)
         return 126
     cpu = m.cpus[0]
     t0 = time.perf_counter()
