@@ -83,3 +83,37 @@ def test_bad_network_options_raise(program):
     for bad in ("bogus", "tcp:0:80", "tcp:70000:80", "sctp:1:2", "tcp:1:2;rm"):
         with pytest.raises(RuntimeError, match="hostfwd"):
             boards.virt(ram="128M", firmware=program, net=True, hostfwd=bad)
+
+
+# ---- firmware that can never make progress ------------------------------------
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+@pytest.mark.parametrize("vector", ["0", "0x90000000"])
+def test_unfetchable_trap_vector_stops_with_a_fault(tmp_path, monkeypatch, engine, vector):
+    """mtvec at an address with nothing to fetch: every trap lands there
+    again, retiring nothing, so run(count) never ran out.  It stops at once
+    with the fault named."""
+    import rvasm
+    monkeypatch.setenv("VMPY_ENGINE", engine)
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(rvasm.asm(f"li t0, {vector}\ncsrw mtvec, t0\n.word 0"))     # then an illegal insn
+    with boards.virt(ram="64M", firmware=fw, rng=False) as b:
+        assert b.run(10_000, timeout=30) == "error"
+        assert b.icount == 2 + (vector != "0")         # li is one or two instructions, then csrw
+        assert f"trap vector {int(vector, 16):#x} cannot be fetched in M mode" in b.error
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_trap_storm_ends_at_the_timeout(tmp_path, monkeypatch, engine):
+    """A trap handler whose first instruction faults traps to itself forever
+    without retiring anything; the run still honours its timeout."""
+    import time
+    import rvasm
+    monkeypatch.setenv("VMPY_ENGINE", engine)
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(rvasm.asm("la t0, handler\ncsrw mtvec, t0\nhandler: ld a0, 0(zero)"))
+    with boards.virt(ram="64M", firmware=fw, rng=False) as b:
+        t0 = time.monotonic()
+        assert b.run(10_000, timeout=0.5) == "stopped"
+        assert 0.4 < time.monotonic() - t0 < 10
+        assert b.icount == 3                           # la (2) and csrw; the ld never retires

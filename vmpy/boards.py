@@ -41,7 +41,7 @@ _sig = {
     "vmpy_board_hvc_read": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_double]),
     "vmpy_board_hvc_write": (ctypes.c_size_t, [_B, ctypes.c_char_p, ctypes.c_size_t]),
     "vmpy_board_icount": (ctypes.c_uint64, [_B]),
-    "vmpy_board_run": (ctypes.c_int, [_B, ctypes.c_uint64]),
+    "vmpy_board_run": (ctypes.c_int, [_B, ctypes.c_uint64, ctypes.c_double]),
     "vmpy_board_input_record": (ctypes.c_int, [_B, ctypes.c_int]),
     "vmpy_board_input_pop": (ctypes.c_long, [_B, ctypes.POINTER(ctypes.c_uint64), ctypes.c_char_p,
                                              ctypes.c_size_t]),
@@ -157,11 +157,15 @@ class Board:
         return dict(zip(names[:n], out[:n])) if n else None
 
     # -- snapshots and deterministic time (issue 8); the board must be stopped --
-    def run(self, count: int) -> str:
-        """Runs count instructions (all harts) on this thread; returns the state."""
+    def run(self, count: int, timeout: float | None = None) -> str:
+        """Runs count instructions (all harts) on this thread, for at most
+        timeout seconds if given; returns the state ("stopped" when the count
+        or the time ran out)."""
         if count <= 0:
             raise ValueError("count must be positive")
-        st = _lib.vmpy_board_run(self._h, int(count))
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive")
+        st = _lib.vmpy_board_run(self._h, int(count), float(timeout or 0.0))
         if st < 0:
             raise RuntimeError("the board is running in its thread (stop it first)")
         return STATES[st]

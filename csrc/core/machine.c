@@ -309,6 +309,7 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
             if (cap < c->budget)
                 c->budget = c->budget_start = cap ? cap : 1;
         }
+        c->guest_traps = 0;
         m->engine->exec(c);
         if (m->tracer)
             vm_trace_flush(c);    /* register values of the last traced instruction */

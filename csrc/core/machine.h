@@ -165,6 +165,11 @@ struct vm_cpu {
      * helpers and jump cache: csrc/jit/jit.h), so that the code itself
      * holds no host address.  Host state: never in a snapshot. */
     void *engine_rt;
+    /* Guest traps taken in this exec() (system mode): traps retire nothing,
+     * so a hart trapping over and over never uses up its budget; past a
+     * bound, the ISA ends the exec() so that the run loop looks at the
+     * clock and stop requests (machine.c). */
+    unsigned guest_traps;
 };
 
 #define VM_MAX_CPUS 64

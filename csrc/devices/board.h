@@ -35,10 +35,11 @@ void vm_board_free(vm_board *b);
 struct vm_machine *vm_board_machine(vm_board *b);
 /* The machine when no run thread uses it (for snapshots), else NULL. */
 struct vm_machine *vm_board_idle_machine(vm_board *b);
-/* Runs count instructions (all harts) on the calling thread; the board must
- * not be started.  Returns the state afterwards (VM_BOARD_STOPPED when the
- * count ran out), -1 if it could not run. */
-int vm_board_run_count(vm_board *b, uint64_t count);
+/* Runs count instructions (all harts) on the calling thread, for at most
+ * timeout seconds if timeout > 0; the board must not be started.  Returns
+ * the state afterwards (VM_BOARD_STOPPED when the count or the time ran
+ * out), -1 if it could not run. */
+int vm_board_run_count(vm_board *b, uint64_t count, double timeout);
 
 int vm_board_start(vm_board *b);             /* starts the run thread */
 void vm_board_stop(vm_board *b);             /* stops it and waits (idempotent) */

@@ -312,13 +312,14 @@ static uint64_t budget_cap(void *arg, vm_cpu *vc)
     return cap;
 }
 
-/* After a run: a requested stop (or, for a counted run, the count) leaves
- * the board stopped; anything else is an error that names the reason. */
+/* After a run: a requested stop (or, for a counted run, the count or its
+ * timeout) leaves the board stopped; anything else is an error that names
+ * the reason. */
 static void run_ended(vm_board *b, vm_stop_reason r, bool count_ok)
 {
     pthread_mutex_lock(&b->lock);
     if (b->state == VM_BOARD_RUNNING) {
-        if (r == VM_STOP_REQUEST || (count_ok && r == VM_STOP_COUNT)) {
+        if (r == VM_STOP_REQUEST || (count_ok && (r == VM_STOP_COUNT || r == VM_STOP_TIMEOUT))) {
             b->state = VM_BOARD_STOPPED;
         } else {
             b->state = VM_BOARD_ERROR;
@@ -843,13 +844,13 @@ vm_machine *vm_board_idle_machine(vm_board *b)
     return b->started ? NULL : b->m;
 }
 
-int vm_board_run_count(vm_board *b, uint64_t count)
+int vm_board_run_count(vm_board *b, uint64_t count, double timeout)
 {
     if (b->started || !count)
         return -1;
     b->state = VM_BOARD_RUNNING;
     atomic_store(&b->stop, 0);
-    vm_run_opts o = { .count = count };
+    vm_run_opts o = { .count = count, .timeout = timeout > 0 ? timeout : 0 };
     vm_stop_reason r = vm_machine_run(b->m, &o);
     publish_output(b);
     run_ended(b, r, true);

@@ -73,7 +73,10 @@ API void vmpy_board_free(vm_board *b)
     vm_board_free(b);
 }
 
-API int vmpy_board_run(vm_board *b, uint64_t count) { return b ? vm_board_run_count(b, count) : -1; }
+API int vmpy_board_run(vm_board *b, uint64_t count, double timeout)
+{
+    return b ? vm_board_run_count(b, count, timeout) : -1;
+}
 API int vmpy_board_start(vm_board *b) { return b ? vm_board_start(b) : -1; }
 API void vmpy_board_stop(vm_board *b) { if (b) vm_board_stop(b); }
 API int vmpy_board_wait(vm_board *b, double timeout) { return b ? vm_board_wait(b, timeout) : -1; }

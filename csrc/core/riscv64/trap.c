@@ -3,6 +3,9 @@
 #include "rv.h"
 #include "../linux_abi.h"
 
+/* A slice retires 2^18 instructions; no real trap handler is this short. */
+#define TRAPS_PER_EXEC (1u << 16)
+
 static bool is_fault(uint64_t cause)
 {
     switch (cause) {
@@ -79,7 +82,26 @@ int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
         return RV_TRAP_STOP;
     }
     if (m->system_mode) {
+        uint64_t from = c->pc;
+        int from_priv = c->priv;
         enter_guest_trap(c, cause, tval, false);
+        if ((cause == RV_EXC_INSN_ACCESS || cause == RV_EXC_INSN_PAGE) && c->pc == from &&
+            c->priv == from_priv) {
+            /* The trap vector itself cannot be fetched: fetching depends
+             * only on the mode, satp and PMP, which the trap left as they
+             * were, so the hart would take this trap forever.  Stop with
+             * the fault, as for any fault the guest cannot handle. */
+            vc->trap_cause = cause;
+            vc->trap_tval = tval;
+            static const char mode[4] = { 'U', 'S', 'H', 'M' };
+            vm_set_error(m, VM_EINVAL, "hart %d: its trap vector 0x%llx cannot be fetched in %c mode (%s)",
+                         vc->index, (unsigned long long)from, mode[c->priv & 3],
+                         cause == RV_EXC_INSN_PAGE ? "instruction page fault" : "instruction access fault");
+            vm_cpu_request_exit(vc, VM_STOP_FAULT);
+            return RV_TRAP_STOP;
+        }
+        if (++vc->guest_traps >= TRAPS_PER_EXEC)
+            vm_cpu_request_exit(vc, VM_STOP_NONE);    /* see vm_cpu.guest_traps */
         return RV_TRAP_GUEST;
     }
     vc->trap_cause = cause;
