@@ -17,8 +17,8 @@ import time
 import pytest
 
 import vmpy
+from testenv import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, PYTHONPATH=ROOT)
 
 

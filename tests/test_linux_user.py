@@ -186,12 +186,9 @@ def test_missing_program_is_an_error(tmp_path):
     assert m.regions() == []
 
 
-def test_cli_exit_status_for_programs_that_cannot_run(tmp_path):
+def test_cli_exit_status_for_programs_that_cannot_run(tmp_path, vmpy_run):
     """As a shell: 127 for a program that does not exist, 126 for one that
     cannot run; one line on stderr naming the program."""
-    import subprocess
-    import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     (tmp_path / "junk").write_bytes(b"#!/bin/sh\n")
     (tmp_path / "locked").write_bytes(b"\x7fELF")
     os.chmod(tmp_path / "locked", 0)
@@ -200,10 +197,9 @@ def test_cli_exit_status_for_programs_that_cannot_run(tmp_path):
     if os.geteuid() != 0:                            # root reads a mode-0 file anyway
         cases.append((str(tmp_path / "locked"), 126, "Permission denied"))
     for prog, code, text in cases:
-        p = subprocess.run([sys.executable, "-m", "vmpy", "run", prog], capture_output=True, timeout=60,
-                           env=dict(os.environ, PYTHONPATH=root))
-        err = p.stderr.decode()
-        assert p.returncode == code, (prog, p)
+        rc, _, err = vmpy_run(prog)
+        err = err.decode()
+        assert rc == code, (prog, rc, err)
         assert err.startswith(f"vmpy: {prog}") and text in err and err.count(prog) == 1, (prog, err)
         assert err.count("\n") == 1, err
 

@@ -56,6 +56,32 @@ void rv_take_interrupt(rv_cpu *c, unsigned irq)
     enter_guest_trap(c, irq, 0, true);
 }
 
+/* Ends the run at a trap the guest does not (or cannot) handle. */
+static int stop_at_trap(rv_cpu *c, uint64_t cause, uint64_t tval)
+{
+    vm_cpu *vc = &c->common;
+    vc->trap_cause = cause;
+    vc->trap_tval = tval;
+    vm_cpu_request_exit(vc, is_fault(cause) ? VM_STOP_FAULT
+                            : cause == RV_EXC_ILLEGAL ? VM_STOP_INVALID : VM_STOP_TRAP);
+    return RV_TRAP_STOP;
+}
+
+/* After a fetch fault at from was delivered: did its trap land on from
+ * again, in the same mode?  Fetching depends only on the mode, satp and
+ * PMP, which a trap leaves as they were, so the hart would take this trap
+ * forever without retiring anything.  Says so in the machine's error. */
+static bool vector_unfetchable(rv_cpu *c, uint64_t cause, uint64_t from, int from_priv)
+{
+    if ((cause != RV_EXC_INSN_ACCESS && cause != RV_EXC_INSN_PAGE) || c->pc != from || c->priv != from_priv)
+        return false;
+    static const char mode[4] = { 'U', 'S', 'H', 'M' };
+    vm_set_error(c->common.machine, VM_EINVAL, "hart %d: its trap vector 0x%llx cannot be fetched in %c mode (%s)",
+                 c->common.index, (unsigned long long)from, mode[c->priv & 3],
+                 cause == RV_EXC_INSN_PAGE ? "instruction page fault" : "instruction access fault");
+    return true;
+}
+
 int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
 {
     vm_cpu *vc = &c->common;
@@ -85,30 +111,13 @@ int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
         uint64_t from = c->pc;
         int from_priv = c->priv;
         enter_guest_trap(c, cause, tval, false);
-        if ((cause == RV_EXC_INSN_ACCESS || cause == RV_EXC_INSN_PAGE) && c->pc == from &&
-            c->priv == from_priv) {
-            /* The trap vector itself cannot be fetched: fetching depends
-             * only on the mode, satp and PMP, which the trap left as they
-             * were, so the hart would take this trap forever.  Stop with
-             * the fault, as for any fault the guest cannot handle. */
-            vc->trap_cause = cause;
-            vc->trap_tval = tval;
-            static const char mode[4] = { 'U', 'S', 'H', 'M' };
-            vm_set_error(m, VM_EINVAL, "hart %d: its trap vector 0x%llx cannot be fetched in %c mode (%s)",
-                         vc->index, (unsigned long long)from, mode[c->priv & 3],
-                         cause == RV_EXC_INSN_PAGE ? "instruction page fault" : "instruction access fault");
-            vm_cpu_request_exit(vc, VM_STOP_FAULT);
-            return RV_TRAP_STOP;
-        }
+        if (vector_unfetchable(c, cause, from, from_priv))
+            return stop_at_trap(c, cause, tval);
         if (++vc->guest_traps >= TRAPS_PER_EXEC)
             vm_cpu_request_exit(vc, VM_STOP_NONE);    /* see vm_cpu.guest_traps */
         return RV_TRAP_GUEST;
     }
-    vc->trap_cause = cause;
-    vc->trap_tval = tval;
-    vm_cpu_request_exit(vc, is_fault(cause) ? VM_STOP_FAULT
-                            : cause == RV_EXC_ILLEGAL ? VM_STOP_INVALID : VM_STOP_TRAP);
-    return RV_TRAP_STOP;
+    return stop_at_trap(c, cause, tval);
 next:
     c->pc += len;
     return RV_TRAP_NEXT;
