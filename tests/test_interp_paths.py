@@ -352,3 +352,89 @@ def test_every_fused_pair_matches_single_steps(seed):
         assert stepped.step() == "count"
     assert state(whole) == state(stepped)
     assert whole.read(DATA, PAGES * 0x1000) == stepped.read(DATA, PAGES * 0x1000)
+
+
+# A quad that is a whole one-block loop runs pass after pass in quad_loop_*
+# (interp.c), with the address and the induction variable (a5) in host
+# registers.  It leaves at a TLB miss (a5 crosses into the next page), at
+# the end of the budget (sliced runs), when the branch falls through, and
+# it must not take loops whose other sources are the registers it writes
+# (those run the usual way).  {store} is the store's target base; t0 the
+# byte stored; a4 the stride; a0 the limit.
+QUAD_SHAPES = {
+    "canonical": "add a3, a1, a5; sb t0, 0(a3); add a5, a5, a4; bgeu a0, a5, 1b",
+    "commuted": "add a3, a5, a1; sb t0, 3(a3); add a5, a4, a5; bgeu a0, a5, 1b",
+    "addiw": "add a3, a1, a5; sb t0, -1(a3); addiw a5, a5, 3; bgeu a0, a5, 1b",
+    "stores_j": "add a3, a1, a5; sb a5, 0(a3); add a5, a5, a4; bgeu a0, a5, 1b",
+    "stores_address": "add a3, a1, a5; sb a3, 0(a3); add a5, a5, a4; bgeu a0, a5, 1b",
+    "step_is_address": "add a3, a1, a5; sb t0, 0(a3); add a5, a5, a3; bgeu a0, a5, 1b",
+    "limit_is_address": "add a3, a1, a5; sb t0, 0(a3); add a5, a5, a4; bgeu a3, a5, 1b",
+    "j_is_address": "add a5, a1, a5; sb t0, 0(a5); add a5, a5, a4; bgeu a0, a5, 1b",
+    "doubles_j": "add a3, a1, a5; sb t0, 0(a3); add a5, a5, a5; bgeu a0, a5, 1b",
+}
+
+
+def quad_program(shape, base, limit, stride):
+    return asm(f"""
+        li a1, {base:#x}
+        li a0, {limit}
+        li a4, {stride}
+        li a5, 1
+        li t0, 0x5a
+    1:  {QUAD_SHAPES[shape].replace("; ", chr(10))}
+        addi t1, t1, 1
+        ebreak
+    """)
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+@pytest.mark.parametrize("shape", sorted(QUAD_SHAPES))
+def test_quad_loop_matches_single_steps(engine, shape):
+    if engine not in vmpy.engines():
+        pytest.skip(f"engine {engine} not built")
+    code = quad_program(shape, DATA, PAGES * 0x1000 - 8, 1)
+    whole, stepped = machine(code, engine), machine(code)
+    r = whole.run(count=10**6)
+    assert r in ("trap", "fault")
+    while stepped.cpus[0].pc != whole.cpus[0].pc or stepped.cpus[0].icount < whole.cpus[0].icount:
+        assert stepped.step() == "count"
+    assert state(whole) == state(stepped)
+    assert whole.read(DATA, PAGES * 0x1000) == stepped.read(DATA, PAGES * 0x1000)
+    if shape == "canonical":   # every page written, by the loop's fast and slow passes
+        assert whole.read(DATA + 1, PAGES * 0x1000 - 8) == b"\x5a" * (PAGES * 0x1000 - 8)
+        assert whole.cpus[0]["a5"] == PAGES * 0x1000 - 7 and whole.cpus[0]["t1"] == 1
+
+
+@pytest.mark.parametrize("shape", ["canonical", "addiw"])
+def test_quad_loop_counts_exactly_at_every_cut(shape):
+    code = quad_program(shape, DATA, PAGES * 0x1000 - 8, 1)
+    whole, sliced = machine(code), machine(code)
+    assert whole.run(count=10**6) == "trap"
+    rng = random.Random(shape)
+    total = 0
+    while sliced.run(count=(n := rng.randrange(1, 3000))) == "count":
+        total += n
+        assert sliced.cpus[0].icount == total
+        assert sliced.cpus[0]["a5"] >= 1
+    assert state(sliced) == state(whole)
+    assert sliced.read(DATA, PAGES * 0x1000) == whole.read(DATA, PAGES * 0x1000)
+
+
+def test_quad_loop_storing_into_its_code_page():
+    """A store to a page that holds code misses the TLB's write fast path
+    (stores there must invalidate blocks), so every pass runs the usual
+    way; the bytes land past the code and the loop runs to its end."""
+    code = quad_program("canonical", CODE + 0x800, 0x400, 1)
+    assert len(code) < 0x800
+    m = machine(code)
+    assert m.run(count=10**6) == "trap"
+    assert m.read(CODE + 0x801, 0x400) == b"\x5a" * 0x400
+    assert m.cpus[0]["a5"] == 0x401
+    assert m.cpus[0].icount == single_step_count(code)
+
+
+def single_step_count(code):
+    m = machine(code)
+    while m.step() == "count":
+        pass
+    return m.cpus[0].icount

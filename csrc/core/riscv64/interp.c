@@ -324,7 +324,8 @@ enum {
  * tipping point here.  All variants (36 handlers), the BR forms of these two,
  * or a third quad for mem.c's `a[i] = i` loop each made it keep acc on the
  * stack in every handler: 6,000 stack references instead of 180, int.c 25%
- * and mem.c 20% slower (tests/test_codegen.py watches for this). */
+ * and mem.c 20% slower (tests/test_codegen.py watches for this).  A quad that is a whole
+ * block runs its passes in quad_loop_* (below), out of interp_run. */
 #define FUSE_QUAD(X) \
     X(ADD, RR, SB, ST, ADD, RR, BGEU, LP, 1, 2) X(ADD, RR, SB, ST, ADDIW, RI, BGEU, LP, 1, 2)
 /* Positions in the lists (from 1; 0: not in the list). */
@@ -939,6 +940,82 @@ static inline uint64_t load_extend(unsigned op, uint64_t v)
     }
 }
 
+/* A quad that is its block's whole body (a counted store loop: FUSE_QUAD)
+ * runs here, pass after pass, for as long as each pass takes the fast path.
+ * The handler reloads every operand and register from its slots and x[] on
+ * every pass, and the induction variable goes through memory, a
+ * store-to-load forwarding delay per pass; here the operands are decoded
+ * once, and the two registers the loop writes, the address (the first op's
+ * rd) and the induction variable (the third op's), stay in host registers
+ * until the loop ends.  This takes the loop's usual shape: the first and
+ * third ops each read the induction variable once, and none of the other
+ * sources is either written register, so they keep their value throughout
+ * (the store's base is the first op's result: that is what variant 1
+ * means).  Any other shape runs the usual way.
+ *
+ * The caller has charged the budget for the pass about to start, as a
+ * block entry does.  A pass begins only once its store is known to take
+ * the TLB's fast path (STORE_AT's check: a code page, a hook or a
+ * watchpoint makes it miss), so a pass runs here whole or not at all. */
+typedef struct { uint64_t budget, how; } quad_exit;
+enum {
+    QUAD_RUN_SLOWLY,   /* the paid pass has not started: run it the usual way */
+    QUAD_FELL_OUT,     /* the last pass's branch fell through: leave the block */
+    QUAD_UNPAID,       /* the branch was taken, the budget does not cover another pass */
+};
+/* Which source of an op is the induction variable j (rd2): 1 rs1, 2 rs2,
+ * 0 neither or both (not the loop's shape).  An immediate op's rs2 is 0. */
+#define QUAD_J_RR(S, rd2) (OPERAND_rs1(S) == (rd2)) + 2 * (OPERAND_rs2(S) == (rd2))
+#define QUAD_J_RI(S, rd2) (OPERAND_rs1(S) == (rd2) ? 1 : 0)
+#define QUAD_INV_RR(S, jpos) (jpos == 1 ? OPERAND_rs2(S) : OPERAND_rs1(S))
+#define QUAD_INV_RI(S, jpos) 0u
+/* The passes, for j at source position AJ of the first op, CJ of the third
+ * (constants, so that each shape compiles to its own straight loop). */
+#define QUAD_PASSES(n1, n2, n3, n4, w, AJ, CJ) \
+    for (;;) { \
+        { uint64_t A = AJ == 1 ? j : a_inv, B = AJ == 1 ? a_inv : j; int64_t I = imm0; \
+          (void)B; (void)I; p = E_##n1; } \
+        uint64_t a_ = p + (uint64_t)imm1; \
+        if ((a_ & (VM_PAGE_MASK | (sizeof(T_##n2) - 1))) != tag) { how = QUAD_RUN_SLOWLY; break; } \
+        *(T_##n2 *)(uintptr_t)(a_ + addend) = (T_##n2)val; \
+        p_done = p; \
+        { uint64_t A = CJ == 1 ? j : c_inv, B = CJ == 1 ? c_inv : j; int64_t I = imm2; \
+          (void)B; (void)I; j = E_##n3; } \
+        bool taken_; \
+        { uint64_t A = w == 2 ? other : j, B = w == 2 ? j : other; taken_ = E_##n4; } \
+        if (!taken_) { how = QUAD_FELL_OUT; break; } \
+        if (budget < gate) { how = QUAD_UNPAID; break; } \
+        budget -= gate; \
+    }
+#define DEF_QUAD_LOOP(n1, k1, n2, k2, n3, k3, n4, K, v, w) \
+static __attribute__((noinline)) quad_exit \
+quad_loop_##n1##_##n2##_##n3##_##n4(uint64_t *x, const rv_slot *s, const vm_tlb_entry *e, \
+                                    uint64_t budget, uint64_t gate) \
+{ \
+    _Static_assert(v == 1 && (w == 1 || w == 2), "the store's base is the first op's result, the branch reads the third's"); \
+    const unsigned rd0 = OPERAND_rd(s), rd2 = OPERAND_rd(s + 2); \
+    const unsigned aj = QUAD_J_##k1(s, rd2), cj = QUAD_J_##k3(s + 2, rd2); \
+    const unsigned a_src = QUAD_INV_##k1(s, aj), c_src = QUAD_INV_##k3(s + 2, cj); \
+    const unsigned val_src = OPERAND_rs2(s + 1), other_src = w == 2 ? OPERAND_rs1(s + 3) : OPERAND_rs2(s + 3); \
+    if (rd0 == rd2 || !aj || aj == 3 || !cj || cj == 3 || \
+        a_src == rd0 || a_src == rd2 || c_src == rd0 || c_src == rd2 || \
+        val_src == rd0 || val_src == rd2 || other_src == rd0 || other_src == rd2) \
+        return (quad_exit){ budget, QUAD_RUN_SLOWLY }; \
+    const uint64_t a_inv = x[a_src], c_inv = x[c_src], val = x[val_src], other = x[other_src]; \
+    const int64_t imm0 = OPERAND_imm(s), imm1 = OPERAND_imm(s + 1), imm2 = OPERAND_imm(s + 2); \
+    const uint64_t tag = e->tag_w, addend = e->addend; \
+    uint64_t j = x[rd2], p, p_done = x[rd0], how; \
+    (void)imm0; (void)imm2; \
+    if (aj == 1 && cj == 1) QUAD_PASSES(n1, n2, n3, n4, w, 1, 1) \
+    else if (aj == 1) QUAD_PASSES(n1, n2, n3, n4, w, 1, 2) \
+    else if (cj == 1) QUAD_PASSES(n1, n2, n3, n4, w, 2, 1) \
+    else QUAD_PASSES(n1, n2, n3, n4, w, 2, 2) \
+    x[rd0] = p_done; \
+    x[rd2] = j; \
+    return (quad_exit){ budget, how }; \
+}
+FUSE_QUAD(DEF_QUAD_LOOP)
+
 /* Runs the cpu until it must exit.  one_block (the JIT's fallback): run at
  * most one block, with the budget cut to that block's length meanwhile so
  * that no chaining happens; the cut part is returned in *held. */
@@ -1469,6 +1546,14 @@ op_JALR: { uint64_t t = (RS1 + (uint64_t)IMM) & ~1ull; RD = PC + LEN; JUMP_TO(t)
 #define S4 (s + 3)
 #define DEF_QUAD(n1, k1, n2, k2, n3, k3, n4, K, v, w) \
     q##v##w##_##n1##_##n2##_##n3##_##K##_##n4: \
+        if (s == b->slots) {    /* the whole block: see quad_loop */ \
+            quad_exit r_ = quad_loop_##n1##_##n2##_##n3##_##n4(c->x, s, TLB_AT(S2->tlb_off), budget, b->gate); \
+            budget = r_.budget; \
+            if (r_.how == QUAD_FELL_OUT) \
+                JUMP_VIA(PC_AT(S4) + S4->in.len, 1); \
+            if (r_.how == QUAD_UNPAID) \
+                LOOP_AGAIN(); \
+        } \
         DO_##k1(s, n1, RS1, RS2) DO_##k2(S2, n2, SRC1_##v(S2), SRC2_##v(S2)) \
         DO_##k3(S3, n3, SRC1_0(S3), SRC2_0(S3)) \
         DO_##K(S4, n4, SRC1_##w(S4), SRC2_##w(S4))
