@@ -72,8 +72,8 @@ def _cmd_run(args) -> int:
 def _die_of_sigint() -> None:
     """Ctrl-C: end as the guest would under its default SIGINT action (and
     as qemu-user does), killed by the signal, so that a shell sees status
-    130 and stops a script.  Guest signal handlers are not run: signals are
-    not delivered in Linux user mode."""
+    130 and stops a script.  A guest's SIGINT handler is not run: only the
+    signals a guest raises itself, or its faults raise, reach its handlers."""
     import signal
     sys.stdout.flush()
     signal.signal(signal.SIGINT, signal.SIG_DFL)

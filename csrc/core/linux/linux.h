@@ -5,7 +5,7 @@
  * fd table helpers), syscalls.c (dispatch), sys_mem.c (brk/mmap family),
  * sys_io.c (fds: read/write/dup/fcntl/ioctl), sys_path.c (names: open,
  * stat, directories), sys_misc.c (time, ids, signals, limits), sys_proc.c
- * (fork, execve, wait4). */
+ * (fork, execve, wait4), signal.c (signal actions, masks and delivery). */
 #ifndef VM_LINUX_H
 #define VM_LINUX_H
 
@@ -48,6 +48,8 @@ struct vm_linux_process {
 
     uint8_t sigact[LX_NSIG + 1][24];        /* raw riscv64 kernel sigaction per signal */
     uint64_t sigmask;
+    uint64_t sigpending;                    /* sent to itself, not yet delivered (signal.c) */
+    int sigcode[LX_NSIG + 1];               /* their si_code */
     uint64_t altstack[3];                   /* ss_sp, ss_flags (+pad), ss_size */
     uint64_t tid_address;
 };
@@ -92,6 +94,21 @@ int64_t lx_sys_misc(lx_ctx *x, bool *known);
 /* Deterministic mode's /dev/urandom: a host fd of seeded-stream bytes (sys_misc.c). */
 int lx_det_random_fd(lx_ctx *x);
 int64_t lx_sys_proc(lx_ctx *x, bool *known);
+int64_t lx_sys_signal(lx_ctx *x, bool *known);
+
+/* ---- signals (signal.c) ------------------------------------------------------
+ * A syscall result that says the syscall set every register, the pc
+ * included (rt_sigreturn): nothing is written back. */
+#define LX_REGS_RESTORED INT64_MIN
+/* The rt_sigreturn trampoline that signal handlers return to: a page
+ * above the stack, mapped at exec. */
+#define LX_SIGRETURN_ADDR LX_STACK_TOP
+/* A pending signal is not blocked: lx_signal_deliver has work. */
+bool lx_signal_ready(const struct vm_linux_process *p);
+/* Delivers the lowest such signal, the guest to resume at resume_pc after
+ * its handler: 1 its handler now runs (the pc is set), 0 nothing to
+ * deliver (or it was ignored), -1 the process was ended by it. */
+int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc);
 
 /* Loads the static ELF at path (relative to dirfd) into m with a fresh
  * stack holding argv/envp/auxv, and points the cpu at its entry. */
@@ -120,7 +137,7 @@ enum {
     LX_nanosleep = 101, LX_clock_gettime = 113, LX_clock_getres = 114,
     LX_clock_nanosleep = 115, LX_sched_getaffinity = 123, LX_sched_yield = 124,
     LX_kill = 129, LX_tkill = 130, LX_tgkill = 131, LX_sigaltstack = 132,
-    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_times = 153, LX_getresuid = 148, LX_getresgid = 150, LX_getpgid = 155, LX_getsid = 156, LX_getgroups = 158,
+    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_rt_sigpending = 136, LX_rt_sigreturn = 139, LX_times = 153, LX_getresuid = 148, LX_getresgid = 150, LX_getpgid = 155, LX_getsid = 156, LX_getgroups = 158,
     LX_uname = 160, LX_getrlimit = 163, LX_setrlimit = 164, LX_getrusage = 165,
     LX_umask = 166, LX_prctl = 167, LX_gettimeofday = 169, LX_getpid = 172,
     LX_getppid = 173, LX_getuid = 174, LX_geteuid = 175, LX_getgid = 176,

@@ -290,6 +290,17 @@ int lx_load(vm_machine *m, int dirfd, const char *path, int argc, char *const ar
         free(real);
         return rc;
     }
+    /* The page signal handlers return to (LX_SIGRETURN_ADDR). */
+    rc = vm_mem_map(m, LX_SIGRETURN_ADDR, VM_PAGE_SIZE, VM_PROT_R | VM_PROT_X);
+    if (!rc)
+        rc = vm_mem_write(m, LX_SIGRETURN_ADDR, abi->sigreturn_code, abi->sigreturn_code_size);
+    if (rc) {
+        vm_set_error(m, rc, "cannot map the signal return page");
+        lx_unmap_range(m, LX_STACK_TOP - LX_STACK_SIZE, LX_TASK_SIZE - (LX_STACK_TOP - LX_STACK_SIZE));
+        lx_unmap_range(m, info.lo & VM_PAGE_MASK, info.brk - (info.lo & VM_PAGE_MASK));
+        free(real);
+        return rc;
+    }
     free(p->exe_path);
     p->exe_path = real;
     p->loaded = true;

@@ -248,7 +248,8 @@ static int64_t sys_pipe2(lx_ctx *x)
 }
 
 /* ppoll: the guest's fds are translated to host fds in a copy of the
- * array; the signal mask argument is ignored (signals are not delivered). */
+ * array; the signal mask argument is ignored (no signal can arrive while
+ * it waits: only those the guest raises itself are delivered). */
 static int64_t sys_ppoll(lx_ctx *x)
 {
     uint64_t n = x->a[1];

@@ -1,8 +1,8 @@
-/* sys_misc.c — process, time, identity, limits and signal syscalls.
+/* sys_misc.c — process, time, identity and limits syscalls (signals are
+ * in signal.c).
  *
  * The guest is one single-threaded process: its pid and tid are the host
- * pid; signals are recorded but not delivered, except that a signal a
- * process sends itself with the default action terminates it (abort()).
+ * pid.
  *
  * Time and randomness come from the machine's clock (core/clock.c): in
  * deterministic mode clock_gettime, gettimeofday, times, getrusage and
@@ -216,102 +216,6 @@ static int64_t sys_rlimit(lx_ctx *x)
     return out_opt(x, old, &rl, sizeof rl);
 }
 
-static int64_t sys_rt_sigaction(lx_ctx *x)
-{
-    int sig = (int)x->a[0];
-    if (sig < 1 || sig > LX_NSIG || x->a[3] != 8)
-        return -EINVAL;
-    uint8_t act[24];
-    if (x->a[1]) {
-        if (sig == SIGKILL || sig == SIGSTOP)
-            return -EINVAL;
-        if (lx_copy_in(x, act, x->a[1], sizeof act))
-            return -EFAULT;
-    }
-    if (out_opt(x, x->a[2], x->p->sigact[sig], sizeof act))
-        return -EFAULT;
-    if (x->a[1])
-        memcpy(x->p->sigact[sig], act, sizeof act);
-    return 0;
-}
-
-static int64_t sys_rt_sigprocmask(lx_ctx *x)
-{
-    if (x->a[3] != 8)
-        return -EINVAL;
-    uint64_t set, old = x->p->sigmask;
-    if (x->a[1]) {
-        if (lx_copy_in(x, &set, x->a[1], 8))
-            return -EFAULT;
-        switch (x->a[0]) {
-        case SIG_BLOCK: x->p->sigmask |= set; break;
-        case SIG_UNBLOCK: x->p->sigmask &= ~set; break;
-        case SIG_SETMASK: x->p->sigmask = set; break;
-        default: return -EINVAL;
-        }
-        /* SIGKILL and SIGSTOP cannot be blocked. */
-        x->p->sigmask &= ~((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)));
-    }
-    return out_opt(x, x->a[2], &old, 8);
-}
-
-static int64_t sys_sigaltstack(lx_ctx *x)
-{
-    uint64_t ss[3];
-    if (x->p->altstack[1] == 0 && x->p->altstack[0] == 0)
-        x->p->altstack[1] = 2;                  /* SS_DISABLE */
-    if (x->a[0] && lx_copy_in(x, ss, x->a[0], sizeof ss))
-        return -EFAULT;
-    if (out_opt(x, x->a[1], x->p->altstack, sizeof ss))
-        return -EFAULT;
-    if (x->a[0])
-        memcpy(x->p->altstack, ss, sizeof ss);
-    return 0;
-}
-
-/* A signal sent to the process itself. */
-static int64_t self_signal(lx_ctx *x, int sig)
-{
-    if (sig < 0 || sig > LX_NSIG)
-        return -EINVAL;
-    if (sig == 0)
-        return 0;
-    uint64_t handler;
-    memcpy(&handler, x->p->sigact[sig], 8);
-    bool blocked = sig != SIGKILL && (x->p->sigmask >> (sig - 1) & 1);
-    bool ignored_by_default = sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
-    if (sig != SIGKILL && (blocked || handler == 1 || (handler == 0 && ignored_by_default)))
-        return 0;                               /* pending forever, or ignored */
-    if (handler > 1 && sig != SIGKILL) {
-        if (x->p->verbose)
-            fprintf(stderr, "vmpy: signal %d to a guest handler is not delivered\n", sig);
-        return 0;
-    }
-    lx_exit_signal(x, sig);
-    return 0;
-}
-
-static int64_t sys_kill(lx_ctx *x)
-{
-    int64_t pid = (int32_t)x->a[0], self = getpid();
-    int sig;
-    switch (x->nr) {
-    case LX_kill: sig = (int)x->a[1]; break;
-    case LX_tkill: sig = (int)x->a[1]; break;
-    default: sig = (int)x->a[2]; if ((int32_t)x->a[1] != self) return -ESRCH; break;
-    }
-    if (x->nr == LX_kill && pid > 0 && pid != self) {
-        /* Only our own (forked) children may be signalled. */
-        siginfo_t si;
-        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0)
-            return errno == ECHILD ? -EPERM : -errno;
-        return kill((pid_t)pid, sig) == 0 ? 0 : -errno;
-    }
-    if (pid != self && !(x->nr == LX_kill && pid == 0))
-        return x->nr == LX_kill ? -EPERM : -ESRCH;
-    return self_signal(x, sig);
-}
-
 static int64_t sys_futex(lx_ctx *x)
 {
     int cmd = (int)x->a[1] & 0x7f;
@@ -448,10 +352,6 @@ int64_t lx_sys_misc(lx_ctx *x, bool *known)
     case LX_uname: return sys_uname(x);
     case LX_getrlimit: case LX_prlimit64: return sys_rlimit(x);
     case LX_setrlimit: return 0;
-    case LX_rt_sigaction: return sys_rt_sigaction(x);
-    case LX_rt_sigprocmask: return sys_rt_sigprocmask(x);
-    case LX_sigaltstack: return sys_sigaltstack(x);
-    case LX_kill: case LX_tkill: case LX_tgkill: return sys_kill(x);
     case LX_futex: return sys_futex(x);
     case LX_sched_getaffinity: return sys_affinity(x);
     case LX_sched_yield: return 0;

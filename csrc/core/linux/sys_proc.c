@@ -113,6 +113,7 @@ static int64_t sys_clone(lx_ctx *x)
     }
     /* Child: the clone returns 0 here, after the syscall instruction. */
     x->p->forked = true;
+    x->p->sigpending = 0;               /* a child starts with none pending */
     uint32_t self = (uint32_t)getpid();
     if (flags & LX_CLONE_CHILD_SETTID)
         lx_copy_out(x, ctid, &self, 4);

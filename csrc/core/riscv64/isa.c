@@ -147,11 +147,64 @@ static void abi_set_ret(vm_cpu *c, uint64_t v) { rv_cpu_of(c)->x[10] = v; }
 static void abi_set_sp(vm_cpu *c, uint64_t v) { rv_cpu_of(c)->x[2] = v; }
 static void abi_set_tp(vm_cpu *c, uint64_t v) { rv_cpu_of(c)->x[4] = v; }
 static void abi_enter_user(vm_cpu *c) { rv_cpu_of(c)->priv = RV_PRIV_U; rv_tlb_sync(rv_cpu_of(c)); }
+static uint64_t abi_get_sp(vm_cpu *c) { return rv_cpu_of(c)->x[2]; }
+
+/* Linux's struct sigcontext for riscv64: sc_regs (pc, then x1..x31), then
+ * the F/D state (f0..f31 as 64-bit words, fcsr) in a union sized for Q. */
+enum { SC_FREGS = 32 * 8, SC_FCSR = SC_FREGS + 32 * 8, SC_SIZE = SC_FREGS + 528 };
+
+static void abi_save_context(vm_cpu *vc, uint64_t pc, uint8_t *mc)
+{
+    rv_cpu *c = rv_cpu_of(vc);
+    memset(mc, 0, SC_SIZE);
+    vm_host_store(mc, 8, pc);
+    for (int i = 1; i < 32; i++)
+        vm_host_store(mc + 8 * i, 8, c->x[i]);
+    for (int i = 0; i < 32; i++)
+        vm_host_store(mc + SC_FREGS + 8 * i, 8, c->f[i]);
+    vm_host_store(mc + SC_FCSR, 4, (uint64_t)(c->fflags | c->frm << 5));
+}
+
+static void abi_restore_context(vm_cpu *vc, const uint8_t *mc)
+{
+    rv_cpu *c = rv_cpu_of(vc);
+    c->pc = vm_host_load(mc, 8);
+    for (int i = 1; i < 32; i++)
+        c->x[i] = vm_host_load(mc + 8 * i, 8);
+    for (int i = 0; i < 32; i++)
+        c->f[i] = vm_host_load(mc + SC_FREGS + 8 * i, 8);
+    uint32_t fcsr = (uint32_t)vm_host_load(mc + SC_FCSR, 4);
+    c->fflags = fcsr & 0x1f;
+    c->frm = (fcsr >> 5) & 7;
+    c->reservation = ~0ull;
+}
+
+static void abi_enter_signal_handler(vm_cpu *vc, uint64_t handler, uint64_t sp, uint64_t ret,
+                                     uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    rv_cpu *c = rv_cpu_of(vc);
+    c->pc = handler;
+    c->x[1] = ret;
+    c->x[2] = sp;
+    c->x[10] = a0;
+    c->x[11] = a1;
+    c->x[12] = a2;
+    c->reservation = ~0ull;
+}
+
+/* li a7, 139 (rt_sigreturn); ecall */
+static const uint8_t sigreturn_code[8] = { 0x93, 0x08, 0xb0, 0x08, 0x73, 0x00, 0x00, 0x00 };
 
 static const struct vm_linux_abi rv_linux_abi = {
     .elf_machine = 243, /* EM_RISCV */
     .sysno = abi_sysno, .arg = abi_arg, .set_ret = abi_set_ret,
     .set_sp = abi_set_sp, .set_tp = abi_set_tp, .enter_user = abi_enter_user,
+    /* struct ucontext: 40 bytes, the 128-byte signal mask, then
+     * uc_mcontext aligned to 16 (its F/D union is). */
+    .mcontext_offset = 176, .mcontext_size = SC_SIZE,
+    .get_sp = abi_get_sp, .save_context = abi_save_context, .restore_context = abi_restore_context,
+    .enter_signal_handler = abi_enter_signal_handler,
+    .sigreturn_code = sigreturn_code, .sigreturn_code_size = sizeof sigreturn_code,
     /* AT_HWCAP: one bit per single-letter extension, as Linux reports it. */
     .hwcap = (1u << ('I' - 'A')) | (1u << ('M' - 'A')) | (1u << ('A' - 'A')) |
              (1u << ('F' - 'A')) | (1u << ('D' - 'A')) | (1u << ('C' - 'A')),

@@ -82,6 +82,24 @@ static bool vector_unfetchable(rv_cpu *c, uint64_t cause, uint64_t from, int fro
     return true;
 }
 
+/* A Linux process's fault: the signal Linux raises for it (riscv's
+ * do_trap_* and page-fault paths), delivered if the guest handles it. */
+static bool linux_fault_signal(rv_cpu *c, uint64_t cause, uint64_t tval)
+{
+    enum { SEGV_MAPERR = 1, SEGV_ACCERR = 2, ILL_ILLOPC = 1, TRAP_BRKPT = 1, BUS_ADRALN = 1 };
+    enum { SIGILL_ = 4, SIGTRAP_ = 5, SIGBUS_ = 7, SIGSEGV_ = 11 };   /* Linux's numbers, not the host's */
+    vm_cpu *vc = &c->common;
+    if (is_fault(cause))
+        return vm_linux_fault_signal(vc, SIGSEGV_, vc->fault.error == VM_EPROT ? SEGV_ACCERR : SEGV_MAPERR, tval);
+    switch (cause) {
+    case RV_EXC_ILLEGAL: return vm_linux_fault_signal(vc, SIGILL_, ILL_ILLOPC, c->pc);
+    case RV_EXC_BREAKPOINT: return vm_linux_fault_signal(vc, SIGTRAP_, TRAP_BRKPT, c->pc);
+    case RV_EXC_INSN_MISALIGNED: case RV_EXC_LOAD_MISALIGNED: case RV_EXC_STORE_MISALIGNED:
+        return vm_linux_fault_signal(vc, SIGBUS_, BUS_ADRALN, tval);
+    default: return false;
+    }
+}
+
 int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
 {
     vm_cpu *vc = &c->common;
@@ -102,9 +120,11 @@ int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
             goto next;
     }
     if (m->linux && (cause == RV_EXC_ECALL_U || cause == RV_EXC_ECALL_S || cause == RV_EXC_ECALL_M)) {
-        h = vm_linux_syscall(vc);
+        h = vm_linux_syscall(vc, len);
         if (h == VM_HOOK_HANDLED)
             goto next;
+        if (h == VM_LINUX_JUMPED)
+            return RV_TRAP_NEXT;        /* the ecall retired; the pc is set */
         return RV_TRAP_STOP;
     }
     if (m->system_mode) {
@@ -117,6 +137,8 @@ int rv_take_trap(rv_cpu *c, uint64_t cause, uint64_t tval, unsigned len)
             vm_cpu_request_exit(vc, VM_STOP_NONE);    /* see vm_cpu.guest_traps */
         return RV_TRAP_GUEST;
     }
+    if (m->linux && linux_fault_signal(c, cause, tval))
+        return RV_TRAP_GUEST;
     return stop_at_trap(c, cause, tval);
 next:
     c->pc += len;

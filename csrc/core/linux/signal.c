@@ -1,0 +1,316 @@
+/* signal.c — Linux signals in user mode: actions, the mask, pending
+ * signals, and running a guest's handler.
+ *
+ * A handler runs on a frame built on the guest's stack as the kernel
+ * builds it: a siginfo, then a ucontext whose uc_mcontext the ISA fills
+ * with the interrupted registers (vm_linux_abi.save_context).  It returns
+ * to a trampoline page mapped above the stack that makes the rt_sigreturn
+ * syscall, which restores the mask and every register from the frame.  On
+ * Linux the vDSO holds that trampoline; glibc sets no SA_RESTORER on
+ * riscv64, so the return address must come from us.
+ *
+ * What is delivered: the signals a process sends itself (kill, tkill,
+ * tgkill: raise(), abort()), held while blocked and delivered when a
+ * syscall leaves them unblocked; and the signal of a fault the guest takes
+ * (SIGSEGV, SIGBUS, SIGILL, SIGTRAP), when the guest has a handler for it
+ * and does not block it.  Otherwise a fault stops the run as before and
+ * `vmpy run` dies of the signal.  Signals from outside (the host's Ctrl-C,
+ * timers) are not delivered: the guest is one process inside ours. */
+#include "linux.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+    LX_SA_SIGINFO = 4, LX_SA_ONSTACK = 0x08000000, LX_SA_NODEFER = 0x40000000,
+    LX_SA_RESETHAND = (int)0x80000000u,
+    LX_SS_ONSTACK = 1, LX_SS_DISABLE = 2, LX_SS_AUTODISARM = (int)0x80000000u,
+    LX_SI_USER = 0, LX_SI_TKILL = -6,
+    LX_SIGINFO_SIZE = 128,
+    /* ucontext: uc_flags, uc_link, uc_stack (24 bytes), uc_sigmask (8) and
+     * its padding to 128 bytes, then uc_mcontext at the ISA's offset. */
+    LX_UC_STACK = 16, LX_UC_SIGMASK = 40,
+};
+
+static uint64_t bit(int sig) { return 1ull << (sig - 1); }
+static const uint64_t unblockable = (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1));
+
+static uint64_t action_word(const struct vm_linux_process *p, int sig, int i)
+{
+    uint64_t v;
+    memcpy(&v, p->sigact[sig] + 8 * i, 8);    /* handler, flags, mask (asm-generic sigaction) */
+    return v;
+}
+
+static void put64(uint8_t *b, uint64_t v) { memcpy(b, &v, 8); }
+static void put32(uint8_t *b, uint32_t v) { memcpy(b, &v, 4); }
+static uint64_t get64(const uint8_t *b) { uint64_t v; memcpy(&v, b, 8); return v; }
+
+static bool ignored_by_default(int sig)
+{
+    return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH ||
+           sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;   /* stops: nothing to stop */
+}
+
+static size_t frame_size(const struct vm_linux_abi *abi)
+{
+    return (LX_SIGINFO_SIZE + abi->mcontext_offset + abi->mcontext_size + 15) & ~(size_t)15;
+}
+
+/* ss_flags of the alternate stack as seen from sp. */
+static int altstack_flags(const struct vm_linux_process *p, uint64_t sp)
+{
+    uint64_t base = p->altstack[0], size = p->altstack[2];
+    if ((p->altstack[1] & LX_SS_DISABLE) || !size)
+        return LX_SS_DISABLE;
+    return sp > base && sp - base <= size ? LX_SS_ONSTACK : 0;
+}
+
+/* Runs sig's handler: the frame holds info (LX_SIGINFO_SIZE bytes) and the
+ * state to resume at resume_pc.  0, or -EFAULT if the frame cannot be
+ * written (the caller then treats the signal as unhandled). */
+static int enter_handler(lx_ctx *x, int sig, const uint8_t *info, uint64_t resume_pc)
+{
+    struct vm_linux_process *p = x->p;
+    const struct vm_linux_abi *abi = x->m->isa->linux_abi;
+    uint64_t flags = action_word(p, sig, 1), handler = action_word(p, sig, 0);
+    uint64_t sp = abi->get_sp(x->c);
+    int ss = altstack_flags(p, sp);
+    if ((flags & LX_SA_ONSTACK) && ss == 0)
+        sp = p->altstack[0] + p->altstack[2];
+    size_t size = frame_size(abi);
+    uint64_t frame = (sp - size) & ~15ull;
+    uint8_t *buf = calloc(1, size);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, info, LX_SIGINFO_SIZE);
+    uint8_t *uc = buf + LX_SIGINFO_SIZE;
+    put64(uc + LX_UC_STACK, p->altstack[0]);
+    put32(uc + LX_UC_STACK + 8, (uint32_t)altstack_flags(p, abi->get_sp(x->c)));
+    put64(uc + LX_UC_STACK + 16, p->altstack[2]);
+    put64(uc + LX_UC_SIGMASK, p->sigmask);
+    abi->save_context(x->c, resume_pc, uc + abi->mcontext_offset);
+    int rc = lx_copy_out(x, frame, buf, size);
+    free(buf);
+    if (rc)
+        return -EFAULT;
+    p->sigmask |= action_word(p, sig, 2) | ((flags & LX_SA_NODEFER) ? 0 : bit(sig));
+    p->sigmask &= ~unblockable;
+    p->sigpending &= ~bit(sig);
+    if (flags & LX_SA_RESETHAND)
+        memset(p->sigact[sig], 0, sizeof p->sigact[sig]);
+    abi->enter_signal_handler(x->c, handler, frame, LX_SIGRETURN_ADDR,
+                              (uint64_t)sig, frame, frame + LX_SIGINFO_SIZE);
+    if (p->verbose)
+        fprintf(stderr, "vmpy: signal %d delivered to the handler at 0x%llx\n", sig,
+                (unsigned long long)handler);
+    return 0;
+}
+
+/* A signal sent by the process to itself: pending until it is delivered
+ * at the end of the syscall (see lx_signal_deliver), or discarded. */
+static int64_t self_signal(lx_ctx *x, int sig, int code)
+{
+    struct vm_linux_process *p = x->p;
+    if (sig < 0 || sig > LX_NSIG)
+        return -EINVAL;
+    if (sig == 0)
+        return 0;
+    if (sig == SIGKILL) {
+        lx_exit_signal(x, sig);
+        return 0;
+    }
+    uint64_t handler = action_word(p, sig, 0);
+    if (!(p->sigmask & bit(sig)) && (handler == 1 || (handler == 0 && ignored_by_default(sig))))
+        return 0;                                   /* ignored: discarded */
+    p->sigpending |= bit(sig);
+    p->sigcode[sig] = code;
+    return 0;
+}
+
+bool lx_signal_ready(const struct vm_linux_process *p)
+{
+    return (p->sigpending & ~p->sigmask) != 0;
+}
+
+int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc)
+{
+    struct vm_linux_process *p = x->p;
+    uint64_t ready = p->sigpending & ~p->sigmask;
+    if (!ready)
+        return 0;
+    int sig = __builtin_ctzll(ready) + 1;
+    uint64_t handler = action_word(p, sig, 0);
+    if (handler == 1 || (handler == 0 && ignored_by_default(sig))) {
+        p->sigpending &= ~bit(sig);                 /* ignored by now */
+        return 0;
+    }
+    if (handler == 0) {
+        lx_exit_signal(x, sig);                     /* the default action: terminate */
+        return -1;
+    }
+    uint8_t info[LX_SIGINFO_SIZE] = { 0 };
+    put32(info, (uint32_t)sig);
+    put32(info + 8, (uint32_t)p->sigcode[sig]);
+    put32(info + 16, (uint32_t)getpid());
+    put32(info + 20, (uint32_t)getuid());
+    if (enter_handler(x, sig, info, resume_pc)) {
+        lx_exit_signal(x, SIGSEGV);                 /* as Linux does when the frame cannot be written */
+        return -1;
+    }
+    return 1;
+}
+
+bool vm_linux_fault_signal(vm_cpu *c, int sig, int code, uint64_t addr)
+{
+    vm_machine *m = vm_cpu_machine(c);
+    struct vm_linux_process *p = m->linux;
+    if (!p || !p->loaded || sig < 1 || sig > LX_NSIG)
+        return false;
+    if (action_word(p, sig, 0) <= 1 || (p->sigmask & bit(sig)))
+        return false;           /* Linux would kill the process: stop, and the caller reports it */
+    lx_ctx x = { .c = c, .m = m, .p = p };
+    uint8_t info[LX_SIGINFO_SIZE] = { 0 };
+    put32(info, (uint32_t)sig);
+    put32(info + 8, (uint32_t)code);
+    put64(info + 16, addr);
+    return enter_handler(&x, sig, info, vm_cpu_pc(c)) == 0;
+}
+
+static int64_t sys_rt_sigreturn(lx_ctx *x)
+{
+    struct vm_linux_process *p = x->p;
+    const struct vm_linux_abi *abi = x->m->isa->linux_abi;
+    size_t size = frame_size(abi);
+    uint64_t frame = abi->get_sp(x->c);
+    uint8_t *buf = malloc(size);
+    if (!buf || lx_copy_in(x, buf, frame, size)) {
+        free(buf);
+        lx_exit_signal(x, SIGSEGV);
+        return 0;
+    }
+    const uint8_t *uc = buf + LX_SIGINFO_SIZE;
+    p->sigmask = get64(uc + LX_UC_SIGMASK) & ~unblockable;
+    abi->restore_context(x->c, uc + abi->mcontext_offset);
+    free(buf);
+    return LX_REGS_RESTORED;
+}
+
+static int64_t out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t n)
+{
+    return addr && lx_copy_out(x, addr, src, n) ? -EFAULT : 0;
+}
+
+static int64_t sys_rt_sigaction(lx_ctx *x)
+{
+    int sig = (int)x->a[0];
+    if (sig < 1 || sig > LX_NSIG || x->a[3] != 8)
+        return -EINVAL;
+    uint8_t act[24];
+    if (x->a[1]) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            return -EINVAL;
+        if (lx_copy_in(x, act, x->a[1], sizeof act))
+            return -EFAULT;
+    }
+    if (out_opt(x, x->a[2], x->p->sigact[sig], sizeof act))
+        return -EFAULT;
+    if (x->a[1]) {
+        memcpy(x->p->sigact[sig], act, sizeof act);
+        uint64_t handler = action_word(x->p, sig, 0);
+        if (handler == 1 || (handler == 0 && ignored_by_default(sig)))
+            x->p->sigpending &= ~bit(sig);      /* a pending signal now ignored is discarded */
+    }
+    return 0;
+}
+
+static int64_t sys_rt_sigprocmask(lx_ctx *x)
+{
+    if (x->a[3] != 8)
+        return -EINVAL;
+    uint64_t set, old = x->p->sigmask;
+    if (x->a[1]) {
+        if (lx_copy_in(x, &set, x->a[1], 8))
+            return -EFAULT;
+        switch (x->a[0]) {
+        case SIG_BLOCK: x->p->sigmask |= set; break;
+        case SIG_UNBLOCK: x->p->sigmask &= ~set; break;
+        case SIG_SETMASK: x->p->sigmask = set; break;
+        default: return -EINVAL;
+        }
+        x->p->sigmask &= ~unblockable;
+    }
+    return out_opt(x, x->a[2], &old, 8);
+}
+
+static int64_t sys_rt_sigpending(lx_ctx *x)
+{
+    if (x->a[1] != 8)
+        return -EINVAL;
+    uint64_t pending = x->p->sigpending & x->p->sigmask;
+    return out_opt(x, x->a[0], &pending, 8);
+}
+
+static int64_t sys_sigaltstack(lx_ctx *x)
+{
+    struct vm_linux_process *p = x->p;
+    uint64_t ss[3], old[3] = { p->altstack[0], 0, p->altstack[2] };
+    old[1] = (uint64_t)altstack_flags(p, x->m->isa->linux_abi->get_sp(x->c));
+    if (x->a[0] && lx_copy_in(x, ss, x->a[0], sizeof ss))
+        return -EFAULT;
+    if (x->a[0] && old[1] == LX_SS_ONSTACK)
+        return -EPERM;                          /* cannot change it while running on it */
+    if (out_opt(x, x->a[1], old, sizeof old))
+        return -EFAULT;
+    if (x->a[0]) {
+        uint32_t flags = (uint32_t)ss[1];
+        if (flags & ~(uint32_t)(LX_SS_ONSTACK | LX_SS_DISABLE | LX_SS_AUTODISARM))
+            return -EINVAL;     /* (SS_ONSTACK asks for nothing: Linux accepts it as 0) */
+        if (flags & LX_SS_DISABLE)
+            ss[0] = ss[2] = 0;
+        else if (ss[2] < 2048)                  /* MINSIGSTKSZ */
+            return -ENOMEM;
+        memcpy(p->altstack, ss, sizeof ss);
+    }
+    return 0;
+}
+
+static int64_t sys_kill(lx_ctx *x)
+{
+    int64_t pid = (int32_t)x->a[0], self = getpid();
+    int sig;
+    switch (x->nr) {
+    case LX_kill: sig = (int)x->a[1]; break;
+    case LX_tkill: sig = (int)x->a[1]; break;
+    default: sig = (int)x->a[2]; if ((int32_t)x->a[1] != self) return -ESRCH; break;
+    }
+    if (x->nr == LX_kill && pid > 0 && pid != self) {
+        /* Only our own (forked) children may be signalled. */
+        siginfo_t si;
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) != 0)
+            return errno == ECHILD ? -EPERM : -errno;
+        return kill((pid_t)pid, sig) == 0 ? 0 : -errno;
+    }
+    if (pid != self && !(x->nr == LX_kill && pid == 0))
+        return x->nr == LX_kill ? -EPERM : -ESRCH;
+    return self_signal(x, sig, x->nr == LX_kill ? LX_SI_USER : LX_SI_TKILL);
+}
+
+int64_t lx_sys_signal(lx_ctx *x, bool *known)
+{
+    *known = true;
+    switch (x->nr) {
+    case LX_rt_sigaction: return sys_rt_sigaction(x);
+    case LX_rt_sigprocmask: return sys_rt_sigprocmask(x);
+    case LX_rt_sigpending: return sys_rt_sigpending(x);
+    case LX_rt_sigreturn: return sys_rt_sigreturn(x);
+    case LX_sigaltstack: return sys_sigaltstack(x);
+    case LX_kill: case LX_tkill: case LX_tgkill: return sys_kill(x);
+    default: *known = false; return -ENOSYS;
+    }
+}
