@@ -21,7 +21,8 @@ PYTEST_GUARD = --timeout=$(PYTEST_TIMEOUT) --timeout-method=thread \
 # What the sanitized run covers; keep it well under ~8 minutes on 2 cores.
 ASAN_TESTS ?= tests/test_api.py tests/test_fuzz_interp.py tests/test_elf.py tests/test_snapshot.py \
 	tests/test_trace.py tests/test_jit.py tests/test_jit_cache.py tests/test_determinism.py tests/test_zbb_word.py \
-	tests/test_interp_paths.py tests/test_fuzz_system.py tests/test_linux_user.py
+	tests/test_interp_paths.py tests/test_fuzz_system.py tests/test_linux_user.py \
+	tests/test_fuzz_signals.py
 # Left out: the RSS test (ASan's quarantine holds freed memory on purpose) and
 # the one trace test that needs capstone (it does not load under ASan).
 ASAN_PYTEST_ARGS ?= -m "not slow" -k "not rss_flat and not test_disasm_and_pandas"
