@@ -476,3 +476,60 @@ def test_fault_hook_comes_before_the_guest_handler(riscv_cc, capfd):
     assert m.run(timeout=30) == "exit" and m.exit_code == 0
     assert capfd.readouterr().out == "stored 7\n"
     assert seen == [("w", 0x5000000)]
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_interval_timer_and_sigalrm_match_qemu(guest, qemu_run, vmpy_run, engine):
+    """alarm() ending a busy loop, periodic ticks, getitimer, sleeps that
+    SIGALRM cuts short (EINTR, the time left), a blocked SIGALRM."""
+    if engine not in vmpy.engines():
+        pytest.skip(f"engine {engine} not built")
+    elf = guest("timer")
+    q = qemu_run(elf)
+    v = vmpy_run(elf, engine=engine)
+    assert v[1] == q[1], "stdout differs"
+    assert v[0] == q[0] == 0
+    for line in ["alarm fired ticks=1", "interval: ticks>=5 1, disarmed 1",
+                 "remaining in [99,100]: 1, alarm(0) gave 100",
+                 "nanosleep r=-1 eintr=1 rem_sec=1 ticks=1", "sleep(3) left 2 ticks=1",
+                 "blocked: r=0 pending=1 ticks=0", "unblocked: ticks=1", "done"]:
+        assert line + "\n" in v[1].decode(), line
+
+
+def test_unhandled_alarm_ends_the_process(guest, qemu_run, vmpy_run):
+    elf = guest("timer")
+    q = qemu_run(elf, ["die"])
+    v = vmpy_run(elf, ["die"])
+    assert v[1] == q[1] and not v[1].endswith(b"done\n")
+    assert status(v[0]) == status(q[0]) == 128 + 14
+
+
+def test_timer_signals_land_on_the_same_instruction_in_deterministic_mode(guest):
+    """Guest time is instructions retired, and a run's slice ends where the
+    timer is due: both engines, and a run cut into random slices through
+    the API, deliver every SIGALRM at the same instruction."""
+    import random
+    import subprocess
+    import sys
+    elf = guest("timer")
+    counts, outs = [], []
+    for engine in ["interp", "jit"]:
+        if engine not in vmpy.engines():
+            continue
+        p = subprocess.run([sys.executable, "-m", "vmpy", "run", "--engine", engine, "--deterministic",
+                            "--stats", str(elf)], capture_output=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout)
+        counts.append(int(p.stderr.split(b"vmpy: ")[-1].split()[0]))
+    assert len(set(outs)) == 1 and len(set(counts)) == 1
+    ends = []
+    for sliced in (False, True):
+        m = vmpy.Machine("riscv64", engine="interp")
+        m.deterministic = True
+        m.linux_exec(elf, [str(elf)], [])
+        rng = random.Random(1)
+        while (reason := m.run(count=rng.randrange(1, 3_000_000) if sliced else None)) == "count":
+            pass
+        assert reason == "exit" and m.exit_code == 0
+        ends.append(m.cpus[0].icount)
+    assert ends[0] == ends[1]

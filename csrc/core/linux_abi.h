@@ -40,6 +40,11 @@ int vm_linux_syscall(vm_cpu *c, unsigned len);
  * if it has one and does not block sig.  true: the pc is the handler's;
  * false: the run stops at the fault as before. */
 bool vm_linux_fault_signal(vm_cpu *c, int sig, int code, uint64_t addr);
+/* The run loop, for a Linux process: the most instructions the next slice
+ * may run (the interval timer's deadline in deterministic mode), and the
+ * end of a slice, where a due timer's SIGALRM is delivered. */
+uint64_t vm_linux_budget_cap(vm_cpu *c);
+void vm_linux_slice_end(vm_cpu *c);
 /* Frees m->linux (called by vm_machine_free). */
 void vm_linux_free(vm_machine *m);
 

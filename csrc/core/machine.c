@@ -304,8 +304,8 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
     for (int turn = one ? o->cpu - 1 : 0;; turn = one ? turn : (turn + 1) % m->ncpus) {
         vm_cpu *c = m->cpus[turn];
         c->budget = c->budget_start = remaining < SLICE ? remaining : SLICE;
-        if (m->budget_cap) {
-            uint64_t cap = m->budget_cap(m->budget_cap_arg, c);
+        if (m->budget_cap || m->linux) {
+            uint64_t cap = m->linux ? vm_linux_budget_cap(c) : m->budget_cap(m->budget_cap_arg, c);
             if (cap < c->budget)
                 c->budget = c->budget_start = cap ? cap : 1;
         }
@@ -320,6 +320,8 @@ vm_stop_reason vm_machine_run(vm_machine *m, const vm_run_opts *o)
         atomic_store(&c->exit_request, 0);
         if (m->slice_cb)
             m->slice_cb(m->slice_arg);
+        if (m->linux)
+            vm_linux_slice_end(c);                /* timer signals */
         if (c->stop_reason != VM_STOP_NONE)
             return c->stop_reason;
         if (atomic_load(&m->stop_requested))

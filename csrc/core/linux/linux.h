@@ -50,6 +50,7 @@ struct vm_linux_process {
     uint64_t sigmask;
     uint64_t sigpending;                    /* sent to itself, not yet delivered (signal.c) */
     int sigcode[LX_NSIG + 1];               /* their si_code */
+    uint64_t itimer_due, itimer_interval;   /* ITIMER_REAL, monotonic ns (0: disarmed) */
     uint64_t altstack[3];                   /* ss_sp, ss_flags (+pad), ss_size */
     uint64_t tid_address;
 };
@@ -103,12 +104,19 @@ int64_t lx_sys_signal(lx_ctx *x, bool *known);
 /* The rt_sigreturn trampoline that signal handlers return to: a page
  * above the stack, mapped at exec. */
 #define LX_SIGRETURN_ADDR LX_STACK_TOP
+/* Would sig, sent now, run a handler or end the process (not blocked,
+ * not ignored)?  What makes a sleep end early with EINTR. */
+bool lx_signal_interrupts(const struct vm_linux_process *p, int sig);
 /* A pending signal is not blocked: lx_signal_deliver has work. */
 bool lx_signal_ready(const struct vm_linux_process *p);
 /* Delivers the lowest such signal, the guest to resume at resume_pc after
  * its handler: 1 its handler now runs (the pc is set), 0 nothing to
  * deliver (or it was ignored), -1 the process was ended by it. */
 int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc);
+/* ITIMER_REAL: ns until it fires (0: due, UINT64_MAX: disarmed); and
+ * making SIGALRM pending if it is due (the sleeps use both). */
+uint64_t lx_itimer_left(lx_ctx *x);
+void lx_itimer_check(lx_ctx *x);
 
 /* Loads the static ELF at path (relative to dirfd) into m with a fresh
  * stack holding argv/envp/auxv, and points the cpu at its entry. */
@@ -134,7 +142,7 @@ enum {
     LX_readlinkat = 78, LX_newfstatat = 79,
     LX_fstat = 80, LX_fsync = 82, LX_fdatasync = 83, LX_utimensat = 88, LX_exit = 93,
     LX_exit_group = 94, LX_set_tid_address = 96, LX_futex = 98, LX_set_robust_list = 99,
-    LX_nanosleep = 101, LX_clock_gettime = 113, LX_clock_getres = 114,
+    LX_nanosleep = 101, LX_getitimer = 102, LX_setitimer = 103, LX_clock_gettime = 113, LX_clock_getres = 114,
     LX_clock_nanosleep = 115, LX_sched_getaffinity = 123, LX_sched_yield = 124,
     LX_kill = 129, LX_tkill = 130, LX_tgkill = 131, LX_sigaltstack = 132,
     LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_rt_sigpending = 136, LX_rt_sigreturn = 139, LX_times = 153, LX_getresuid = 148, LX_getresgid = 150, LX_getpgid = 155, LX_getsid = 156, LX_getgroups = 158,

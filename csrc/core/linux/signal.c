@@ -14,9 +14,12 @@
  * syscall leaves them unblocked; and the signal of a fault the guest takes
  * (SIGSEGV, SIGBUS, SIGILL, SIGTRAP), when the guest has a handler for it
  * and does not block it.  Otherwise a fault stops the run as before and
- * `vmpy run` dies of the signal.  Signals from outside (the host's Ctrl-C,
- * timers) are not delivered: the guest is one process inside ours. */
+ * `vmpy run` dies of the signal.  And SIGALRM from the ITIMER_REAL timer
+ * (setitimer, alarm), below.  Signals from outside (the host's Ctrl-C,
+ * other processes) are not delivered: the guest is one process inside
+ * ours. */
 #include "linux.h"
+#include "../snapshot.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -30,7 +33,7 @@ enum {
     LX_SA_SIGINFO = 4, LX_SA_ONSTACK = 0x08000000, LX_SA_NODEFER = 0x40000000,
     LX_SA_RESETHAND = (int)0x80000000u,
     LX_SS_ONSTACK = 1, LX_SS_DISABLE = 2, LX_SS_AUTODISARM = (int)0x80000000u,
-    LX_SI_USER = 0, LX_SI_TKILL = -6,
+    LX_SI_USER = 0, LX_SI_TKILL = -6, LX_SI_KERNEL = 0x80,
     LX_SIGINFO_SIZE = 128,
     /* ucontext: uc_flags, uc_link, uc_stack (24 bytes), uc_sigmask (8) and
      * its padding to 128 bytes, then uc_mcontext at the ISA's offset. */
@@ -131,6 +134,12 @@ static int64_t self_signal(lx_ctx *x, int sig, int code)
     p->sigpending |= bit(sig);
     p->sigcode[sig] = code;
     return 0;
+}
+
+bool lx_signal_interrupts(const struct vm_linux_process *p, int sig)
+{
+    uint64_t handler = action_word(p, sig, 0);
+    return !(p->sigmask & bit(sig)) && handler != 1 && !(handler == 0 && ignored_by_default(sig));
 }
 
 bool lx_signal_ready(const struct vm_linux_process *p)
@@ -301,6 +310,96 @@ static int64_t sys_kill(lx_ctx *x)
     return self_signal(x, sig, x->nr == LX_kill ? LX_SI_USER : LX_SI_TKILL);
 }
 
+/* ---- ITIMER_REAL: SIGALRM on the machine's monotonic clock -------------------
+ * (guest time in deterministic mode).  The timer is looked at when a slice
+ * of the run ends, where a due SIGALRM is delivered at the instruction the
+ * slice stopped before; in deterministic mode the slice is cut to end when
+ * the timer is due (vm_linux_budget_cap), so the handler starts at the same
+ * instruction whatever the run's slicing.  Sleeps end early, with EINTR, at
+ * the timer; other blocking calls are not interrupted (the signal comes
+ * when they return). */
+typedef struct { int64_t sec, usec; } lx_timeval;
+
+static uint64_t timeval_ns(const lx_timeval *t) { return (uint64_t)t->sec * 1000000000u + (uint64_t)t->usec * 1000u; }
+static lx_timeval ns_timeval(uint64_t ns)
+{
+    ns += 999;                                      /* Linux rounds up to whole microseconds */
+    return (lx_timeval){ (int64_t)(ns / 1000000000u), (int64_t)(ns % 1000000000u / 1000u) };
+}
+
+uint64_t lx_itimer_left(lx_ctx *x)
+{
+    uint64_t due = x->p->itimer_due, now = vm_clock_monotonic_ns(x->m);
+    return !due ? UINT64_MAX : due > now ? due - now : 0;
+}
+
+void lx_itimer_check(lx_ctx *x)
+{
+    struct vm_linux_process *p = x->p;
+    uint64_t now = vm_clock_monotonic_ns(x->m);
+    if (!p->itimer_due || now < p->itimer_due)
+        return;
+    self_signal(x, SIGALRM, LX_SI_KERNEL);
+    if (!p->itimer_interval)
+        p->itimer_due = 0;
+    else if ((p->itimer_due += p->itimer_interval) <= now)
+        p->itimer_due = now + p->itimer_interval;  /* missed periods are not made up */
+}
+
+static int64_t sys_itimer(lx_ctx *x)
+{
+    struct vm_linux_process *p = x->p;
+    if (x->a[0] != 0) {                             /* ITIMER_VIRTUAL, ITIMER_PROF */
+        if (p->verbose)
+            fprintf(stderr, "vmpy: interval timer %llu is not supported\n", (unsigned long long)x->a[0]);
+        return -EINVAL;
+    }
+    uint64_t left = lx_itimer_left(x);
+    lx_timeval old[2] = { ns_timeval(p->itimer_interval), ns_timeval(left == UINT64_MAX ? 0 : left ? left : 1) };
+    if (left == UINT64_MAX)
+        old[1] = (lx_timeval){ 0, 0 };
+    if (x->nr == LX_getitimer)
+        return lx_copy_out(x, x->a[1], old, sizeof old) ? -EFAULT : 0;
+    lx_timeval v[2] = { { 0, 0 }, { 0, 0 } };   /* a NULL new value disarms, as Linux allows */
+    if (x->a[1] && lx_copy_in(x, v, x->a[1], sizeof v))
+        return -EFAULT;
+    for (int i = 0; i < 2; i++)
+        if (v[i].sec < 0 || v[i].usec < 0 || v[i].usec >= 1000000)
+            return -EINVAL;
+    if (out_opt(x, x->a[2], old, sizeof old))
+        return -EFAULT;
+    p->itimer_interval = timeval_ns(&v[0]);
+    uint64_t value = timeval_ns(&v[1]);
+    p->itimer_due = value ? vm_clock_monotonic_ns(x->m) + value : 0;
+    return 0;
+}
+
+void vm_linux_slice_end(vm_cpu *c)
+{
+    vm_machine *m = vm_cpu_machine(c);
+    struct vm_linux_process *p = m->linux;
+    if (!p->loaded || p->exited || !p->itimer_due)
+        return;
+    /* A run that stopped for its own reason (a breakpoint, a fault, stop())
+     * reports the pc it stopped at; the signal waits for the next slice. */
+    if (c->stop_reason != VM_STOP_NONE || atomic_load(&m->stop_requested))
+        return;
+    lx_ctx x = { .c = c, .m = m, .p = p };
+    lx_itimer_check(&x);
+    if (lx_signal_ready(p))
+        lx_signal_deliver(&x, vm_cpu_pc(c));
+}
+
+uint64_t vm_linux_budget_cap(vm_cpu *c)
+{
+    vm_machine *m = vm_cpu_machine(c);
+    struct vm_linux_process *p = m->linux;
+    if (!p->itimer_due || !vm_clock_deterministic(m))
+        return UINT64_MAX;
+    uint64_t n = vm_clock_insns_until(m, p->itimer_due);
+    return n ? n : 1;
+}
+
 int64_t lx_sys_signal(lx_ctx *x, bool *known)
 {
     *known = true;
@@ -311,6 +410,7 @@ int64_t lx_sys_signal(lx_ctx *x, bool *known)
     case LX_rt_sigreturn: return sys_rt_sigreturn(x);
     case LX_sigaltstack: return sys_sigaltstack(x);
     case LX_kill: case LX_tkill: case LX_tgkill: return sys_kill(x);
+    case LX_getitimer: case LX_setitimer: return sys_itimer(x);
     default: *known = false; return -ENOSYS;
     }
 }

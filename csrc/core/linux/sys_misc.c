@@ -97,9 +97,27 @@ static int64_t sys_gettimeofday(lx_ctx *x)
     return 0;
 }
 
-/* A sleep in deterministic mode: guest time jumps to the wake-up time and
- * the call returns at once (nothing else runs that could interrupt it). */
-static int64_t det_sleep(lx_ctx *x, bool clk, const struct timespec *req)
+/* How far a sleep of want ns gets before the interval timer cuts it short
+ * with a SIGALRM that runs a handler or ends the process; UINT64_MAX if
+ * it does not (no timer, or SIGALRM blocked or ignored). */
+static uint64_t sleep_cut(lx_ctx *x, uint64_t want)
+{
+    uint64_t left = lx_itimer_left(x);
+    return left < want && lx_signal_interrupts(x->p, SIGALRM) ? left : UINT64_MAX;
+}
+
+/* Writes what is left of an interrupted relative sleep. */
+static int64_t interrupted(lx_ctx *x, uint64_t rem_addr, bool absolute, uint64_t left_ns)
+{
+    struct timespec rem = ns_to_ts(left_ns);
+    if (!absolute && out_opt(x, rem_addr, &rem, sizeof rem))
+        return -EFAULT;
+    return -EINTR;
+}
+
+/* A sleep in deterministic mode: guest time jumps to the wake-up time (or
+ * the interval timer's) and the call returns at once. */
+static int64_t det_sleep(lx_ctx *x, bool clk, const struct timespec *req, uint64_t rem_addr)
 {
     uint64_t now, want = (uint64_t)req->tv_sec * 1000000000u + (uint64_t)req->tv_nsec;
     int64_t id = clk ? (int64_t)(int32_t)x->a[0] : CLOCK_MONOTONIC;
@@ -107,8 +125,10 @@ static int64_t det_sleep(lx_ctx *x, bool clk, const struct timespec *req)
         return -EINVAL;
     bool absolute = clk && (x->a[1] & 1);          /* TIMER_ABSTIME */
     uint64_t delta = absolute ? (want > now ? want - now : 0) : want;
-    vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + delta);
-    return 0;
+    uint64_t cut = sleep_cut(x, delta);
+    vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + (cut < delta ? cut : delta));
+    lx_itimer_check(x);
+    return cut < delta ? interrupted(x, rem_addr, absolute, delta - cut) : 0;
 }
 
 static int64_t sys_sleep(lx_ctx *x)
@@ -121,11 +141,29 @@ static int64_t sys_sleep(lx_ctx *x)
     if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0)
         return -EINVAL;
     if (vm_clock_deterministic(x->m))
-        return det_sleep(x, clk, &req);
+        return det_sleep(x, clk, &req, rem_addr);
+    bool absolute = clk && (x->a[1] & 1);
+    if (lx_itimer_left(x) != UINT64_MAX) {
+        struct timespec now = { 0, 0 };
+        if (absolute && clock_gettime((clockid_t)x->a[0], &now) < 0)
+            return -errno;
+        uint64_t want = (uint64_t)req.tv_sec * 1000000000u + (uint64_t)req.tv_nsec;
+        uint64_t at = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        uint64_t delta = absolute ? (want > at ? want - at : 0) : want;
+        uint64_t cut = sleep_cut(x, delta);
+        if (cut < delta) {
+            struct timespec d = ns_to_ts(cut);
+            if (nanosleep(&d, NULL) < 0)
+                return -errno;                      /* a host signal (Ctrl-C) */
+            lx_itimer_check(x);
+            return interrupted(x, rem_addr, absolute, delta - cut);
+        }
+    }
     int rc = clk ? -clock_nanosleep((clockid_t)x->a[0], (int)x->a[1], &req, &rem)
                  : (int)ret_errno(nanosleep(&req, &rem));
     if (rc == -EINTR && out_opt(x, rem_addr, &rem, sizeof rem))
         return -EFAULT;
+    lx_itimer_check(x);                             /* it may have come due meanwhile */
     return rc;
 }
 

@@ -70,10 +70,12 @@ static void __attribute__((noreturn)) child_run(lx_ctx *x)
     for (;;) {
         c->stop_reason = VM_STOP_NONE;
         atomic_store(&c->exit_request, 0);
-        c->budget = c->budget_start = CHILD_SLICE;
+        uint64_t cap = vm_linux_budget_cap(c);
+        c->budget = c->budget_start = cap < CHILD_SLICE ? cap : CHILD_SLICE;
         m->engine->exec(c);
         c->icount += c->budget_start - c->budget;
         c->budget_start = c->budget;
+        vm_linux_slice_end(c);                      /* timer signals, as vm_machine_run */
         if (c->stop_reason == VM_STOP_NONE && !atomic_load(&m->stop_requested))
             continue;
         if (c->stop_reason == VM_STOP_FAULT) {
