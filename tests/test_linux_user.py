@@ -378,18 +378,26 @@ def test_fork_in_process_and_refused_with_hooks(riscv_cc):
     assert m.run(timeout=30) == "exit" and m.exit_code == 1
 
 
+def clean_run_as_under_qemu(guest, qemu_run, vmpy_run, name, engine):
+    """tests/guest/user_<name>.c under qemu-riscv64 and under vmpy's engine
+    (skipped if not built): the same stdout, and both exit 0.  -> vmpy's
+    (returncode, stdout, stderr)."""
+    if engine not in vmpy.engines():
+        pytest.skip(f"engine {engine} not built")
+    elf = guest(name)
+    q = qemu_run(elf)
+    v = vmpy_run(elf, engine=engine)
+    assert v[1] == q[1], "stdout differs"
+    assert v[0] == q[0] == 0
+    return v
+
+
 # Signals (csrc/core/linux/signal.c): handlers for signals the process
 # raises itself and for its own faults, on a frame rt_sigreturn undoes.
 @pytest.mark.parametrize("engine", ["interp", "jit"])
 def test_signal_handlers_run_as_under_linux(guest, qemu_run, vmpy_run, engine):
-    if engine not in vmpy.engines():
-        pytest.skip(f"engine {engine} not built")
-    elf = guest("signal")
-    q = qemu_run(elf)
-    v = vmpy_run(elf, engine=engine)
-    assert v[1] == q[1], "stdout differs"
-    assert v[2] == q[2] == b""
-    assert v[0] == q[0] == 0
+    v = clean_run_as_under_qemu(guest, qemu_run, vmpy_run, "signal", engine)
+    assert v[2] == b""
     out = v[1].decode()
     # What Linux's rules give, worked out by hand from the program.
     for line in ["usr1 hits=2", "pending usr1=1 hits=2", "after unblock hits=3 pending=0",
@@ -482,13 +490,7 @@ def test_fault_hook_comes_before_the_guest_handler(riscv_cc, capfd):
 def test_interval_timer_and_sigalrm_match_qemu(guest, qemu_run, vmpy_run, engine):
     """alarm() ending a busy loop, periodic ticks, getitimer, sleeps that
     SIGALRM cuts short (EINTR, the time left), a blocked SIGALRM."""
-    if engine not in vmpy.engines():
-        pytest.skip(f"engine {engine} not built")
-    elf = guest("timer")
-    q = qemu_run(elf)
-    v = vmpy_run(elf, engine=engine)
-    assert v[1] == q[1], "stdout differs"
-    assert v[0] == q[0] == 0
+    v = clean_run_as_under_qemu(guest, qemu_run, vmpy_run, "timer", engine)
     for line in ["alarm fired ticks=1", "interval: ticks>=5 1, disarmed 1",
                  "remaining in [99,100]: 1, alarm(0) gave 100",
                  "nanosleep r=-1 eintr=1 rem_sec=1 ticks=1", "sleep(3) left 2 ticks=1",
