@@ -13,8 +13,8 @@
  * tgkill: raise(), abort()), held while blocked and delivered when a
  * syscall leaves them unblocked; and the signal of a fault the guest takes
  * (SIGSEGV, SIGBUS, SIGILL, SIGTRAP), when the guest has a handler for it
- * and does not block it.  Otherwise a fault stops the run as before and
- * `vmpy run` dies of the signal.  And SIGALRM from the ITIMER_REAL timer
+ * and does not block it.  Otherwise a fault stops the run as before (and
+ * `vmpy run` exits with 128 + the signal's number).  And SIGALRM from the ITIMER_REAL timer
  * (setitimer, alarm), below.  Signals from outside (the host's Ctrl-C,
  * other processes) are not delivered: the guest is one process inside
  * ours. */
@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 enum {
-    LX_SA_SIGINFO = 4, LX_SA_ONSTACK = 0x08000000, LX_SA_NODEFER = 0x40000000,
+    LX_SA_ONSTACK = 0x08000000, LX_SA_NODEFER = 0x40000000,
     LX_SA_RESETHAND = (int)0x80000000u,
     LX_SS_ONSTACK = 1, LX_SS_DISABLE = 2, LX_SS_AUTODISARM = (int)0x80000000u,
     LX_SI_USER = 0, LX_SI_TKILL = -6, LX_SI_KERNEL = 0x80,
@@ -50,14 +50,17 @@ static uint64_t action_word(const struct vm_linux_process *p, int sig, int i)
     return v;
 }
 
-static void put64(uint8_t *b, uint64_t v) { memcpy(b, &v, 8); }
-static void put32(uint8_t *b, uint32_t v) { memcpy(b, &v, 4); }
-static uint64_t get64(const uint8_t *b) { uint64_t v; memcpy(&v, b, 8); return v; }
+static void put64(uint8_t *b, uint64_t v) { vm_host_store(b, 8, v); }
+static void put32(uint8_t *b, uint32_t v) { vm_host_store(b, 4, v); }
 
-static bool ignored_by_default(int sig)
+/* SIG_IGN, or SIG_DFL where the default is to ignore (or to stop: there
+ * is nothing to stop). */
+static bool ignored(const struct vm_linux_process *p, int sig)
 {
-    return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH ||
-           sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;   /* stops: nothing to stop */
+    uint64_t handler = action_word(p, sig, 0);
+    bool ignored_by_default = sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH ||
+                              sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+    return handler == 1 || (handler == 0 && ignored_by_default);
 }
 
 static size_t frame_size(const struct vm_linux_abi *abi)
@@ -83,7 +86,7 @@ static int enter_handler(lx_ctx *x, int sig, const uint8_t *info, uint64_t resum
     const struct vm_linux_abi *abi = x->m->isa->linux_abi;
     uint64_t flags = action_word(p, sig, 1), handler = action_word(p, sig, 0);
     uint64_t sp = abi->get_sp(x->c);
-    int ss = altstack_flags(p, sp);
+    int ss = altstack_flags(p, sp);          /* as seen from the interrupted code */
     if ((flags & LX_SA_ONSTACK) && ss == 0)
         sp = p->altstack[0] + p->altstack[2];
     size_t size = frame_size(abi);
@@ -94,7 +97,7 @@ static int enter_handler(lx_ctx *x, int sig, const uint8_t *info, uint64_t resum
     memcpy(buf, info, LX_SIGINFO_SIZE);
     uint8_t *uc = buf + LX_SIGINFO_SIZE;
     put64(uc + LX_UC_STACK, p->altstack[0]);
-    put32(uc + LX_UC_STACK + 8, (uint32_t)altstack_flags(p, abi->get_sp(x->c)));
+    put32(uc + LX_UC_STACK + 8, (uint32_t)ss);
     put64(uc + LX_UC_STACK + 16, p->altstack[2]);
     put64(uc + LX_UC_SIGMASK, p->sigmask);
     abi->save_context(x->c, resume_pc, uc + abi->mcontext_offset);
@@ -128,9 +131,8 @@ static int64_t self_signal(lx_ctx *x, int sig, int code)
         lx_exit_signal(x, sig);
         return 0;
     }
-    uint64_t handler = action_word(p, sig, 0);
-    if (!(p->sigmask & bit(sig)) && (handler == 1 || (handler == 0 && ignored_by_default(sig))))
-        return 0;                                   /* ignored: discarded */
+    if (!(p->sigmask & bit(sig)) && ignored(p, sig))
+        return 0;                                   /* discarded */
     p->sigpending |= bit(sig);
     p->sigcode[sig] = code;
     return 0;
@@ -138,8 +140,7 @@ static int64_t self_signal(lx_ctx *x, int sig, int code)
 
 bool lx_signal_interrupts(const struct vm_linux_process *p, int sig)
 {
-    uint64_t handler = action_word(p, sig, 0);
-    return !(p->sigmask & bit(sig)) && handler != 1 && !(handler == 0 && ignored_by_default(sig));
+    return !(p->sigmask & bit(sig)) && !ignored(p, sig);
 }
 
 bool lx_signal_ready(const struct vm_linux_process *p)
@@ -154,12 +155,11 @@ int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc)
     if (!ready)
         return 0;
     int sig = __builtin_ctzll(ready) + 1;
-    uint64_t handler = action_word(p, sig, 0);
-    if (handler == 1 || (handler == 0 && ignored_by_default(sig))) {
+    if (ignored(p, sig)) {
         p->sigpending &= ~bit(sig);                 /* ignored by now */
         return 0;
     }
-    if (handler == 0) {
+    if (action_word(p, sig, 0) == 0) {
         lx_exit_signal(x, sig);                     /* the default action: terminate */
         return -1;
     }
@@ -204,7 +204,7 @@ static int64_t sys_rt_sigreturn(lx_ctx *x)
         return 0;
     }
     const uint8_t *uc = buf + LX_SIGINFO_SIZE;
-    p->sigmask = get64(uc + LX_UC_SIGMASK) & ~unblockable;
+    p->sigmask = vm_host_load(uc + LX_UC_SIGMASK, 8) & ~unblockable;
     abi->restore_context(x->c, uc + abi->mcontext_offset);
     free(buf);
     return LX_REGS_RESTORED;
@@ -231,8 +231,7 @@ static int64_t sys_rt_sigaction(lx_ctx *x)
         return -EFAULT;
     if (x->a[1]) {
         memcpy(x->p->sigact[sig], act, sizeof act);
-        uint64_t handler = action_word(x->p, sig, 0);
-        if (handler == 1 || (handler == 0 && ignored_by_default(sig)))
+        if (ignored(x->p, sig))
             x->p->sigpending &= ~bit(sig);      /* a pending signal now ignored is discarded */
     }
     return 0;
@@ -354,10 +353,8 @@ static int64_t sys_itimer(lx_ctx *x)
             fprintf(stderr, "vmpy: interval timer %llu is not supported\n", (unsigned long long)x->a[0]);
         return -EINVAL;
     }
-    uint64_t left = lx_itimer_left(x);
+    uint64_t left = lx_itimer_left(x);             /* a due timer shows 1 ns (1 us), not 0 (disarmed) */
     lx_timeval old[2] = { ns_timeval(p->itimer_interval), ns_timeval(left == UINT64_MAX ? 0 : left ? left : 1) };
-    if (left == UINT64_MAX)
-        old[1] = (lx_timeval){ 0, 0 };
     if (x->nr == LX_getitimer)
         return lx_copy_out(x, x->a[1], old, sizeof old) ? -EFAULT : 0;
     lx_timeval v[2] = { { 0, 0 }, { 0, 0 } };   /* a NULL new value disarms, as Linux allows */

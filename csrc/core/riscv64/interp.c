@@ -324,8 +324,9 @@ enum {
  * tipping point here.  All variants (36 handlers), the BR forms of these two,
  * or a third quad for mem.c's `a[i] = i` loop each made it keep acc on the
  * stack in every handler: 6,000 stack references instead of 180, int.c 25%
- * and mem.c 20% slower (tests/test_codegen.py watches for this).  A quad that is a whole
- * block runs its passes in quad_loop_* (below), out of interp_run. */
+ * and mem.c 20% slower (tests/test_codegen.py watches for this).  A quad
+ * that is a whole block runs its passes in quad_loop_* (below), out of
+ * interp_run. */
 #define FUSE_QUAD(X) \
     X(ADD, RR, SB, ST, ADD, RR, BGEU, LP, 1, 2) X(ADD, RR, SB, ST, ADDIW, RI, BGEU, LP, 1, 2)
 /* Positions in the lists (from 1; 0: not in the list). */
@@ -965,7 +966,7 @@ enum {
 };
 /* Which source of an op is the induction variable j (rd2): 1 rs1, 2 rs2,
  * 0 neither or both (not the loop's shape).  An immediate op's rs2 is 0. */
-#define QUAD_J_RR(S, rd2) (OPERAND_rs1(S) == (rd2)) + 2 * (OPERAND_rs2(S) == (rd2))
+#define QUAD_J_RR(S, rd2) ((OPERAND_rs1(S) == (rd2)) + 2 * (OPERAND_rs2(S) == (rd2)))
 #define QUAD_J_RI(S, rd2) (OPERAND_rs1(S) == (rd2) ? 1 : 0)
 #define QUAD_INV_RR(S, jpos) (jpos == 1 ? OPERAND_rs2(S) : OPERAND_rs1(S))
 #define QUAD_INV_RI(S, jpos) 0u
