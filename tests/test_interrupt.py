@@ -130,3 +130,19 @@ def test_a_python_handler_that_returns_makes_run_return_stop_and_other_threads_r
     """)
     out, err = p.communicate(timeout=90)
     assert out == "True True\nmain interrupted\nTrue\nTrue True True\n", err
+
+
+@pytest.mark.parametrize("call", ["pause()", "sigsuspend(&none)"])
+def test_vmpy_run_dies_of_sigint_in_a_signal_wait(riscv_cc, call):
+    """pause() (ppoll with no fds) and sigsuspend with no timer armed wait
+    for a signal that only the host can bring: Ctrl-C ends them."""
+    elf = riscv_cc("#include <signal.h>\n#include <unistd.h>\n"
+                   "int main(void) { sigset_t none; sigemptyset(&none); (void)none; %s; return 3; }" % call)
+    p = subprocess.Popen([sys.executable, "-c", "import sys, vmpy.cli; print('ready', flush=True); "
+                          "sys.exit(vmpy.cli.main(sys.argv[1:]))", "run", str(elf)],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+                         text=True)
+    t0 = interrupt_when_ready(p, settle=1.0)
+    out, err = p.communicate(timeout=20)
+    assert time.monotonic() - t0 < 10
+    assert p.returncode == -signal.SIGINT and err == "", err

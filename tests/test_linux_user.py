@@ -404,7 +404,8 @@ def test_signal_handlers_run_as_under_linux(guest, qemu_run, vmpy_run, engine):
                  "segv: sig=11 code=1 addr=0x10", "recovered 0", "segv: sig=11 code=1 addr=0x1010",
                  "recovered 1", "recovered from a write to code", "ill: sig=4 code=1 at_pc=1",
                  "after ill: a0=1234", "trap: sig=5 code=1", "after trap",
-                 "fflags before=0 after=0 r=0.5", "done"]:
+                 "fflags before=0 after=0 r=0.5", "sigsuspend r=-1 eintr=1 hits=4 still_blocked=1",
+                 "done"]:
         assert line + "\n" in out, line
     assert "segv: sig=11 code=2 addr=" in out
 
@@ -488,12 +489,14 @@ def test_fault_hook_comes_before_the_guest_handler(riscv_cc, capfd):
 
 @pytest.mark.parametrize("engine", ["interp", "jit"])
 def test_interval_timer_and_sigalrm_match_qemu(guest, qemu_run, vmpy_run, engine):
-    """alarm() ending a busy loop, periodic ticks, getitimer, sleeps that
-    SIGALRM cuts short (EINTR, the time left), a blocked SIGALRM."""
+    """alarm() ending a busy loop, periodic ticks, getitimer, sleeps and
+    pause() that SIGALRM cuts short (EINTR, the time left), a blocked
+    SIGALRM."""
     v = clean_run_as_under_qemu(guest, qemu_run, vmpy_run, "timer", engine)
     for line in ["alarm fired ticks=1", "interval: ticks>=5 1, disarmed 1",
                  "remaining in [99,100]: 1, alarm(0) gave 100",
                  "nanosleep r=-1 eintr=1 rem_sec=1 ticks=1", "sleep(3) left 2 ticks=1",
+                 "pause r=-1 eintr=1 ticks=1",
                  "blocked: r=0 pending=1 ticks=0", "unblocked: ticks=1", "done"]:
         assert line + "\n" in v[1].decode(), line
 

@@ -5,6 +5,7 @@
  * argv[1] picks the ending: "segv" (an unhandled fault), "abort" (abort()
  * with a handler that returns), "term" (raise(SIGTERM), default action),
  * or none (exit 0). */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -88,6 +89,19 @@ int main(int argc, char **argv)
     sigprocmask(SIG_SETMASK, &old, NULL);
     sigpending(&pend);
     printf("after unblock hits=%d pending=%d\n", hits[SIGUSR1], sigismember(&pend, SIGUSR1));
+
+    /* sigsuspend: the pending blocked signal runs its handler inside it,
+     * and the old mask (USR1 blocked) comes back. */
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    raise(SIGUSR1);
+    sigset_t none;
+    sigemptyset(&none);
+    int rc = sigsuspend(&none);
+    int eintr = errno == EINTR;
+    sigprocmask(SIG_BLOCK, NULL, &pend);
+    printf("sigsuspend r=%d eintr=%d hits=%d still_blocked=%d\n", rc, eintr, hits[SIGUSR1],
+           sigismember(&pend, SIGUSR1));
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
 
     /* A fault with a handler: siglongjmp out of it, twice. */
     memset(&sa, 0, sizeof sa);

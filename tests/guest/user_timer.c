@@ -59,6 +59,11 @@ int main(int argc, char **argv)
     arm(100000, 0);
     printf("sleep(3) left %u ticks=%d\n", sleep(3), ticks);
 
+    ticks = 0;                              /* pause() until the timer */
+    arm(50000, 0);
+    r = pause();
+    printf("pause r=%d eintr=%d ticks=%d\n", r, r < 0 && errno == EINTR, ticks);
+
     sigset_t set, pend;                     /* blocked: the sleep runs on, the signal waits */
     sigemptyset(&set);
     sigaddset(&set, SIGALRM);

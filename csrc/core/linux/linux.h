@@ -51,6 +51,8 @@ struct vm_linux_process {
     uint64_t sigpending;                    /* sent to itself, not yet delivered (signal.c) */
     int sigcode[LX_NSIG + 1];               /* their si_code */
     uint64_t itimer_due, itimer_interval;   /* ITIMER_REAL, monotonic ns (0: disarmed) */
+    bool in_sigsuspend;                     /* the next handler's frame saves suspend_mask */
+    uint64_t suspend_mask;                  /* the mask before rt_sigsuspend */
     uint64_t altstack[3];                   /* ss_sp, ss_flags (+pad), ss_size */
     uint64_t tid_address;
 };
@@ -145,7 +147,7 @@ enum {
     LX_nanosleep = 101, LX_getitimer = 102, LX_setitimer = 103, LX_clock_gettime = 113, LX_clock_getres = 114,
     LX_clock_nanosleep = 115, LX_sched_getaffinity = 123, LX_sched_yield = 124,
     LX_kill = 129, LX_tkill = 130, LX_tgkill = 131, LX_sigaltstack = 132,
-    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_rt_sigpending = 136, LX_rt_sigreturn = 139, LX_times = 153, LX_getresuid = 148, LX_getresgid = 150, LX_getpgid = 155, LX_getsid = 156, LX_getgroups = 158,
+    LX_rt_sigaction = 134, LX_rt_sigprocmask = 135, LX_rt_sigpending = 136, LX_rt_sigsuspend = 133, LX_rt_sigreturn = 139, LX_times = 153, LX_getresuid = 148, LX_getresgid = 150, LX_getpgid = 155, LX_getsid = 156, LX_getgroups = 158,
     LX_uname = 160, LX_getrlimit = 163, LX_setrlimit = 164, LX_getrusage = 165,
     LX_umask = 166, LX_prctl = 167, LX_gettimeofday = 169, LX_getpid = 172,
     LX_getppid = 173, LX_getuid = 174, LX_geteuid = 175, LX_getgid = 176,

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -99,12 +100,15 @@ static int enter_handler(lx_ctx *x, int sig, const uint8_t *info, uint64_t resum
     put64(uc + LX_UC_STACK, p->altstack[0]);
     put32(uc + LX_UC_STACK + 8, (uint32_t)ss);
     put64(uc + LX_UC_STACK + 16, p->altstack[2]);
-    put64(uc + LX_UC_SIGMASK, p->sigmask);
+    /* The mask rt_sigreturn restores: after rt_sigsuspend, the one from
+     * before it (the handler itself runs under the temporary one). */
+    put64(uc + LX_UC_SIGMASK, p->in_sigsuspend ? p->suspend_mask : p->sigmask);
     abi->save_context(x->c, resume_pc, uc + abi->mcontext_offset);
     int rc = lx_copy_out(x, frame, buf, size);
     free(buf);
     if (rc)
         return -EFAULT;
+    p->in_sigsuspend = false;
     p->sigmask |= action_word(p, sig, 2) | ((flags & LX_SA_NODEFER) ? 0 : bit(sig));
     p->sigmask &= ~unblockable;
     p->sigpending &= ~bit(sig);
@@ -152,12 +156,17 @@ int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc)
 {
     struct vm_linux_process *p = x->p;
     uint64_t ready = p->sigpending & ~p->sigmask;
-    if (!ready)
+    if (!ready) {
+        if (p->in_sigsuspend) {                     /* nothing ran a handler after all */
+            p->sigmask = p->suspend_mask;
+            p->in_sigsuspend = false;
+        }
         return 0;
+    }
     int sig = __builtin_ctzll(ready) + 1;
     if (ignored(p, sig)) {
         p->sigpending &= ~bit(sig);                 /* ignored by now */
-        return 0;
+        return lx_signal_deliver(x, resume_pc);
     }
     if (action_word(p, sig, 0) == 0) {
         lx_exit_signal(x, sig);                     /* the default action: terminate */
@@ -264,6 +273,48 @@ static int64_t sys_rt_sigpending(lx_ctx *x)
     return out_opt(x, x->a[0], &pending, 8);
 }
 
+/* Waits, under a temporary mask, for a signal that runs a handler (or ends
+ * the process); the handler's frame restores the old mask.  Only the
+ * interval timer can send one while we wait: without it, the wait lasts
+ * until the host's Ctrl-C stops the run (the call then restarts, as
+ * vm_linux_syscall arranges for an EINTR with an exit request).  glibc's
+ * pause() and sigsuspend() come here. */
+static int64_t sys_rt_sigsuspend(lx_ctx *x)
+{
+    struct vm_linux_process *p = x->p;
+    uint64_t mask;
+    if (x->a[1] != 8)
+        return -EINVAL;
+    if (lx_copy_in(x, &mask, x->a[0], 8))
+        return -EFAULT;
+    uint64_t old = p->sigmask;
+    p->sigmask = mask & ~unblockable;
+    while (!lx_signal_ready(p)) {
+        uint64_t left = lx_itimer_left(x);
+        if (left != UINT64_MAX && lx_signal_interrupts(p, SIGALRM)) {
+            if (vm_clock_deterministic(x->m)) {
+                vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + left);
+            } else {
+                struct timespec d = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+                if (nanosleep(&d, NULL) < 0 && atomic_load(&x->c->exit_request))
+                    break;
+            }
+            lx_itimer_check(x);
+        } else {
+            pause();
+            if (atomic_load(&x->c->exit_request))
+                break;
+        }
+    }
+    if (!lx_signal_ready(p)) {
+        p->sigmask = old;               /* stopped from the host: the call runs again */
+        return -EINTR;
+    }
+    p->in_sigsuspend = true;
+    p->suspend_mask = old;
+    return -EINTR;
+}
+
 static int64_t sys_sigaltstack(lx_ctx *x)
 {
     struct vm_linux_process *p = x->p;
@@ -314,9 +365,9 @@ static int64_t sys_kill(lx_ctx *x)
  * of the run ends, where a due SIGALRM is delivered at the instruction the
  * slice stopped before; in deterministic mode the slice is cut to end when
  * the timer is due (vm_linux_budget_cap), so the handler starts at the same
- * instruction whatever the run's slicing.  Sleeps end early, with EINTR, at
- * the timer; other blocking calls are not interrupted (the signal comes
- * when they return). */
+ * instruction whatever the run's slicing.  Sleeps, ppoll and sigsuspend
+ * end early, with EINTR, at the timer; other blocking calls are not
+ * interrupted (the signal comes when they return). */
 typedef struct { int64_t sec, usec; } lx_timeval;
 
 static uint64_t timeval_ns(const lx_timeval *t) { return (uint64_t)t->sec * 1000000000u + (uint64_t)t->usec * 1000u; }
@@ -404,6 +455,7 @@ int64_t lx_sys_signal(lx_ctx *x, bool *known)
     case LX_rt_sigaction: return sys_rt_sigaction(x);
     case LX_rt_sigprocmask: return sys_rt_sigprocmask(x);
     case LX_rt_sigpending: return sys_rt_sigpending(x);
+    case LX_rt_sigsuspend: return sys_rt_sigsuspend(x);
     case LX_rt_sigreturn: return sys_rt_sigreturn(x);
     case LX_sigaltstack: return sys_sigaltstack(x);
     case LX_kill: case LX_tkill: case LX_tgkill: return sys_kill(x);

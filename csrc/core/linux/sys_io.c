@@ -3,9 +3,12 @@
  * Structures passed here (termios, winsize, flock) have the same layout on
  * riscv64 and the x86-64 host, so they are copied through unchanged. */
 #include "linux.h"
+#include "../snapshot.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,8 +251,8 @@ static int64_t sys_pipe2(lx_ctx *x)
 }
 
 /* ppoll: the guest's fds are translated to host fds in a copy of the
- * array; the signal mask argument is ignored (no signal can arrive while
- * it waits: only those the guest raises itself are delivered). */
+ * array; the signal mask argument is ignored (the only signal that can
+ * arrive while it waits is the interval timer's SIGALRM). */
 static int64_t sys_ppoll(lx_ctx *x)
 {
     uint64_t n = x->a[1];
@@ -267,9 +270,26 @@ static int64_t sys_ppoll(lx_ctx *x)
         /* A negative fd is skipped by poll; an unknown one reports POLLNVAL. */
         h[i].fd = g[i].fd < 0 ? -1 : lx_fd_host(x->p, g[i].fd) < 0 ? INT32_MAX : lx_fd_host(x->p, g[i].fd);
     }
+    /* The interval timer ends the wait with EINTR if it comes first (glibc's
+     * pause() is ppoll with no fds and no timeout). */
+    uint64_t want = tp ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : UINT64_MAX;
+    uint64_t cut = lx_signal_interrupts(x->p, SIGALRM) ? lx_itimer_left(x) : UINT64_MAX;
+    bool det = vm_clock_deterministic(x->m);
+    struct timespec until_timer = { (time_t)(cut / 1000000000u), (long)(cut % 1000000000u) };
+    if (det)
+        until_timer = (struct timespec){ 0, 0 };   /* guest time: look, then jump */
+    if (cut < want)
+        tp = &until_timer;
     if (!r) {
         int k = ppoll(h, n, tp, NULL);
         r = k < 0 ? -errno : k;
+        if (k == 0 && cut < want) {
+            if (det)
+                vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + cut);
+            lx_itimer_check(x);
+            r = -EINTR;
+            k = -1;
+        }
         for (uint64_t i = 0; k >= 0 && i < n; i++)
             g[i].revents = h[i].revents;
         if (k >= 0 && lx_copy_out(x, x->a[0], g, n * sizeof *g))
