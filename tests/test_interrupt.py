@@ -83,18 +83,22 @@ def test_ctrl_c_restarts_an_interrupted_read(busybox):
     assert p.stdout.read() == "hello\nTrue 0\n"
 
 
-@pytest.mark.parametrize("args", [["sh", "-c", "while true; do :; done"], ["sleep", "30"], ["cat"]])
-def test_vmpy_run_dies_of_sigint(busybox, args):
-    """A busy guest, a sleeping one and one blocked reading stdin all end at
-    once, killed by SIGINT (a shell sees 130), with nothing on stderr."""
+def assert_vmpy_run_dies_of_sigint(*args, stdin=subprocess.PIPE):
+    """`vmpy run ARGS`, interrupted once running: it must end at once,
+    killed by SIGINT (a shell sees 130), with nothing on stderr."""
     p = subprocess.Popen([sys.executable, "-c", "import sys, vmpy.cli; print('ready', flush=True); "
-                          "sys.exit(vmpy.cli.main(sys.argv[1:]))", "run", busybox, *args],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
-                         text=True)
+                          "sys.exit(vmpy.cli.main(sys.argv[1:]))", "run", *args],
+                         stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
     t0 = interrupt_when_ready(p, settle=1.0)
     out, err = p.communicate(timeout=20)
     assert time.monotonic() - t0 < 10
     assert p.returncode == -signal.SIGINT and err == "", err
+
+
+@pytest.mark.parametrize("args", [["sh", "-c", "while true; do :; done"], ["sleep", "30"], ["cat"]])
+def test_vmpy_run_dies_of_sigint(busybox, args):
+    """A busy guest, a sleeping one and one blocked reading stdin."""
+    assert_vmpy_run_dies_of_sigint(busybox, *args)
 
 
 def test_a_python_handler_that_returns_makes_run_return_stop_and_other_threads_run_on():
@@ -138,11 +142,4 @@ def test_vmpy_run_dies_of_sigint_in_a_signal_wait(riscv_cc, call):
     for a signal that only the host can bring: Ctrl-C ends them."""
     elf = riscv_cc("#include <signal.h>\n#include <unistd.h>\n"
                    "int main(void) { sigset_t none; sigemptyset(&none); (void)none; %s; return 3; }" % call)
-    p = subprocess.Popen([sys.executable, "-c", "import sys, vmpy.cli; print('ready', flush=True); "
-                          "sys.exit(vmpy.cli.main(sys.argv[1:]))", "run", str(elf)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
-                         text=True)
-    t0 = interrupt_when_ready(p, settle=1.0)
-    out, err = p.communicate(timeout=20)
-    assert time.monotonic() - t0 < 10
-    assert p.returncode == -signal.SIGINT and err == "", err
+    assert_vmpy_run_dies_of_sigint(str(elf), stdin=subprocess.DEVNULL)
