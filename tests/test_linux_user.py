@@ -236,6 +236,9 @@ BUSYBOX_CMDS = [
     ["sh", "-c", "kill -9 $$; echo not reached"],
     ["sh", "-c", "trap 'echo got usr1' USR1; kill -USR1 $$; echo after; trap '' INT; kill -INT $$; echo survived"],
     ["sh", "-c", "kill -TERM $$; echo not reached"],
+    ["sh", "-c", "sleep 0.1 & wait; echo waited=$?; (exit 5) & wait $!; echo status=$?; "
+                 "for i in 1 2 3; do (exit $i) & done; wait; echo all; trap 'echo chld' CHLD; "
+                 "sleep 0.1 & wait; echo end"],
     ["sh", "-c", "nonexistent_command_xyz; echo status=$?"],
     ["echo", "hello", "world"],
     ["sh", "-c", "x=0; for i in 1 2 3 4; do x=$((x + i * i)); done; echo $x; cd /; pwd"],
@@ -405,6 +408,7 @@ def test_signal_handlers_run_as_under_linux(guest, qemu_run, vmpy_run, engine):
                  "recovered 1", "recovered from a write to code", "ill: sig=4 code=1 at_pc=1",
                  "after ill: a0=1234", "trap: sig=5 code=1", "after trap",
                  "fflags before=0 after=0 r=0.5", "sigsuspend r=-1 eintr=1 hits=4 still_blocked=1",
+                 "sigchld: pid_ok=1 code=1 status=7 waited=7",
                  "done"]:
         assert line + "\n" in out, line
     assert "segv: sig=11 code=2 addr=" in out

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -48,6 +49,17 @@ static void trap_handler(int sig, siginfo_t *si, void *ctx)
     ucontext_t *uc = ctx;
     printf("trap: sig=%d code=%d\n", sig, si->si_code);
     uc->uc_mcontext.__gregs[REG_PC] += 4;     /* past the (uncompressed) ebreak */
+}
+
+static volatile int chld_pid, chld_code, chld_status;
+
+static void on_chld(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    chld_code = si->si_code;
+    chld_status = si->si_status;
+    chld_pid = si->si_pid;
 }
 
 static void abort_handler(int sig)
@@ -102,6 +114,22 @@ int main(int argc, char **argv)
     printf("sigsuspend r=%d eintr=%d hits=%d still_blocked=%d\n", rc, eintr, hits[SIGUSR1],
            sigismember(&pend, SIGUSR1));
     sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+    /* SIGCHLD: a child's exit runs the handler, busy as the parent is. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_chld;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGCHLD, &sa, NULL);
+    pid_t kid = fork();
+    if (kid == 0)
+        _exit(7);
+    while (!chld_pid)
+        ;
+    int st = 0;
+    waitpid(kid, &st, 0);
+    printf("sigchld: pid_ok=%d code=%d status=%d waited=%d\n", chld_pid == kid, chld_code, chld_status,
+           WEXITSTATUS(st));
+    signal(SIGCHLD, SIG_DFL);
 
     /* A fault with a handler: siglongjmp out of it, twice. */
     memset(&sa, 0, sizeof sa);

@@ -24,6 +24,7 @@
 
 #define LX_MAX_FDS 1024
 #define LX_NSIG 64
+#define LX_MAX_CHILDREN 64
 
 typedef struct lx_fd {
     int host;           /* host fd, -1 if the slot is free */
@@ -49,7 +50,10 @@ struct vm_linux_process {
     uint8_t sigact[LX_NSIG + 1][24];        /* raw riscv64 kernel sigaction per signal */
     uint64_t sigmask;
     uint64_t sigpending;                    /* sent to itself, not yet delivered (signal.c) */
-    int sigcode[LX_NSIG + 1];               /* their si_code */
+    struct { int code, pid, status; } sigfrom[LX_NSIG + 1];   /* their si_code, si_pid, si_status */
+    /* Forked children not yet reaped by wait4, for SIGCHLD (signal.c). */
+    struct { int pid; bool signalled; } children[LX_MAX_CHILDREN];
+    int nchildren;
     uint64_t itimer_due, itimer_interval;   /* ITIMER_REAL, monotonic ns (0: disarmed) */
     bool in_sigsuspend;                     /* the next handler's frame saves suspend_mask */
     uint64_t suspend_mask;                  /* the mask before rt_sigsuspend */
@@ -119,6 +123,13 @@ int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc);
  * making SIGALRM pending if it is due (the sleeps use both). */
 uint64_t lx_itimer_left(lx_ctx *x);
 void lx_itimer_check(lx_ctx *x);
+/* Forked children: note one (fork), forget one (reaped by wait4); and
+ * whether any exited child may still need a SIGCHLD the guest handles,
+ * which lx_children_check then raises. */
+void lx_child_add(struct vm_linux_process *p, int pid);
+void lx_child_reaped(struct vm_linux_process *p, int pid);
+bool lx_children_pending(const struct vm_linux_process *p);
+void lx_children_check(lx_ctx *x);
 
 /* Loads the static ELF at path (relative to dirfd) into m with a fresh
  * stack holding argv/envp/auxv, and points the cpu at its entry. */

@@ -14,10 +14,10 @@
  * syscall leaves them unblocked; and the signal of a fault the guest takes
  * (SIGSEGV, SIGBUS, SIGILL, SIGTRAP), when the guest has a handler for it
  * and does not block it.  Otherwise a fault stops the run as before (and
- * `vmpy run` exits with 128 + the signal's number).  And SIGALRM from the ITIMER_REAL timer
- * (setitimer, alarm), below.  Signals from outside (the host's Ctrl-C,
- * other processes) are not delivered: the guest is one process inside
- * ours. */
+ * `vmpy run` exits with 128 + the signal's number).  And SIGALRM from the
+ * ITIMER_REAL timer (setitimer, alarm) and SIGCHLD from forked children,
+ * below.  Other signals from outside (the host's Ctrl-C, other processes)
+ * are not delivered: the guest is one process inside ours. */
 #include "linux.h"
 #include "../snapshot.h"
 
@@ -124,7 +124,15 @@ static int enter_handler(lx_ctx *x, int sig, const uint8_t *info, uint64_t resum
 
 /* A signal sent by the process to itself: pending until it is delivered
  * at the end of the syscall (see lx_signal_deliver), or discarded. */
+static int64_t raise_from(lx_ctx *x, int sig, int code, int pid, int status);
+
 static int64_t self_signal(lx_ctx *x, int sig, int code)
+{
+    return raise_from(x, sig, code, getpid(), 0);
+}
+
+/* sig becomes pending, sent by pid (si_code code, si_status status). */
+static int64_t raise_from(lx_ctx *x, int sig, int code, int pid, int status)
 {
     struct vm_linux_process *p = x->p;
     if (sig < 0 || sig > LX_NSIG)
@@ -138,8 +146,56 @@ static int64_t self_signal(lx_ctx *x, int sig, int code)
     if (!(p->sigmask & bit(sig)) && ignored(p, sig))
         return 0;                                   /* discarded */
     p->sigpending |= bit(sig);
-    p->sigcode[sig] = code;
+    p->sigfrom[sig].code = code;
+    p->sigfrom[sig].pid = pid;
+    p->sigfrom[sig].status = status;
     return 0;
+}
+
+/* ---- SIGCHLD ------------------------------------------------------------------
+ * A forked child is a host process.  Its exit is looked for (waitid with
+ * WNOWAIT, so the guest's wait4 still reaps it) only while the guest
+ * handles SIGCHLD: at the end of syscalls and run slices, and every 10 ms
+ * while it waits in sigsuspend (as a shell's `wait` does). */
+void lx_child_add(struct vm_linux_process *p, int pid)
+{
+    if (p->nchildren == LX_MAX_CHILDREN)
+        return;                                     /* past that, no SIGCHLD for it */
+    p->children[p->nchildren].pid = pid;
+    p->children[p->nchildren++].signalled = false;
+}
+
+void lx_child_reaped(struct vm_linux_process *p, int pid)
+{
+    for (int i = 0; i < p->nchildren; i++)
+        if (p->children[i].pid == pid) {
+            p->children[i] = p->children[--p->nchildren];
+            return;
+        }
+}
+
+bool lx_children_pending(const struct vm_linux_process *p)
+{
+    if (!p->nchildren || ignored(p, SIGCHLD))
+        return false;
+    for (int i = 0; i < p->nchildren; i++)
+        if (!p->children[i].signalled)
+            return true;
+    return false;
+}
+
+void lx_children_check(lx_ctx *x)
+{
+    struct vm_linux_process *p = x->p;
+    for (int i = 0; i < p->nchildren; i++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (p->children[i].signalled ||
+            waitid(P_PID, (id_t)p->children[i].pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || !si.si_pid)
+            continue;
+        p->children[i].signalled = true;
+        raise_from(x, SIGCHLD, si.si_code, si.si_pid, si.si_status);   /* CLD_* are Linux's own */
+    }
 }
 
 bool lx_signal_interrupts(const struct vm_linux_process *p, int sig)
@@ -174,9 +230,10 @@ int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc)
     }
     uint8_t info[LX_SIGINFO_SIZE] = { 0 };
     put32(info, (uint32_t)sig);
-    put32(info + 8, (uint32_t)p->sigcode[sig]);
-    put32(info + 16, (uint32_t)getpid());
+    put32(info + 8, (uint32_t)p->sigfrom[sig].code);
+    put32(info + 16, (uint32_t)p->sigfrom[sig].pid);
     put32(info + 20, (uint32_t)getuid());
+    put32(info + 24, (uint32_t)p->sigfrom[sig].status);
     if (enter_handler(x, sig, info, resume_pc)) {
         lx_exit_signal(x, SIGSEGV);                 /* as Linux does when the frame cannot be written */
         return -1;
@@ -290,21 +347,29 @@ static int64_t sys_rt_sigsuspend(lx_ctx *x)
     uint64_t old = p->sigmask;
     p->sigmask = mask & ~unblockable;
     while (!lx_signal_ready(p)) {
-        uint64_t left = lx_itimer_left(x);
-        if (left != UINT64_MAX && lx_signal_interrupts(p, SIGALRM)) {
-            if (vm_clock_deterministic(x->m)) {
-                vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + left);
-            } else {
-                struct timespec d = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
-                if (nanosleep(&d, NULL) < 0 && atomic_load(&x->c->exit_request))
-                    break;
-            }
-            lx_itimer_check(x);
-        } else {
+        bool children = lx_children_pending(p) && lx_signal_interrupts(p, SIGCHLD);
+        if (children) {
+            lx_children_check(x);
+            if (lx_signal_ready(p))
+                break;
+        }
+        uint64_t left = lx_signal_interrupts(p, SIGALRM) ? lx_itimer_left(x) : UINT64_MAX;
+        if (children && left > 10000000u)
+            left = 10000000u;                   /* look at the children again in 10 ms */
+        if (left == UINT64_MAX) {
             pause();
             if (atomic_load(&x->c->exit_request))
                 break;
+            continue;
         }
+        if (vm_clock_deterministic(x->m)) {
+            vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + left);
+        } else {
+            struct timespec d = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+            if (nanosleep(&d, NULL) < 0 && atomic_load(&x->c->exit_request))
+                break;
+        }
+        lx_itimer_check(x);
     }
     if (!lx_signal_ready(p)) {
         p->sigmask = old;               /* stopped from the host: the call runs again */
@@ -426,7 +491,7 @@ void vm_linux_slice_end(vm_cpu *c)
 {
     vm_machine *m = vm_cpu_machine(c);
     struct vm_linux_process *p = m->linux;
-    if (!p->loaded || p->exited || !p->itimer_due)
+    if (!p->loaded || p->exited || (!p->itimer_due && !lx_children_pending(p)))
         return;
     /* A run that stopped for its own reason (a breakpoint, a fault, stop())
      * reports the pc it stopped at; the signal waits for the next slice. */
@@ -434,6 +499,8 @@ void vm_linux_slice_end(vm_cpu *c)
         return;
     lx_ctx x = { .c = c, .m = m, .p = p };
     lx_itimer_check(&x);
+    if (lx_children_pending(p))
+        lx_children_check(&x);
     if (lx_signal_ready(p))
         lx_signal_deliver(&x, vm_cpu_pc(c));
 }

@@ -109,6 +109,7 @@ static int64_t sys_clone(lx_ctx *x)
         return -errno;
     if (pid > 0) {
         uint32_t child = (uint32_t)pid;
+        lx_child_add(x->p, pid);
         if (flags & LX_CLONE_PARENT_SETTID)
             lx_copy_out(x, ptid, &child, 4);
         return pid;
@@ -116,6 +117,7 @@ static int64_t sys_clone(lx_ctx *x)
     /* Child: the clone returns 0 here, after the syscall instruction. */
     x->p->forked = true;
     x->p->sigpending = 0;               /* a child starts with none pending */
+    x->p->nchildren = 0;                /* and no children */
     uint32_t self = (uint32_t)getpid();
     if (flags & LX_CLONE_CHILD_SETTID)
         lx_copy_out(x, ctid, &self, 4);
@@ -136,6 +138,8 @@ static int64_t sys_wait4(lx_ctx *x)
     pid_t r = wait4((pid_t)(int32_t)x->a[0], &status, (int)x->a[2], &ru);
     if (r < 0)
         return -errno;
+    if (r > 0 && (WIFEXITED(status) || WIFSIGNALED(status)))
+        lx_child_reaped(x->p, r);
     if (r > 0 && x->a[1] && lx_copy_out(x, x->a[1], &status, sizeof status))
         return -EFAULT;
     if (x->a[3] && lx_copy_out(x, x->a[3], &ru, sizeof ru))

@@ -46,6 +46,8 @@ int vm_linux_syscall(vm_cpu *c, unsigned len)
         resume = vm_cpu_pc(c);                      /* rt_sigreturn set it */
     else
         abi->set_ret(c, (uint64_t)r);
+    if (lx_children_pending(x.p))
+        lx_children_check(&x);                      /* SIGCHLD */
     if (lx_signal_ready(x.p)) {
         int d = lx_signal_deliver(&x, resume);
         if (d < 0)
