@@ -470,4 +470,8 @@ def test_busybox_twice_against_qemu(tmp_path, busybox, qemu_run, argv):
         runs.append([int(v) for v in stats[0]])
     (c_compiled, c_loaded), (w_compiled, w_loaded) = runs
     assert c_loaded == 0 and c_compiled > 100
-    assert w_loaded >= c_compiled and w_compiled == 0
+    # ash handles SIGCHLD: where the parent notices the `$(...)` child's exit
+    # and runs its handler depends on the host's scheduling, as on Linux, so
+    # the two runs may execute a few different blocks (seen: 3 of 1417,
+    # under ASan).
+    assert w_loaded >= c_compiled - 32 and w_compiled <= 32
