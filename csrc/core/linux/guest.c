@@ -25,6 +25,11 @@ int lx_copy_out(lx_ctx *x, uint64_t addr, const void *src, size_t len)
     return vm_mem_write(x->m, addr, src, len) == 0 ? 0 : -EFAULT;
 }
 
+int lx_copy_out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t len)
+{
+    return addr ? lx_copy_out(x, addr, src, len) : 0;
+}
+
 const void *lx_in_buf(lx_ctx *x, uint64_t addr, size_t len, void **bounce)
 {
     static const char empty[1];

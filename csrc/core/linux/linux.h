@@ -75,6 +75,8 @@ typedef struct lx_ctx {
  * helpers translate or copy them, and report -EFAULT for bad ones. */
 int lx_copy_in(lx_ctx *x, void *dst, uint64_t addr, size_t len);
 int lx_copy_out(lx_ctx *x, uint64_t addr, const void *src, size_t len);
+/* The same where the syscall takes a NULL pointer as "not wanted". */
+int lx_copy_out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t len);
 /* A host view of len guest bytes for the host to read: either a direct
  * pointer or a malloc'd copy in *bounce (free it).  NULL: bad address. */
 const void *lx_in_buf(lx_ctx *x, uint64_t addr, size_t len, void **bounce);
@@ -123,6 +125,9 @@ int lx_signal_deliver(lx_ctx *x, uint64_t resume_pc);
  * making SIGALRM pending if it is due (the sleeps use both). */
 uint64_t lx_itimer_left(lx_ctx *x);
 void lx_itimer_check(lx_ctx *x);
+/* Lets ns pass (guest time jumps ahead in deterministic mode), then
+ * checks the timer.  0, or -errno if a host signal cut the wait short. */
+int lx_wait_ns(lx_ctx *x, uint64_t ns);
 /* Forked children: note one (fork), forget one (reaped by wait4); and
  * whether any exited child may still need a SIGCHLD the guest handles,
  * which lx_children_check then raises. */

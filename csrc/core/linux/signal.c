@@ -276,11 +276,6 @@ static int64_t sys_rt_sigreturn(lx_ctx *x)
     return LX_REGS_RESTORED;
 }
 
-static int64_t out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t n)
-{
-    return addr && lx_copy_out(x, addr, src, n) ? -EFAULT : 0;
-}
-
 static int64_t sys_rt_sigaction(lx_ctx *x)
 {
     int sig = (int)x->a[0];
@@ -293,7 +288,7 @@ static int64_t sys_rt_sigaction(lx_ctx *x)
         if (lx_copy_in(x, act, x->a[1], sizeof act))
             return -EFAULT;
     }
-    if (out_opt(x, x->a[2], x->p->sigact[sig], sizeof act))
+    if (lx_copy_out_opt(x, x->a[2], x->p->sigact[sig], sizeof act))
         return -EFAULT;
     if (x->a[1]) {
         memcpy(x->p->sigact[sig], act, sizeof act);
@@ -319,7 +314,7 @@ static int64_t sys_rt_sigprocmask(lx_ctx *x)
         }
         x->p->sigmask &= ~unblockable;
     }
-    return out_opt(x, x->a[2], &old, 8);
+    return lx_copy_out_opt(x, x->a[2], &old, 8);
 }
 
 static int64_t sys_rt_sigpending(lx_ctx *x)
@@ -327,7 +322,7 @@ static int64_t sys_rt_sigpending(lx_ctx *x)
     if (x->a[1] != 8)
         return -EINVAL;
     uint64_t pending = x->p->sigpending & x->p->sigmask;
-    return out_opt(x, x->a[0], &pending, 8);
+    return lx_copy_out_opt(x, x->a[0], &pending, 8);
 }
 
 /* Waits, under a temporary mask, for a signal that runs a handler (or ends
@@ -362,14 +357,8 @@ static int64_t sys_rt_sigsuspend(lx_ctx *x)
                 break;
             continue;
         }
-        if (vm_clock_deterministic(x->m)) {
-            vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + left);
-        } else {
-            struct timespec d = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
-            if (nanosleep(&d, NULL) < 0 && atomic_load(&x->c->exit_request))
-                break;
-        }
-        lx_itimer_check(x);
+        if (lx_wait_ns(x, left) && atomic_load(&x->c->exit_request))
+            break;
     }
     if (!lx_signal_ready(p)) {
         p->sigmask = old;               /* stopped from the host: the call runs again */
@@ -389,7 +378,7 @@ static int64_t sys_sigaltstack(lx_ctx *x)
         return -EFAULT;
     if (x->a[0] && old[1] == LX_SS_ONSTACK)
         return -EPERM;                          /* cannot change it while running on it */
-    if (out_opt(x, x->a[1], old, sizeof old))
+    if (lx_copy_out_opt(x, x->a[1], old, sizeof old))
         return -EFAULT;
     if (x->a[0]) {
         uint32_t flags = (uint32_t)ss[1];
@@ -448,6 +437,19 @@ uint64_t lx_itimer_left(lx_ctx *x)
     return !due ? UINT64_MAX : due > now ? due - now : 0;
 }
 
+int lx_wait_ns(lx_ctx *x, uint64_t ns)
+{
+    if (vm_clock_deterministic(x->m)) {
+        vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + ns);
+    } else {
+        struct timespec d = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+        if (nanosleep(&d, NULL) < 0)
+            return -errno;
+    }
+    lx_itimer_check(x);
+    return 0;
+}
+
 void lx_itimer_check(lx_ctx *x)
 {
     struct vm_linux_process *p = x->p;
@@ -479,7 +481,7 @@ static int64_t sys_itimer(lx_ctx *x)
     for (int i = 0; i < 2; i++)
         if (v[i].sec < 0 || v[i].usec < 0 || v[i].usec >= 1000000)
             return -EINVAL;
-    if (out_opt(x, x->a[2], old, sizeof old))
+    if (lx_copy_out_opt(x, x->a[2], old, sizeof old))
         return -EFAULT;
     p->itimer_interval = timeval_ns(&v[0]);
     uint64_t value = timeval_ns(&v[1]);

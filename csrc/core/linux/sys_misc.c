@@ -32,13 +32,6 @@
 
 static int64_t ret_errno(long r) { return r < 0 ? -errno : r; }
 
-/* Copies a host struct out to guest memory; NULL guest pointers are
- * allowed where the syscall treats them as "not wanted". */
-static int64_t out_opt(lx_ctx *x, uint64_t addr, const void *src, size_t n)
-{
-    return addr && lx_copy_out(x, addr, src, n) ? -EFAULT : 0;
-}
-
 static struct timespec ns_to_ts(uint64_t ns)
 {
     return (struct timespec){ .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
@@ -79,7 +72,7 @@ static int64_t sys_clock(lx_ctx *x)
     }
     if (x->nr == LX_clock_gettime && !x->a[1])
         return -EFAULT;
-    return out_opt(x, x->a[1], &ts, sizeof ts);
+    return lx_copy_out_opt(x, x->a[1], &ts, sizeof ts);
 }
 
 static int64_t sys_gettimeofday(lx_ctx *x)
@@ -92,7 +85,7 @@ static int64_t sys_gettimeofday(lx_ctx *x)
         gettimeofday(&tv, NULL);
     }
     int32_t tz[2] = { 0, 0 };
-    if (out_opt(x, x->a[0], &tv, sizeof tv) || out_opt(x, x->a[1], tz, sizeof tz))
+    if (lx_copy_out_opt(x, x->a[0], &tv, sizeof tv) || lx_copy_out_opt(x, x->a[1], tz, sizeof tz))
         return -EFAULT;
     return 0;
 }
@@ -110,25 +103,9 @@ static uint64_t sleep_cut(lx_ctx *x, uint64_t want)
 static int64_t interrupted(lx_ctx *x, uint64_t rem_addr, bool absolute, uint64_t left_ns)
 {
     struct timespec rem = ns_to_ts(left_ns);
-    if (!absolute && out_opt(x, rem_addr, &rem, sizeof rem))
+    if (!absolute && lx_copy_out_opt(x, rem_addr, &rem, sizeof rem))
         return -EFAULT;
     return -EINTR;
-}
-
-/* A sleep in deterministic mode: guest time jumps to the wake-up time (or
- * the interval timer's) and the call returns at once. */
-static int64_t det_sleep(lx_ctx *x, bool clk, const struct timespec *req, uint64_t rem_addr)
-{
-    uint64_t now, want = (uint64_t)req->tv_sec * 1000000000u + (uint64_t)req->tv_nsec;
-    int64_t id = clk ? (int64_t)(int32_t)x->a[0] : CLOCK_MONOTONIC;
-    if (!det_clock(x, id, &now))
-        return -EINVAL;
-    bool absolute = clk && (x->a[1] & 1);          /* TIMER_ABSTIME */
-    uint64_t delta = absolute ? (want > now ? want - now : 0) : want;
-    uint64_t cut = sleep_cut(x, delta);
-    vm_clock_warp_to(x->m, vm_clock_monotonic_ns(x->m) + (cut < delta ? cut : delta));
-    lx_itimer_check(x);
-    return cut < delta ? interrupted(x, rem_addr, absolute, delta - cut) : 0;
 }
 
 static int64_t sys_sleep(lx_ctx *x)
@@ -140,28 +117,31 @@ static int64_t sys_sleep(lx_ctx *x)
         return -EFAULT;
     if (req.tv_nsec < 0 || req.tv_nsec >= 1000000000 || req.tv_sec < 0)
         return -EINVAL;
-    if (vm_clock_deterministic(x->m))
-        return det_sleep(x, clk, &req, rem_addr);
-    bool absolute = clk && (x->a[1] & 1);
-    if (lx_itimer_left(x) != UINT64_MAX) {
-        struct timespec now = { 0, 0 };
-        if (absolute && clock_gettime((clockid_t)x->a[0], &now) < 0)
-            return -errno;
-        uint64_t want = (uint64_t)req.tv_sec * 1000000000u + (uint64_t)req.tv_nsec;
-        uint64_t at = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-        uint64_t delta = absolute ? (want > at ? want - at : 0) : want;
+    bool absolute = clk && (x->a[1] & 1);          /* TIMER_ABSTIME */
+    bool det = vm_clock_deterministic(x->m);
+    if (det || lx_itimer_left(x) != UINT64_MAX) {
+        /* Guest time, or a timer that may end the sleep first: timed here.
+         * In deterministic mode guest time jumps to the wake-up time (or
+         * the timer's) and the call returns at once. */
+        int64_t id = clk ? (int64_t)(int32_t)x->a[0] : CLOCK_MONOTONIC;
+        struct timespec host_now = { 0, 0 };
+        uint64_t now = 0, want = (uint64_t)req.tv_sec * 1000000000u + (uint64_t)req.tv_nsec;
+        if (det ? !det_clock(x, id, &now) : absolute && clock_gettime((clockid_t)id, &host_now) < 0)
+            return -EINVAL;
+        if (!det)
+            now = (uint64_t)host_now.tv_sec * 1000000000u + (uint64_t)host_now.tv_nsec;
+        uint64_t delta = absolute ? (want > now ? want - now : 0) : want;
         uint64_t cut = sleep_cut(x, delta);
-        if (cut < delta) {
-            struct timespec d = ns_to_ts(cut);
-            if (nanosleep(&d, NULL) < 0)
-                return -errno;                      /* a host signal (Ctrl-C) */
-            lx_itimer_check(x);
-            return interrupted(x, rem_addr, absolute, delta - cut);
+        if (det || cut < delta) {
+            int rc = lx_wait_ns(x, cut < delta ? cut : delta);
+            if (rc)
+                return rc;                          /* a host signal (Ctrl-C) */
+            return cut < delta ? interrupted(x, rem_addr, absolute, delta - cut) : 0;
         }
     }
     int rc = clk ? -clock_nanosleep((clockid_t)x->a[0], (int)x->a[1], &req, &rem)
                  : (int)ret_errno(nanosleep(&req, &rem));
-    if (rc == -EINTR && out_opt(x, rem_addr, &rem, sizeof rem))
+    if (rc == -EINTR && lx_copy_out_opt(x, rem_addr, &rem, sizeof rem))
         return -EFAULT;
     lx_itimer_check(x);                             /* it may have come due meanwhile */
     return rc;
@@ -251,7 +231,7 @@ static int64_t sys_rlimit(lx_ctx *x)
         if (rl.rlim_max > LX_MAX_FDS)
             rl.rlim_max = LX_MAX_FDS;
     }
-    return out_opt(x, old, &rl, sizeof rl);
+    return lx_copy_out_opt(x, old, &rl, sizeof rl);
 }
 
 static int64_t sys_futex(lx_ctx *x)
@@ -349,7 +329,7 @@ static int64_t det_info(lx_ctx *x)
         return lx_copy_out(x, x->a[1], &ru, sizeof ru) ? -EFAULT : 0;
     default:
         t = (struct tms){ .tms_utime = ticks };
-        return out_opt(x, x->a[0], &t, sizeof t) ? -EFAULT : (int64_t)ticks;
+        return lx_copy_out_opt(x, x->a[0], &t, sizeof t) ? -EFAULT : (int64_t)ticks;
     }
 }
 
@@ -372,7 +352,7 @@ static int64_t host_info(lx_ctx *x)
         return lx_copy_out(x, x->a[1], &ru, sizeof ru) ? -EFAULT : 0;
     case LX_times:
         ticks = times(&t);
-        return out_opt(x, x->a[0], &t, sizeof t) ? -EFAULT : (int64_t)ticks;
+        return lx_copy_out_opt(x, x->a[0], &t, sizeof t) ? -EFAULT : (int64_t)ticks;
     default:
         return -ENOSYS;
     }
